@@ -1,0 +1,53 @@
+// npm run db:migrate | db:start | db:stop: the database side of the project, without the server.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig } from '../server/config.ts';
+import { stopCluster } from './cluster.ts';
+import { openDatabase } from './database.ts';
+import { migrate } from './migrate.ts';
+
+const usage = 'usage: tsx db/cli.ts <migrate|start|stop>';
+
+async function main(): Promise<void> {
+  const { positionals } = parseArgs({ allowPositionals: true, strict: true });
+  const config = loadConfig();
+  switch (positionals[0]) {
+    case 'migrate': {
+      const db = await openDatabase(config);
+      console.log(`database: ${db.description}`);
+      const applied = await migrate(db.url);
+      console.log(applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current');
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const { rows } = await client.query<{ scheduler: string; schedule: string; active: boolean }>(
+        'select * from presence.sweep_scheduler()',
+      );
+      await client.end();
+      const s = rows[0]!;
+      console.log(
+        s.scheduler === 'pg_cron'
+          ? `sweep: pg_cron job presence-sweep, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`
+          : 'sweep: pg_cron unavailable here; the server runs it from graphile-worker cron every minute',
+      );
+      break;
+    }
+    case 'start': {
+      const db = await openDatabase(config);
+      console.log(`database: ${db.description}\nDATABASE_URL=${db.url}`);
+      break;
+    }
+    case 'stop': {
+      const dataDir = join(config.dataDir, 'postgres');
+      console.log((await stopCluster(dataDir)) ? `stopped the local cluster in ${dataDir}` : `no cluster runs in ${dataDir}`);
+      break;
+    }
+    default:
+      throw new Error(`${positionals[0] ? `unknown command ${positionals[0]}; ` : ''}${usage}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,207 @@
+// A private PostgreSQL cluster run from the machine's own server binaries, for `npm start` without
+// DATABASE_URL and for the tests. pg_cron is preloaded when the machine has it.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chownSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+const run = promisify(execFile);
+
+export const DATABASE_NAME = 'presence';
+
+export interface PgInstall {
+  binDir: string;
+  version: number;
+  hasPgCron: boolean;
+}
+
+export interface Cluster {
+  url: string;
+  port: number;
+  dataDir: string;
+  install: PgInstall;
+  /** Stops the server; `remove` also deletes the data folder. */
+  stop(options?: { remove?: boolean }): Promise<void>;
+}
+
+/** Finds the newest PostgreSQL server binaries on the machine (Debian layout or `pg_config`). */
+export async function findPgInstall(): Promise<PgInstall | null> {
+  const candidates: string[] = [];
+  const debianRoot = '/usr/lib/postgresql';
+  if (existsSync(debianRoot)) {
+    const versions = readdirSync(debianRoot)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
+    candidates.push(...versions.map((v) => join(debianRoot, v, 'bin')));
+  }
+  try {
+    const { stdout } = await run('pg_config', ['--bindir']);
+    candidates.push(stdout.trim());
+  } catch {
+    // no pg_config on PATH: the Debian layout above is all we can use
+  }
+  for (const binDir of candidates) {
+    if (!existsSync(join(binDir, 'postgres')) || !existsSync(join(binDir, 'initdb'))) continue;
+    const { stdout } = await run(join(binDir, 'postgres'), ['--version']);
+    const version = Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1] ?? 0);
+    return { binDir, version, hasPgCron: await hasPgCron(binDir) };
+  }
+  return null;
+}
+
+async function hasPgCron(binDir: string): Promise<boolean> {
+  try {
+    const pgConfig = join(binDir, 'pg_config');
+    const [lib, share] = existsSync(pgConfig)
+      ? await Promise.all(['--pkglibdir', '--sharedir'].map(async (f) => (await run(pgConfig, [f])).stdout.trim()))
+      : [join(binDir, '..', 'lib'), join('/usr/share/postgresql', binDir.split('/').at(-2) ?? '')];
+    return existsSync(join(lib!, 'pg_cron.so')) && existsSync(join(share!, 'extension', 'pg_cron.control'));
+  } catch {
+    return false;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const isRoot = process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root, so as root every server command runs as the `postgres` OS user. */
+async function asServerUser(binary: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return isRoot ? run('runuser', ['-u', 'postgres', '--', binary, ...args]) : run(binary, args);
+}
+
+function serverUserIds(): { uid: number; gid: number } {
+  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!passwd) throw new Error('running as root needs a `postgres` OS user to run the database server as');
+  const [, , uid, gid] = passwd.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export interface StartOptions {
+  dataDir: string;
+  /** Port to use when the cluster is created; an existing cluster keeps its own. */
+  port?: number;
+  /** Throwaway clusters trade durability for speed (fsync off). */
+  ephemeral?: boolean;
+  /** Fail instead of starting without pg_cron. */
+  requirePgCron?: boolean;
+}
+
+/**
+ * Creates the cluster on first use, (re)writes its settings, starts it unless it is already running and
+ * makes sure the `presence` database exists. Returns a connection URL over TCP on 127.0.0.1.
+ */
+export async function startCluster(options: StartOptions): Promise<Cluster> {
+  const install = await findPgInstall();
+  if (!install) {
+    throw new Error('no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and pg_config --bindir)');
+  }
+  if (options.requirePgCron && !install.hasPgCron) {
+    throw new Error(
+      `pg_cron is not installed for PostgreSQL ${install.version} (apt-get install postgresql-${install.version}-cron)`,
+    );
+  }
+  const { dataDir } = options;
+  const logFile = join(dirname(dataDir), `${dataDir.split('/').at(-1)}.log`);
+  mkdirSync(dirname(dataDir), { recursive: true });
+  if (isRoot) {
+    const { uid, gid } = serverUserIds();
+    chownSync(dirname(dataDir), uid, gid);
+    if (!existsSync(logFile)) writeFileSync(logFile, '');
+    chownSync(logFile, uid, gid);
+  }
+
+  const portFile = join(dataDir, 'presence.port');
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    await asServerUser(join(install.binDir, 'initdb'), [
+      '-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync',
+    ]);
+    writeFileSync(join(dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'presence.conf'\n", { flag: 'a' });
+    writeFileSync(portFile, String(options.port ?? (await freePort())));
+  }
+  const port = Number(readFileSync(portFile, 'utf8'));
+  writeFileSync(join(dataDir, 'presence.conf'), serverSettings(install, port, options.ephemeral ?? false));
+
+  const running = await asServerUser(join(install.binDir, 'pg_ctl'), ['-D', dataDir, 'status']).then(
+    () => true,
+    () => false,
+  );
+  if (!running) {
+    try {
+      await asServerUser(join(install.binDir, 'pg_ctl'), ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
+    } catch (error) {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
+      throw new Error(`the local PostgreSQL cluster in ${dataDir} did not start:\n${log}`, { cause: error });
+    }
+  }
+
+  const url = `postgres://postgres@127.0.0.1:${port}/${DATABASE_NAME}`;
+  await ensureDatabase(port);
+  return {
+    url,
+    port,
+    dataDir,
+    install,
+    async stop({ remove = false } = {}) {
+      await stopCluster(dataDir, install);
+      if (remove) {
+        rmSync(dataDir, { recursive: true, force: true });
+        rmSync(logFile, { force: true });
+      }
+    },
+  };
+}
+
+/** Stops the cluster in dataDir if it runs; returns whether it did. */
+export async function stopCluster(dataDir: string, install?: PgInstall | null): Promise<boolean> {
+  const found = install ?? (await findPgInstall());
+  if (!found || !existsSync(join(dataDir, 'postmaster.pid'))) return false;
+  return asServerUser(join(found.binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']).then(
+    () => true,
+    () => false,
+  );
+}
+
+function serverSettings(install: PgInstall, port: number, ephemeral: boolean): string {
+  const lines = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    "unix_socket_directories = ''",
+    'max_connections = 200',
+    'max_worker_processes = 32',
+  ];
+  if (install.hasPgCron) {
+    lines.push(
+      "shared_preload_libraries = 'pg_cron'",
+      `cron.database_name = '${DATABASE_NAME}'`,
+      // A socket-less private cluster: jobs run in background workers, not over a libpq connection.
+      'cron.use_background_workers = on',
+      'cron.max_running_jobs = 8',
+    );
+  }
+  if (ephemeral) lines.push('fsync = off', 'full_page_writes = off', 'synchronous_commit = off');
+  return `${lines.join('\n')}\n`;
+}
+
+async function ensureDatabase(port: number): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
+    if (!rowCount) await client.query(`create database ${DATABASE_NAME}`);
+  } finally {
+    await client.end();
+  }
+}

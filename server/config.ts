@@ -1,0 +1,42 @@
+// Configuration, read once at start-up from the environment into a typed object.
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+const schema = z.object({
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PRESENCE_DATA_DIR: z.string().min(1).default(`${projectRoot}.data`),
+  CI: z.stringbool().default(false),
+});
+
+export type Config = Readonly<{
+  databaseUrl: string | undefined;
+  port: number;
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  /** Where the project's own PostgreSQL cluster lives when DATABASE_URL is unset (git-ignored). */
+  dataDir: string;
+  /** In CI a missing pg_cron or browser fails the run instead of being skipped. */
+  ci: boolean;
+}>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    port: e.PORT,
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.PRESENCE_DATA_DIR,
+    ci: e.CI,
+  };
+}
