@@ -1,0 +1,37 @@
+// One PostgreSQL cluster with pg_cron for the whole test run, created in a temporary folder on a free port
+// and removed afterwards; or DATABASE_URL, when set. Every test file creates tenants of its own in it.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startCluster, type Cluster } from '../db/cluster.ts';
+import { migrate } from '../db/migrate.ts';
+import { loadConfig } from '../server/config.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+  }
+}
+
+let cluster: Cluster | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  const config = loadConfig();
+  let url = config.databaseUrl;
+  if (!url) {
+    cluster = await startCluster({
+      dataDir: join(mkdtempSync(join(tmpdir(), 'presence-test-')), 'pg'),
+      ephemeral: true,
+      // Tests of the pg_cron schedule must fail, not skip, when pg_cron is missing in CI.
+      requirePgCron: config.ci,
+    });
+    url = cluster.url;
+  }
+  await migrate(url);
+  project.provide('databaseUrl', url);
+}
+
+export async function teardown(): Promise<void> {
+  await cluster?.stop({ remove: true });
+}
