@@ -88,3 +88,26 @@ export async function eventsOf(
   );
   return rows;
 }
+
+export interface Beat {
+  status: string;
+  last_seen: Date;
+  heartbeat_interval_s: number;
+}
+
+/** One call of presence.heartbeat as the app would make it. */
+export async function beat(
+  db: pg.Pool | pg.PoolClient,
+  tenantId: string,
+  agentId: string,
+  sessionId: string,
+  activity = 'active',
+): Promise<Beat> {
+  const { rows } = await db.query<Beat>('select * from presence.heartbeat($1, $2, $3, $4)', [
+    tenantId,
+    agentId,
+    sessionId,
+    activity,
+  ]);
+  return rows[0]!;
+}
