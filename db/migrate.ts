@@ -1,14 +1,21 @@
 // Applies db/migrations (plain .sql, forward-only) with node-pg-migrate.
 import { join } from 'node:path';
+import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { runner } from 'node-pg-migrate';
 import { projectRoot } from '../server/config.ts';
+
+const silentWorkerLogger = new Logger(() => () => {});
 
 export interface MigrateOptions {
   log?: (message: string) => void;
 }
 
-/** Runs every pending migration in one transaction; returns the names of those it applied. */
+/**
+ * Installs graphile-worker's own schema first (our migrations enqueue its jobs from SQL), then runs every
+ * pending migration of ours in one transaction; returns the names of those it applied.
+ */
 export async function migrate(databaseUrl: string, { log = () => {} }: MigrateOptions = {}): Promise<string[]> {
+  await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
   const applied = await runner({
     databaseUrl,
     dir: join(projectRoot, 'db', 'migrations'),
