@@ -1,0 +1,210 @@
+// useHeartbeat: tells the server, every interval it advises, that this tab of a signed-in agent is alive, and how
+// the agent is using it. The server (the database, really) decides what that means for the agent's status; this hook
+// only reports, and shows whether its reports are getting through.
+//
+// - The beat's clock is a dedicated Web Worker (beat-timer.ts): hidden tabs are not throttled to a beat a minute.
+// - One session id per tab and page load (session-id.ts); on pagehide a beacon ends this tab's session only.
+// - Beats at once when the tab becomes visible, the browser comes back online or the page returns from bfcache.
+// - No pointer, key or focus input for awayAfterMs: beats `idle` at once; the next input beats `active` at once.
+// - Failed beats retry with exponential backoff and jitter and set `reaching: false`; a 401 stops everything and
+//   calls onUnauthorized (back to sign-in).
+// - Every listener, the worker and every timer are released when the hook unmounts or `enabled` turns false.
+import { useEffect, useRef, useState } from 'react';
+import { api, HttpError, sendLeaveBeacon } from '../api.ts';
+import { tabSessionId } from '../session-id.ts';
+import type { Activity, AgentStatus, HeartbeatReply } from '../types.ts';
+import { createBeatTimer, type BeatTimerFactory } from './beat-timer.ts';
+
+export interface HeartbeatOptions {
+  /** false (signed out, or not an agent) pauses: nothing is sent and nothing is listened to. */
+  enabled: boolean;
+  /** The tenant's interval until the server advises another one in its reply. */
+  intervalMs: number;
+  /** The tenant's away_after_s, in ms: this long without input and the tab reports itself idle. */
+  awayAfterMs: number;
+  /** The server answered 401: the session is gone. */
+  onUnauthorized: () => void;
+  sessionId?: string;
+  /** Seams for tests; the defaults are the real thing. */
+  send?: (body: { sessionId: string; activity: Activity }, signal: AbortSignal) => Promise<HeartbeatReply>;
+  createTimer?: BeatTimerFactory;
+  random?: () => number;
+}
+
+export interface HeartbeatState {
+  /** false from the first failed beat until one succeeds: the agent's presence is not reaching the server. */
+  reaching: boolean;
+  /** The effective status the server answered with; null before the first answer or for a non-agent. */
+  status: AgentStatus | null;
+  activity: Activity;
+  /** Failed beats in a row. */
+  failures: number;
+  /** Delay before the next retry, while failing. */
+  retryInMs: number | null;
+}
+
+const initialState: HeartbeatState = { reaching: true, status: null, activity: 'active', failures: 0, retryInMs: null };
+
+const firstRetryMs = 1_000;
+const maxRetryMs = 30_000;
+
+/** Exponential backoff with jitter: 1 s, 2 s, 4 s … up to 30 s, each scaled by a random 50–100 %. */
+export function backoffDelay(failures: number, random: number): number {
+  const ceiling = Math.min(maxRetryMs, firstRetryMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(ceiling * (0.5 + random / 2));
+}
+
+/** Input that proves someone is at the keyboard. Listened to in the capture phase, passively. */
+const inputEvents = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focus'] as const;
+
+export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
+  const [state, setState] = useState<HeartbeatState>(initialState);
+  // The latest options, read when needed, so new callbacks from each render never restart the heartbeat.
+  const latest = useRef(options);
+  latest.current = options;
+
+  const { enabled, awayAfterMs } = options;
+  const sessionId = options.sessionId ?? tabSessionId();
+
+  useEffect(() => {
+    if (!enabled) return;
+    const { createTimer = createBeatTimer } = latest.current;
+    const send = (body: { sessionId: string; activity: Activity }, signal: AbortSignal) =>
+      (latest.current.send ?? api.heartbeat)(body, signal);
+    const random = () => (latest.current.random ?? Math.random)();
+
+    const aborter = new AbortController();
+    let stopped = false;
+    let intervalMs = latest.current.intervalMs;
+    let failures = 0;
+    let inFlight = false;
+    let beatAgain = false;
+    let lastInput = Date.now();
+    let idle = false;
+    let idleCheck: ReturnType<typeof setTimeout> | undefined;
+
+    const timer = createTimer(() => void beat());
+
+    async function beat(): Promise<void> {
+      if (stopped) return;
+      if (inFlight) {
+        // Something changed (visible again, input after idle) while a beat is on its way: send another after it.
+        beatAgain = true;
+        return;
+      }
+      timer.cancel();
+      inFlight = true;
+      const activity: Activity = idle ? 'idle' : 'active';
+      try {
+        const reply = await send({ sessionId, activity }, aborter.signal);
+        if (stopped) return;
+        failures = 0;
+        setState({ reaching: true, status: reply.status, activity, failures: 0, retryInMs: null });
+        if (reply.status === null) {
+          // Signed in, but not as an agent: there is no presence to keep.
+          stop();
+          return;
+        }
+        if (reply.intervalMs && reply.intervalMs > 0) intervalMs = reply.intervalMs;
+        timer.schedule(intervalMs);
+      } catch (error) {
+        if (stopped) return;
+        if (error instanceof HttpError && error.status === 401) {
+          stop();
+          latest.current.onUnauthorized();
+          return;
+        }
+        failures += 1;
+        const retryInMs = backoffDelay(failures, random());
+        setState((s) => ({ ...s, reaching: false, failures, retryInMs }));
+        timer.schedule(retryInMs);
+      } finally {
+        inFlight = false;
+        if (beatAgain && !stopped) {
+          beatAgain = false;
+          void beat();
+        }
+      }
+    }
+
+    function armIdleCheck(): void {
+      clearTimeout(idleCheck);
+      idleCheck = setTimeout(checkIdle, Math.max(0, lastInput + awayAfterMs - Date.now()));
+    }
+
+    function checkIdle(): void {
+      idleCheck = undefined;
+      if (Date.now() - lastInput >= awayAfterMs) {
+        if (!idle) {
+          idle = true;
+          void beat();
+        }
+      } else {
+        armIdleCheck();
+      }
+    }
+
+    // Called on every pointer move: only notes the time, except on the way back from idle.
+    function onInput(): void {
+      lastInput = Date.now();
+      if (idle) {
+        idle = false;
+        armIdleCheck();
+        void beat();
+      } else if (idleCheck === undefined) {
+        armIdleCheck();
+      }
+    }
+
+    function onVisibilityChange(): void {
+      if (document.visibilityState === 'visible') void beat();
+    }
+
+    function onOnline(): void {
+      failures = 0;
+      void beat();
+    }
+
+    function onOffline(): void {
+      setState((s) => ({ ...s, reaching: false }));
+    }
+
+    function onPageShow(event: PageTransitionEvent): void {
+      // Back from the back/forward cache: pagehide ended this session, the beat starts it again.
+      if (event.persisted) void beat();
+    }
+
+    function onPageHide(): void {
+      sendLeaveBeacon(sessionId);
+    }
+
+    const capture = { capture: true, passive: true } as const;
+    for (const type of inputEvents) window.addEventListener(type, onInput, capture);
+    document.addEventListener('visibilitychange', onVisibilityChange);
+    window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
+    window.addEventListener('pageshow', onPageShow);
+    window.addEventListener('pagehide', onPageHide);
+
+    function stop(): void {
+      if (stopped) return;
+      stopped = true;
+      aborter.abort();
+      timer.dispose();
+      clearTimeout(idleCheck);
+      idleCheck = undefined;
+      for (const type of inputEvents) window.removeEventListener(type, onInput, capture);
+      document.removeEventListener('visibilitychange', onVisibilityChange);
+      window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
+      window.removeEventListener('pageshow', onPageShow);
+      window.removeEventListener('pagehide', onPageHide);
+    }
+
+    armIdleCheck();
+    void beat();
+    return stop;
+  }, [enabled, sessionId, awayAfterMs]);
+
+  return enabled ? state : initialState;
+}
