@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { agentRow, beat, createAgent, createTenant, eventsOf, silenceAgent, testPool } from '../helpers/db.ts';
+
+const db = testPool();
+afterAll(() => db.end());
+
+async function endSession(tenant: string, agent: string, session: string, reason?: string): Promise<string> {
+  const { rows } = reason
+    ? await db.query('select presence.end_session($1, $2, $3, $4) as status', [tenant, agent, session, reason])
+    : await db.query('select presence.end_session($1, $2, $3) as status', [tenant, agent, session]);
+  return rows[0].status;
+}
+
+describe('presence.end_session', () => {
+  it('closing the only tab takes the agent offline at once (reason left)', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    const tab = randomUUID();
+    await beat(db, tenant, agent, tab);
+
+    // Action
+    const status = await endSession(tenant, agent, tab);
+
+    // Assertions
+    expect(status).toBe('offline');
+    expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'left', chosen_status: 'available' });
+    expect((await eventsOf(db, agent)).at(-1)).toEqual({ from_status: 'available', to_status: 'offline', reason: 'left' });
+  });
+
+  it('two sessions: ending one keeps the agent online, ending both takes it offline', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    const first = randomUUID();
+    const second = randomUUID();
+    await beat(db, tenant, agent, first);
+    await beat(db, tenant, agent, second);
+
+    // Action
+    const afterFirst = await endSession(tenant, agent, first);
+    const stateAfterFirst = await agentRow(db, agent);
+    const afterSecond = await endSession(tenant, agent, second, 'logout');
+
+    // Assertions
+    expect(afterFirst).toBe('available');
+    expect(stateAfterFirst.status).toBe('available');
+    expect(afterSecond).toBe('offline');
+    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+  });
+
+  it('a tab that died silently does not keep the agent online when the last live tab closes', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'dead-tab');
+    await silenceAgent(db, agent, 600);
+    await beat(db, tenant, agent, 'live-tab');
+
+    // Action
+    const status = await endSession(tenant, agent, 'live-tab');
+
+    // Assertions
+    expect(status).toBe('offline');
+  });
+
+  it('ending an unknown session of an online agent changes nothing', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+
+    // Action
+    const status = await endSession(tenant, agent, 'never-seen');
+
+    // Assertions
+    expect(status).toBe('available');
+    expect(await eventsOf(db, agent)).toHaveLength(1);
+  });
+
+  it('after leaving, the next heartbeat brings the agent back (reason heartbeat)', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    await endSession(tenant, agent, 'tab');
+
+    // Action
+    const result = await beat(db, tenant, agent, 'reopened-tab');
+
+    // Assertions
+    expect(result.status).toBe('available');
+    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'left', 'heartbeat']);
+  });
+});
+
+describe('presence.set_status', () => {
+  it('a live agent takes the chosen status at once (reason manual)', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+
+    // Action
+    const { rows } = await db.query('select presence.set_status($1, $2, $3) as status', [tenant, agent, 'dnd']);
+
+    // Assertions
+    expect(rows[0].status).toBe('dnd');
+    expect(await agentRow(db, agent)).toMatchObject({ status: 'dnd', chosen_status: 'dnd', status_reason: 'manual' });
+  });
+
+  it('an agent with no live tab keeps offline but remembers the choice for its next beat', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+
+    // Action
+    const { rows } = await db.query('select presence.set_status($1, $2, $3) as status', [tenant, agent, 'away']);
+    const next = await beat(db, tenant, agent, 'tab');
+
+    // Assertions
+    expect(rows[0].status).toBe('offline');
+    expect(next.status).toBe('away');
+  });
+
+  it('choosing available again after a manual offline makes a live agent available', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    await db.query('select presence.set_status($1, $2, $3)', [tenant, agent, 'offline']);
+    await beat(db, tenant, agent, 'tab');
+
+    // Action
+    const { rows } = await db.query('select presence.set_status($1, $2, $3) as status', [tenant, agent, 'available']);
+
+    // Assertions
+    expect(rows[0].status).toBe('available');
+    expect((await eventsOf(db, agent)).map((e) => `${e.to_status}/${e.reason}`)).toEqual([
+      'available/heartbeat',
+      'offline/manual',
+      'available/manual',
+    ]);
+  });
+});
+
+describe('presence.mark_offline', () => {
+  it('an operator takes a stuck agent offline at once, ending all its sessions (reason admin)', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab-1');
+    await beat(db, tenant, agent, 'tab-2');
+
+    // Action
+    await db.query('select presence.mark_offline($1, $2)', [tenant, agent]);
+
+    // Assertions
+    expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'admin', chosen_status: 'available' });
+    const { rowCount } = await db.query('select 1 from presence_private.sessions where agent_id = $1', [agent]);
+    expect(rowCount).toBe(0);
+  });
+});
