@@ -1,0 +1,39 @@
+import type { LiveAgent } from '../hooks/use-agent-stream.ts';
+import { formatSince } from '../timeline.ts';
+import type { StatusChange } from '../types.ts';
+import { StatusBadge } from './StatusBadge.tsx';
+import { Timeline } from './Timeline.tsx';
+
+export interface AgentRowProps {
+  agent: LiveAgent;
+  isMe: boolean;
+  changes: readonly StatusChange[];
+  /** Local time, ticking every second. */
+  now: number;
+  /** Local time, ticking every minute: the timeline's right edge. */
+  minute: number;
+}
+
+export function AgentRow({ agent, isMe, changes, now, minute }: AgentRowProps) {
+  // The server's figure plus the time since it arrived: the database clock stays the only clock.
+  const seen =
+    agent.secondsSinceSeen === null
+      ? 'never seen'
+      : `last seen ${formatSince(agent.secondsSinceSeen + Math.max(0, Math.floor((now - agent.receivedAt) / 1000)))} ago`;
+  return (
+    <li className="agent-row" data-testid="agent-row" data-email={agent.email} data-status={agent.status}>
+      <div className="agent-facts">
+        <StatusBadge status={agent.status} />
+        <span className="agent-name">
+          {agent.name}
+          {isMe && <span className="you"> (you)</span>}
+        </span>
+        <span className="agent-chats">
+          {agent.activeChats} of {agent.maxChats} chats
+        </span>
+        <span className="agent-seen">{seen}</span>
+      </div>
+      <Timeline agentId={agent.id} agentName={agent.name} changes={changes} now={minute} />
+    </li>
+  );
+}

@@ -1,0 +1,105 @@
+// The team dashboard, the landing page after sign-in: every agent as the server pushes it, the signed-in agent's
+// status picker, and a banner when this tab's heartbeats are not getting through.
+import { api } from '../api.ts';
+import { useAgentStream } from '../hooks/use-agent-stream.ts';
+import { useHeartbeat } from '../hooks/use-heartbeat.ts';
+import { useNow } from '../hooks/use-now.ts';
+import { tabSessionId } from '../session-id.ts';
+import type { Me } from '../types.ts';
+import { AgentRow } from './AgentRow.tsx';
+import { StatusPicker } from './StatusPicker.tsx';
+
+const noChanges: never[] = [];
+
+export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: string) => void }) {
+  const expired = () => onSignedOut('Your session has ended. Sign in again.');
+  const heartbeat = useHeartbeat({
+    enabled: me.agent !== null,
+    intervalMs: me.settings.heartbeatIntervalMs,
+    awayAfterMs: me.settings.awayAfterMs,
+    onUnauthorized: expired,
+  });
+  const stream = useAgentStream({
+    enabled: true,
+    // The server closed the stream: if the session is gone, back to sign-in; otherwise the hook reconnects.
+    onClosed: () => void api.me().catch(expired),
+  });
+  const now = useNow(1_000);
+  const minute = Math.floor(now / 60_000) * 60_000;
+
+  const mine = me.agent ? stream.agents?.find((a) => a.id === me.agent?.id) : undefined;
+
+  async function signOut() {
+    try {
+      await api.logout(tabSessionId());
+    } finally {
+      onSignedOut();
+    }
+  }
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div>
+          <h1>{me.tenant.name}</h1>
+          <p className="whoami">
+            Signed in as {me.user.name} ({me.user.role})
+          </p>
+        </div>
+        <button type="button" className="secondary" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </header>
+
+      <div className="banner-region" aria-live="assertive" aria-atomic="true">
+        {me.agent && !heartbeat.reaching && (
+          <p className="banner" role="alert">
+            Your presence is not reaching the server, so the team may see you as offline.
+            {heartbeat.retryInMs !== null && ` Retrying in ${Math.ceil(heartbeat.retryInMs / 1000)} s.`}
+          </p>
+        )}
+      </div>
+
+      <main>
+        {me.agent && (
+          <section className="mine" aria-labelledby="mine-heading">
+            <h2 id="mine-heading" className="visually-hidden">
+              My presence
+            </h2>
+            <StatusPicker chosen={mine?.chosenStatus ?? me.agent.chosenStatus} onUnauthorized={expired} />
+            {heartbeat.activity === 'idle' && heartbeat.reaching && (
+              <p className="hint">No input for a while: you are reported idle until you move the mouse or type.</p>
+            )}
+          </section>
+        )}
+
+        <section aria-labelledby="team-heading">
+          <div className="section-head">
+            <h2 id="team-heading">Team</h2>
+            <span className={stream.connected ? 'live live-on' : 'live'} role="status">
+              {stream.connected ? 'Live' : 'Connecting to live updates…'}
+            </span>
+          </div>
+          {stream.agents === null ? (
+            <p>Loading the team…</p>
+          ) : stream.agents.length === 0 ? (
+            <p>No agents in this team yet.</p>
+          ) : (
+            <ul className="agents">
+              {stream.agents.map((agent) => (
+                <AgentRow
+                  key={agent.id}
+                  agent={agent}
+                  isMe={agent.id === me.agent?.id}
+                  changes={stream.changes.get(agent.id) ?? noChanges}
+                  now={now}
+                  minute={minute}
+                />
+              ))}
+            </ul>
+          )}
+        </section>
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,60 @@
+import { useState, type FormEvent } from 'react';
+import { api, HttpError } from '../api.ts';
+import type { Me } from '../types.ts';
+
+export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; notice?: string | undefined }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await api.login(email, password));
+    } catch (e) {
+      setBusy(false);
+      if (e instanceof HttpError && e.status === 401) setError('That email and password do not match.');
+      else if (e instanceof HttpError && e.status === 429) setError('Too many attempts. Wait a minute and try again.');
+      else setError('The server could not be reached. Try again.');
+    }
+  }
+
+  return (
+    <main className="signin">
+      <h1>Agent presence</h1>
+      <form onSubmit={submit} aria-describedby={error ? 'signin-error' : undefined}>
+        <h2>Sign in</h2>
+        {notice && <p className="notice">{notice}</p>}
+        <label htmlFor="email">Email</label>
+        <input
+          id="email"
+          name="email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+        <label htmlFor="password">Password</label>
+        <input
+          id="password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+        <p id="signin-error" className="error" role="alert">
+          {error}
+        </p>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,99 @@
+// useAgentStream: the team as the server pushes it over SSE (GET /api/agents/stream): a `snapshot` of every agent on
+// connect and periodically, and a `status` event on every transition. No polling. Each agent carries the local time
+// its figures arrived, so "last seen" can tick on from the server's secondsSinceSeen without trusting this clock.
+import { useEffect, useRef, useState } from 'react';
+import type { Agent, StatusChange } from '../types.ts';
+
+export interface LiveAgent extends Agent {
+  /** Date.now() when secondsSinceSeen was current. */
+  receivedAt: number;
+}
+
+export interface AgentStream {
+  /** null until the first snapshot. */
+  agents: LiveAgent[] | null;
+  /** Transitions received since this page connected, per agent, oldest first. */
+  changes: ReadonlyMap<string, readonly StatusChange[]>;
+  connected: boolean;
+}
+
+export interface AgentStreamOptions {
+  enabled: boolean;
+  /** The server closed the stream for good (signed out, say); the caller re-checks the session. */
+  onClosed?: () => void;
+  createEventSource?: (url: string) => EventSource;
+  /** How long to wait before reconnecting after the server closed the stream. */
+  reconnectMs?: number;
+}
+
+// Reasons that mean "the agent just beat", so its last beat is the event's own time.
+const beatReasons = new Set(['heartbeat', 'active', 'idle']);
+
+export function useAgentStream(options: AgentStreamOptions): AgentStream {
+  const [agents, setAgents] = useState<LiveAgent[] | null>(null);
+  const [changes, setChanges] = useState<ReadonlyMap<string, readonly StatusChange[]>>(new Map());
+  const [connected, setConnected] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  const latest = useRef(options);
+  latest.current = options;
+  const { enabled } = options;
+
+  useEffect(() => {
+    if (!enabled) return;
+    const create = latest.current.createEventSource ?? ((url: string) => new EventSource(url));
+    const source = create('/api/agents/stream');
+    let reconnect: ReturnType<typeof setTimeout> | undefined;
+
+    const onOpen = () => setConnected(true);
+    const onSnapshot = (event: MessageEvent<string>) => {
+      const { agents: fresh } = JSON.parse(event.data) as { agents: Agent[] };
+      const receivedAt = Date.now();
+      setConnected(true);
+      setAgents(fresh.map((agent) => ({ ...agent, receivedAt })));
+    };
+    const onStatus = (event: MessageEvent<string>) => {
+      const change = JSON.parse(event.data) as StatusChange;
+      const receivedAt = Date.now();
+      setAgents((current) =>
+        current?.map((agent) =>
+          agent.id !== change.agentId
+            ? agent
+            : beatReasons.has(change.reason)
+              ? { ...agent, status: change.to, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
+              : change.reason === 'manual'
+                ? { ...agent, status: change.to, chosenStatus: change.to }
+                : { ...agent, status: change.to },
+        ) ?? null,
+      );
+      setChanges((current) => {
+        const next = new Map(current);
+        next.set(change.agentId, [...(current.get(change.agentId) ?? []), change]);
+        return next;
+      });
+    };
+    const onError = () => {
+      setConnected(false);
+      // EventSource reconnects by itself after a network error; after an HTTP error it gives up (CLOSED).
+      if (source.readyState === EventSource.CLOSED) {
+        latest.current.onClosed?.();
+        reconnect = setTimeout(() => setAttempt((n) => n + 1), latest.current.reconnectMs ?? 3_000);
+      }
+    };
+
+    source.addEventListener('open', onOpen);
+    source.addEventListener('snapshot', onSnapshot as EventListener);
+    source.addEventListener('status', onStatus as EventListener);
+    source.addEventListener('error', onError);
+    return () => {
+      clearTimeout(reconnect);
+      source.removeEventListener('open', onOpen);
+      source.removeEventListener('snapshot', onSnapshot as EventListener);
+      source.removeEventListener('status', onStatus as EventListener);
+      source.removeEventListener('error', onError);
+      source.close();
+      setConnected(false);
+    };
+  }, [enabled, attempt]);
+
+  return { agents, changes, connected };
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { formatSince, spansOf, totals } from './timeline.ts';
+import type { History } from './types.ts';
+
+const t = (hhmm: string) => Date.parse(`2026-11-23T${hhmm}:00Z`);
+
+describe('the 24-hour timeline', () => {
+  it('cuts the history into spans clipped to the window and extended to now', () => {
+    // Setup
+    const history: History = {
+      agentId: 'a',
+      from: '2026-11-23T00:00:00Z',
+      to: '2026-11-23T12:00:00Z',
+      statusAtStart: 'offline',
+      events: [
+        { from: 'offline', to: 'available', reason: 'heartbeat', at: '2026-11-23T08:00:00Z' },
+        { from: 'available', to: 'away', reason: 'idle', at: '2026-11-23T10:00:00Z' },
+      ],
+    };
+
+    // Action
+    const spans = spansOf(history, [], t('06:00'), t('12:30'));
+
+    // Assertions
+    expect(spans).toEqual([
+      { status: 'offline', start: t('06:00'), end: t('08:00') },
+      { status: 'available', start: t('08:00'), end: t('10:00') },
+      { status: 'away', start: t('10:00'), end: t('12:30') },
+    ]);
+    expect(totals(spans).get('away')).toBe(150 * 60_000);
+  });
+
+  it('adds transitions pushed after the history was fetched, once', () => {
+    // Setup
+    const history: History = {
+      agentId: 'a',
+      from: '2026-11-23T00:00:00Z',
+      to: '2026-11-23T12:00:00Z',
+      statusAtStart: 'available',
+      events: [{ from: 'available', to: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' }],
+    };
+    const live = [
+      { agentId: 'a', from: 'available' as const, to: 'dnd' as const, reason: 'manual', at: '2026-11-23T11:00:00Z' },
+      { agentId: 'a', from: 'dnd' as const, to: 'offline' as const, reason: 'left', at: '2026-11-23T12:10:00Z' },
+    ];
+
+    // Action
+    const spans = spansOf(history, live, t('00:00'), t('12:20'));
+
+    // Assertions
+    expect(spans.map((s) => s.status)).toEqual(['available', 'dnd', 'offline']);
+    expect(spans[2]).toEqual({ status: 'offline', start: t('12:10'), end: t('12:20') });
+  });
+
+  it('says how long ago in the largest whole unit', () => {
+    expect(formatSince(12)).toBe('12 s');
+    expect(formatSince(125)).toBe('2 min');
+    expect(formatSince(7_300)).toBe('2 h');
+  });
+});
