@@ -1,6 +1,6 @@
 // One PostgreSQL cluster with pg_cron for the whole test run, created in a temporary folder on a free port
 // and removed afterwards; or DATABASE_URL, when set. Every test file creates tenants of its own in it.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -15,13 +15,15 @@ declare module 'vitest' {
 }
 
 let cluster: Cluster | undefined;
+let tempDir: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   const config = loadConfig();
   let url = config.databaseUrl;
   if (!url) {
+    tempDir = mkdtempSync(join(tmpdir(), 'presence-test-'));
     cluster = await startCluster({
-      dataDir: join(mkdtempSync(join(tmpdir(), 'presence-test-')), 'pg'),
+      dataDir: join(tempDir, 'pg'),
       ephemeral: true,
       // Tests of the pg_cron schedule must fail, not skip, when pg_cron is missing in CI.
       requirePgCron: config.ci,
@@ -34,4 +36,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await cluster?.stop({ remove: true });
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
 }
