@@ -11,6 +11,12 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PRESENCE_DATA_DIR: z.string().min(1).default(`${projectRoot}.data`),
   CI: z.stringbool().default(false),
+  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 90).default(12),
+  COOKIE_SECURE: z.stringbool().optional(),
+  LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(50),
+  LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
+  LOGIN_LIMIT_WINDOW_MINUTES: z.coerce.number().positive().default(15),
+  TRUST_PROXY: z.string().optional(),
 });
 
 export type Config = Readonly<{
@@ -22,6 +28,14 @@ export type Config = Readonly<{
   dataDir: string;
   /** In CI a missing pg_cron or browser fails the run instead of being skipped. */
   ci: boolean;
+  /** Lifetime of a sign-in session. */
+  sessionTtlS: number;
+  /** The session cookie is Secure outside development and test unless COOKIE_SECURE says otherwise. */
+  secureCookies: boolean;
+  /** Sign-in attempts per client address (all) and per account (failed only) in each window. */
+  loginLimits: Readonly<{ perAddress: number; perAccount: number; windowMs: number }>;
+  /** Express `trust proxy` (e.g. `loopback` or a hop count) when the server sits behind a proxy; unset: none. */
+  trustProxy: string | undefined;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -38,5 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dataDir: e.PRESENCE_DATA_DIR,
     ci: e.CI,
+    sessionTtlS: Math.round(e.SESSION_TTL_HOURS * 3600),
+    secureCookies: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
+    loginLimits: {
+      perAddress: e.LOGIN_LIMIT_PER_ADDRESS,
+      perAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
+      windowMs: Math.round(e.LOGIN_LIMIT_WINDOW_MINUTES * 60_000),
+    },
+    trustProxy: e.TRUST_PROXY,
   };
 }

@@ -138,8 +138,7 @@ as $$
 $$;
 comment on function presence.login_candidate(text) is 'The user with this e-mail (case-insensitive) and its password hash, for the server to verify a sign-in with argon2; no row for an unknown address.';
 
-create function presence.session_user(p_token_hash bytea, p_now timestamptz default now())
-returns table (
+create type presence.session_user_row as (
   auth_session_id uuid,
   user_id uuid,
   email text,
@@ -153,7 +152,11 @@ returns table (
   heartbeat_interval_s integer,
   offline_after_s integer,
   away_after_s integer
-)
+);
+comment on type presence.session_user_row is 'Who holds a sign-in session: user, tenant, agent (null for a supervisor) with its effective and chosen status, and the tenant''s timing.';
+
+create function presence.session_user(p_token_hash bytea, p_now timestamptz default now())
+returns setof presence.session_user_row
 language sql stable security definer
 set search_path = ''
 as $$
@@ -175,7 +178,7 @@ create function presence.start_session(
   p_ttl_s integer,
   p_now timestamptz default now()
 )
-returns setof uuid
+returns setof presence.session_user_row
 language plpgsql volatile security definer
 set search_path = ''
 as $$
@@ -187,14 +190,13 @@ begin
   -- Expired sessions of this user go when it signs in again: the table holds live sessions and recent ones.
   delete from presence_private.auth_sessions s
    where s.user_id = p_user_id and s.expires_at < p_now - interval '1 day';
-  return query
-    insert into presence_private.auth_sessions (token_hash, user_id, created_at, expires_at)
-    select p_token_hash, u.id, p_now, p_now + p_ttl_s * interval '1 second'
-      from presence_private.users u where u.id = p_user_id
-    returning id;
+  insert into presence_private.auth_sessions (token_hash, user_id, created_at, expires_at)
+  select p_token_hash, u.id, p_now, p_now + p_ttl_s * interval '1 second'
+    from presence_private.users u where u.id = p_user_id;
+  return query select * from presence.session_user(p_token_hash, p_now);
 end
 $$;
-comment on function presence.start_session(uuid, bytea, integer, timestamptz) is 'Starts a sign-in session for a user whose password the server verified: stores the SHA-256 of the cookie token, valid for p_ttl_s seconds. Returns the session id (no row for an unknown user).';
+comment on function presence.start_session(uuid, bytea, integer, timestamptz) is 'Starts a sign-in session for a user whose password the server verified: stores the SHA-256 of the cookie token, valid for p_ttl_s seconds. Returns the session''s user as presence.session_user does (no row for an unknown user).';
 
 create function presence.heartbeat_for_session(
   p_token_hashes bytea[],
@@ -298,33 +300,36 @@ comment on function presence.logout(bytea, text, timestamptz) is 'Signs out: rev
 create function presence.agent_history(
   p_tenant_id uuid,
   p_agent_id uuid,
-  p_from timestamptz,
-  p_to timestamptz
+  p_from timestamptz default null,
+  p_to timestamptz default null
 )
-returns table (status_at_start text, events json)
+returns table (range_from timestamptz, range_to timestamptz, status_at_start text, events json)
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  v_to constant timestamptz := coalesce(p_to, now());
+  v_from constant timestamptz := coalesce(p_from, v_to - interval '24 hours');
 begin
   if not exists (select 1 from public.human_agents a where a.id = p_agent_id and a.tenant_id = p_tenant_id) then
     perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
   end if;
-  if p_from is null or p_to is null or p_from >= p_to then
-    raise exception 'history range must have from before to, got % to %', coalesce(p_from::text, 'null'),
-      coalesce(p_to::text, 'null') using errcode = 'PRUSR';
+  if v_from >= v_to then
+    raise exception 'history range must have from before to, got % to %', v_from, v_to using errcode = 'PRUSR';
   end if;
   return query
-  select coalesce((select e.to_status from presence.status_events e
-                    where e.agent_id = p_agent_id and e.tenant_id = p_tenant_id and e.at < p_from
+  select v_from, v_to,
+         coalesce((select e.to_status from presence.status_events e
+                    where e.agent_id = p_agent_id and e.tenant_id = p_tenant_id and e.at < v_from
                     order by e.at desc, e.id desc limit 1), 'offline'),
          coalesce((select json_agg(json_build_object('from', e.from_status, 'to', e.to_status, 'reason', e.reason,
                                                      'at', e.at) order by e.at, e.id)
                      from presence.status_events e
-                    where e.agent_id = p_agent_id and e.tenant_id = p_tenant_id and e.at >= p_from and e.at < p_to),
+                    where e.agent_id = p_agent_id and e.tenant_id = p_tenant_id and e.at >= v_from and e.at < v_to),
                   '[]'::json);
 end
 $$;
-comment on function presence.agent_history(uuid, uuid, timestamptz, timestamptz) is 'Status timeline of one agent of a tenant between p_from (inclusive) and p_to (exclusive): the status it had at p_from and the transitions in the range. Raises PRAGT for an agent of another tenant, PRUSR for an empty range.';
+comment on function presence.agent_history(uuid, uuid, timestamptz, timestamptz) is 'Status timeline of one agent of a tenant from p_from (inclusive; default 24 hours before p_to) to p_to (exclusive; default now): the range, the status the agent had at its start and the transitions in it. Raises PRAGT for an agent of another tenant, PRUSR for an empty range.';
 
 grant execute on function
   presence.login_candidate(text),

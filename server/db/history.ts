@@ -1,0 +1,37 @@
+// presence.agent_history: one agent's status timeline in a time range (default: the last 24 hours).
+import type pg from 'pg';
+
+export interface HistoryEvent {
+  from: string;
+  to: string;
+  reason: string;
+  at: string;
+}
+
+export interface History {
+  from: string;
+  to: string;
+  statusAtStart: string;
+  events: HistoryEvent[];
+}
+
+export async function agentHistory(
+  db: pg.Pool,
+  tenantId: string,
+  agentId: string,
+  from: Date | null,
+  to: Date | null,
+): Promise<History> {
+  const { rows } = await db.query<{ range_from: Date; range_to: Date; status_at_start: string; events: HistoryEvent[] }>(
+    'select * from presence.agent_history($1::uuid, $2::uuid, $3::timestamptz, $4::timestamptz)',
+    [tenantId, agentId, from, to],
+  );
+  const row = rows[0]!;
+  return {
+    from: row.range_from.toISOString(),
+    to: row.range_to.toISOString(),
+    statusAtStart: row.status_at_start,
+    // json_build_object renders timestamptz in the session's format; hand out ISO 8601 UTC like everywhere else.
+    events: row.events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+  };
+}

@@ -1,0 +1,115 @@
+// The one LISTEN connection of a server process: status transitions arrive on channel presence_status (sent by
+// presence_private.apply_transitions on commit) and are fanned out to every subscriber. If the connection drops
+// it is re-established; subscribers then hear `resync`, because notifications sent meanwhile are lost.
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { APP_ROLE } from './db/pool.ts';
+
+export const STATUS_CHANNEL = 'presence_status';
+
+export interface StatusChange {
+  tenant: string;
+  agent: string;
+  from: string;
+  to: string;
+  reason: string;
+  at: string;
+}
+
+interface ListenerEvents {
+  status: [StatusChange];
+  resync: [];
+}
+
+export class StatusListener extends EventEmitter<ListenerEvents> {
+  private client: pg.Client | null = null;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = 250;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  /** Connects and listens; resolves once the first LISTEN is in place (rejects if that fails). */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  /** For tests and operators: is the listening connection up right now? */
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  /** Drops the current connection as a network failure would (tests use it to prove the reconnect). */
+  dropConnection(): void {
+    const client = this.client;
+    this.onLost(client, new Error('connection dropped on purpose'));
+    void client?.end().catch(() => {});
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: 'presence-listener',
+      options: `-c role=${APP_ROLE}`,
+    });
+    client.on('notification', (message) => {
+      if (message.channel !== STATUS_CHANNEL || !message.payload) return;
+      try {
+        const change = JSON.parse(message.payload) as StatusChange;
+        this.emit('status', { ...change, at: new Date(change.at).toISOString() });
+      } catch (error) {
+        this.logger.warn({ err: error, payload: message.payload }, 'unreadable presence_status notification');
+      }
+    });
+    client.on('error', (error) => this.onLost(client, error));
+    client.on('end', () => this.onLost(client, new Error('connection ended')));
+    await client.connect();
+    await client.query(`listen ${STATUS_CHANNEL}`);
+    if (this.closed) {
+      await client.end();
+      return;
+    }
+    this.client = client;
+    this.retryMs = 250;
+  }
+
+  private onLost(client: pg.Client | null, error: Error): void {
+    if (this.closed || client === null || this.client !== client) return;
+    this.client = null;
+    this.logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect().then(
+        () => {
+          this.logger.info('LISTEN connection re-established');
+          this.emit('resync');
+        },
+        (error: unknown) => {
+          this.logger.warn({ err: error, retryMs: this.retryMs }, 'LISTEN reconnect failed');
+          this.retryMs = Math.min(this.retryMs * 2, 5_000);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.retryMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => {});
+  }
+}

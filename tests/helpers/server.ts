@@ -1,0 +1,160 @@
+// The real app on a free port against the test database, and signed-in users to call it with.
+//   const server = await startTestServer();
+//   const agent = await signedInUser(server);              // a new tenant, an agent, its session cookie
+//   await fetch(`${server.url}/api/auth/me`, { headers: { cookie: agent.cookie } });
+//   await server.close();
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import argon2 from 'argon2';
+import pg from 'pg';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { makeApp } from '../../server/app.ts';
+import { loadConfig, type Config } from '../../server/config.ts';
+import { createAppPool } from '../../server/db/pool.ts';
+import { createServices, type Services } from '../../server/services.ts';
+import { createTenant, type TenantSettings } from './db.ts';
+
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+export interface TestServer {
+  /** http://127.0.0.1:PORT, no trailing slash. */
+  url: string;
+  services: Services;
+  /** A pool on the test database as its owner, for setup and for looking behind the API. */
+  owner: pg.Pool;
+  /** SQL statements the app's pool has sent so far. */
+  queryCount(): number;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  options: { config?: Partial<Config>; databaseUrl?: string; clientDir?: string | null } = {},
+): Promise<TestServer> {
+  const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
+  const config: Config = {
+    ...loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', DATABASE_URL: databaseUrl }),
+    // Tests sign in many users from one address.
+    loginLimits: { perAddress: 10_000, perAccount: 10_000, windowMs: 60_000 },
+    ...options.config,
+  };
+  const pool = createAppPool(databaseUrl);
+  let queries = 0;
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      queries += 1;
+      return query(...args);
+    };
+  });
+  const services = await createServices(config, databaseUrl, pino({ level: config.logLevel }), {
+    pool,
+    clientDir: options.clientDir ?? null,
+  });
+  const server: Server = makeApp(services).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const { port } = server.address() as AddressInfo;
+  const owner = new pg.Pool({ connectionString: databaseUrl, max: 5 });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    services,
+    owner,
+    queryCount: () => queries,
+    async close() {
+      services.streams.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.close();
+      await owner.end();
+    },
+  };
+}
+
+let testPasswordHash: Promise<string> | undefined;
+
+/** argon2id hash of TEST_PASSWORD, made once per test file (hashing is slow on purpose). */
+export function testPasswordHashOnce(): Promise<string> {
+  testPasswordHash ??= argon2.hash(TEST_PASSWORD, { type: argon2.argon2id });
+  return testPasswordHash;
+}
+
+export type Role = 'support_staff' | 'client_admin' | 'supervisor';
+
+export interface TestUser {
+  tenantId: string;
+  userId: string;
+  /** Null for a supervisor. */
+  agentId: string | null;
+  email: string;
+  name: string;
+  password: string;
+}
+
+/** Creates a user (and for agent roles its agent) through presence.create_account; a new tenant unless given. */
+export async function createUser(
+  owner: pg.Pool,
+  fields: {
+    tenantId?: string;
+    tenantSettings?: TenantSettings;
+    role?: Role;
+    email?: string;
+    name?: string;
+    password?: string;
+    maxChats?: number;
+  } = {},
+): Promise<TestUser> {
+  const tenantId = fields.tenantId ?? (await createTenant(owner, fields.tenantSettings));
+  const password = fields.password ?? TEST_PASSWORD;
+  const hash = password === TEST_PASSWORD ? await testPasswordHashOnce() : await argon2.hash(password);
+  const email = fields.email ?? `user-${randomUUID()}@example.com`;
+  const name = fields.name ?? 'Test User';
+  const { rows } = await owner.query<{ user_id: string; agent_id: string | null }>(
+    'select * from presence.create_account($1, $2, $3, $4, $5, $6)',
+    [tenantId, email, name, fields.role ?? 'support_staff', hash, fields.maxChats ?? 5],
+  );
+  return { tenantId, userId: rows[0]!.user_id, agentId: rows[0]!.agent_id, email, name, password };
+}
+
+/** Signs in through POST /api/auth/login; returns the `cookie` header value to send. */
+export async function signIn(server: TestServer, user: { email: string; password: string }): Promise<string> {
+  const res = await fetch(`${server.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: user.password }),
+  });
+  if (res.status !== 200) throw new Error(`sign-in of ${user.email} failed: ${res.status} ${await res.text()}`);
+  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith('presence_session='));
+  if (!setCookie) throw new Error('sign-in answered without a presence_session cookie');
+  return setCookie.split(';')[0]!;
+}
+
+/** A new user (an agent unless `role` says otherwise), signed in: the user plus its cookie. */
+export async function signedInUser(
+  server: TestServer,
+  fields: Parameters<typeof createUser>[1] = {},
+): Promise<TestUser & { cookie: string }> {
+  const user = await createUser(server.owner, fields);
+  return { ...user, cookie: await signIn(server, user) };
+}
+
+/** fetch against the test server with a cookie and a JSON body. */
+export async function call(
+  server: TestServer,
+  method: string,
+  path: string,
+  options: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.cookie) headers.cookie = options.cookie;
+  if (options.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);
+  return { status: res.status, body, headers: res.headers };
+}

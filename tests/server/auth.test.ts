@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentRow } from '../helpers/db.ts';
+import { call, createUser, signIn, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe('POST /api/auth/login', () => {
+  it('signs an agent in with an HttpOnly SameSite=Lax session cookie and answers who it is', async () => {
+    // Setup
+    const user = await createUser(server.owner, { name: 'Ada Agent' });
+
+    // Action
+    const res = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: user.email.toUpperCase(), password: user.password }),
+    });
+
+    // Assertions
+    expect(res.status).toBe(200);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('presence_session='))!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie).not.toMatch(/Secure/);
+    expect(await res.json()).toEqual({
+      user: { id: user.userId, email: user.email, name: 'Ada Agent', role: 'support_staff' },
+      tenant: { id: user.tenantId, name: expect.any(String) },
+      agent: { id: user.agentId, status: 'offline', chosenStatus: 'available' },
+      settings: { heartbeatIntervalMs: 30_000, offlineAfterMs: 90_000, awayAfterMs: 300_000 },
+    });
+  });
+
+  it('sets a Secure cookie outside development and test', async () => {
+    // Setup
+    const production = await startTestServer({ config: { secureCookies: true } });
+    const user = await createUser(production.owner);
+
+    // Action
+    const res = await fetch(`${production.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    await production.close();
+
+    // Assertions
+    expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie().find((c) => c.startsWith('presence_session='))).toMatch(/Secure/);
+  });
+
+  it('answers one generic 401 for a wrong password and for an unknown e-mail', async () => {
+    // Setup
+    const user = await createUser(server.owner);
+
+    // Action
+    const wrongPassword = await call(server, 'POST', '/api/auth/login', {
+      body: { email: user.email, password: 'not the password' },
+    });
+    const unknownEmail = await call(server, 'POST', '/api/auth/login', {
+      body: { email: 'nobody-here@example.com', password: user.password },
+    });
+
+    // Assertions
+    const expected = { error: 'invalid email or password', code: 'invalid_credentials' };
+    expect(wrongPassword).toMatchObject({ status: 401, body: expected });
+    expect(unknownEmail).toMatchObject({ status: 401, body: expected });
+    expect(wrongPassword.headers.getSetCookie()).toEqual([]);
+  });
+
+  it('rejects a body without a password with a 400 naming the field', async () => {
+    // Action
+    const res = await call(server, 'POST', '/api/auth/login', { body: { email: 'a@example.com' } });
+
+    // Assertions
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('invalid_input');
+    expect(res.body.error).toMatch(/password/);
+  });
+
+  it('rate-limits failed sign-ins per account, even for the right password afterwards', async () => {
+    // Setup
+    const limited = await startTestServer({ config: { loginLimits: { perAddress: 100, perAccount: 3, windowMs: 60_000 } } });
+    const user = await createUser(limited.owner);
+    for (let i = 0; i < 3; i++) {
+      await call(limited, 'POST', '/api/auth/login', { body: { email: user.email, password: 'wrong' } });
+    }
+
+    // Action
+    const res = await call(limited, 'POST', '/api/auth/login', { body: { email: user.email, password: user.password } });
+    const other = await createUser(limited.owner);
+    const otherRes = await call(limited, 'POST', '/api/auth/login', { body: { email: other.email, password: other.password } });
+    await limited.close();
+
+    // Assertions
+    expect(res).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+    expect(otherRes.status).toBe(200);
+  });
+
+  it('rate-limits sign-ins per client address across accounts', async () => {
+    // Setup
+    const limited = await startTestServer({ config: { loginLimits: { perAddress: 3, perAccount: 100, windowMs: 60_000 } } });
+    const users = await Promise.all([1, 2, 3, 4].map(() => createUser(limited.owner)));
+
+    // Action
+    const statuses: number[] = [];
+    for (const user of users) {
+      statuses.push((await call(limited, 'POST', '/api/auth/login', { body: { email: user.email, password: 'wrong' } })).status);
+    }
+    await limited.close();
+
+    // Assertions
+    expect(statuses).toEqual([401, 401, 401, 429]);
+  });
+});
+
+describe('GET /api/auth/me', () => {
+  it('answers 401 without a cookie and with a made-up one', async () => {
+    // Action
+    const none = await call(server, 'GET', '/api/auth/me');
+    const madeUp = await call(server, 'GET', '/api/auth/me', { cookie: 'presence_session=made-up-token' });
+
+    // Assertions
+    for (const res of [none, madeUp]) expect(res).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+  });
+
+  it('answers a supervisor with no agent', async () => {
+    // Setup
+    const supervisor = await signedInUser(server, { role: 'supervisor' });
+
+    // Action
+    const res = await call(server, 'GET', '/api/auth/me', { cookie: supervisor.cookie });
+
+    // Assertions
+    expect(res.status).toBe(200);
+    expect(res.body.user.role).toBe('supervisor');
+    expect(res.body.agent).toBeNull();
+  });
+
+  it('answers 401 once the session has expired', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await server.owner.query(
+      `update presence_private.auth_sessions set expires_at = now() - interval '1 second'
+        where user_id = $1`,
+      [agent.userId],
+    );
+
+    // Action
+    const me = await call(server, 'GET', '/api/auth/me', { cookie: agent.cookie });
+    const beat = await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(me.status).toBe(401);
+    expect(beat.status).toBe(401);
+  });
+
+  it('answers 401 once an operator revoked the user\'s sessions', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await server.owner.query('select presence.revoke_sessions($1)', [agent.userId]);
+
+    // Action
+    const me = await call(server, 'GET', '/api/auth/me', { cookie: agent.cookie });
+    const agents = await call(server, 'GET', '/api/agents', { cookie: agent.cookie });
+
+    // Assertions
+    expect(me.status).toBe(401);
+    expect(agents.status).toBe(401);
+  });
+});
+
+describe('POST /api/auth/logout', () => {
+  it('ends the session and takes the agent offline at once, reason logout', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    expect((await agentRow(server.owner, agent.agentId!)).status).toBe('available');
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(res.status).toBe(204);
+    expect(res.headers.getSetCookie().join()).toMatch(/presence_session=;/);
+    expect(await agentRow(server.owner, agent.agentId!)).toMatchObject({ status: 'offline', status_reason: 'logout' });
+    expect((await call(server, 'GET', '/api/auth/me', { cookie: agent.cookie })).status).toBe(401);
+  });
+
+  it('ends every tab the session started even when the client names none', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    for (const sessionId of ['tab-a', 'tab-b']) {
+      await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId } });
+    }
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie });
+
+    // Assertions
+    expect(res.status).toBe(204);
+    expect((await agentRow(server.owner, agent.agentId!)).status).toBe('offline');
+  });
+
+  it('keeps the agent online while another browser of it is signed in and beating', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    const otherBrowser = await signIn(server, agent);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'laptop' } });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: otherBrowser, body: { sessionId: 'desktop' } });
+
+    // Action
+    await call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie, body: { sessionId: 'laptop' } });
+
+    // Assertions
+    expect((await agentRow(server.owner, agent.agentId!)).status).toBe('available');
+    expect((await call(server, 'GET', '/api/auth/me', { cookie: otherBrowser })).status).toBe(200);
+  });
+
+  it('answers 204 without a session too', async () => {
+    // Action
+    const res = await call(server, 'POST', '/api/auth/logout');
+
+    // Assertions
+    expect(res.status).toBe(204);
+  });
+});
