@@ -5,7 +5,7 @@ import { useAgentStream } from '../hooks/use-agent-stream.ts';
 import { useHeartbeat } from '../hooks/use-heartbeat.ts';
 import { useNow } from '../hooks/use-now.ts';
 import { tabSessionId } from '../session-id.ts';
-import type { Me } from '../types.ts';
+import { statusLabels, type Me } from '../types.ts';
 import { AgentRow } from './AgentRow.tsx';
 import { StatusPicker } from './StatusPicker.tsx';
 
@@ -80,6 +80,15 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
               {stream.connected ? 'Live' : 'Connecting to live updates…'}
             </span>
           </div>
+          <ul className="legend" aria-label="Timeline colours: the last 24 hours, now at the right">
+            {(['available', 'away', 'dnd', 'offline'] as const).map((status) => (
+              <li key={status}>
+                <span className={`swatch span-${status}`} aria-hidden="true" />
+                {statusLabels[status]}
+              </li>
+            ))}
+            <li className="legend-note">last 24 h, now at the right</li>
+          </ul>
           {stream.agents === null ? (
             <p>Loading the team…</p>
           ) : stream.agents.length === 0 ? (
