@@ -1,0 +1,233 @@
+// End to end in real Chromium (Debian's /usr/bin/chromium driven by playwright-core, never a downloaded browser)
+// against the real server and database: an agent in one browser context, an admin watching the dashboard in
+// another. The client is built from the current source into a temporary folder, so a stale client/dist never
+// decides the outcome. Screenshots land in test-results/e2e/.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, projectRoot } from '../../server/config.ts';
+import type { TenantSettings } from '../helpers/db.ts';
+import { createUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const LAUNCH_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOTS = join(projectRoot, 'test-results', 'e2e');
+
+const { ci } = loadConfig();
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && !ci) {
+  console.warn(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium); in CI they fail instead`);
+}
+
+// Beats every second. Tab-close tests keep offline_after long (10 s), so only the pagehide beacon can turn the
+// agent offline within 2 s; the network test uses a threshold of 3 s.
+const quickBeats: TenantSettings = { heartbeat_interval_s: 1, offline_after_s: 10 };
+const shortThreshold: TenantSettings = { heartbeat_interval_s: 1, offline_after_s: 3 };
+
+describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
+  let server: TestServer;
+  let browser: Browser;
+  let clientDir: string;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    if (!haveChromium) throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests (apt-get install chromium)`);
+    clientDir = mkdtempSync(join(tmpdir(), 'presence-client-'));
+    await build({
+      configFile: join(projectRoot, 'client', 'vite.config.ts'),
+      build: { outDir: clientDir, emptyOutDir: true },
+      logLevel: 'warn',
+    });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    [server, browser] = await Promise.all([
+      startTestServer({ clientDir }),
+      chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS }),
+    ]);
+  }, 120_000);
+
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (clientDir) rmSync(clientDir, { recursive: true, force: true });
+  });
+
+  /** A tenant of the test's own with an agent and an admin in it. */
+  async function team(settings: TenantSettings): Promise<{ agent: TestUser; admin: TestUser }> {
+    const agent = await createUser(server.owner, { tenantSettings: settings, name: 'Bea Agent', role: 'support_staff' });
+    const admin = await createUser(server.owner, { tenantId: agent.tenantId, name: 'Ada Admin', role: 'client_admin' });
+    return { agent, admin };
+  }
+
+  async function newContext(): Promise<BrowserContext> {
+    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+    contexts.push(context);
+    return context;
+  }
+
+  async function signIn(context: BrowserContext, user: TestUser): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.fill('input[name=email]', user.email);
+    await page.fill('input[name=password]', user.password);
+    await page.click('button[type=submit]');
+    return page;
+  }
+
+  /** A page that is already signed in (its context holds the cookie) showing the dashboard. */
+  async function openTab(context: BrowserContext): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.waitForSelector('[data-testid=agent-row]');
+    return page;
+  }
+
+  const row = (email: string) => `[data-testid="agent-row"][data-email="${email}"]`;
+
+  /** Waits until the page shows the agent with that status; returns how long that took in ms. */
+  async function waitForStatus(page: Page, email: string, status: string, timeoutMs: number): Promise<number> {
+    const started = Date.now();
+    await page.waitForSelector(`${row(email)}[data-status="${status}"]`, { timeout: timeoutMs });
+    return Date.now() - started;
+  }
+
+  async function statusOn(page: Page, email: string): Promise<string | null> {
+    return page.getAttribute(row(email), 'data-status');
+  }
+
+  async function watchingAdmin(admin: TestUser, agent: TestUser): Promise<Page> {
+    const page = await signIn(await newContext(), admin);
+    await waitForStatus(page, agent.email, 'offline', 10_000);
+    return page;
+  }
+
+  async function liveSessions(agent: TestUser): Promise<number> {
+    const { rows } = await server.owner.query<{ n: number }>(
+      'select count(*)::int as n from presence_private.sessions where agent_id = $1',
+      [agent.agentId],
+    );
+    return rows[0]!.n;
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
+  it('shows an agent available on the admin dashboard within 2 s of signing in', async () => {
+    // Setup
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+
+    // Action
+    await signIn(await newContext(), agent);
+
+    // Assertions
+    await waitForStatus(dashboard, agent.email, 'available', 2_000);
+    await screenshot(dashboard, 'agent-signed-in');
+  });
+
+  it('shows the agent offline within 2 s when its only tab closes', async () => {
+    // Setup
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+    const tab = await signIn(await newContext(), agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+
+    // Action
+    await tab.close({ runBeforeUnload: true });
+
+    // Assertions: the offline threshold is 10 s, so only the tab's goodbye can be this quick.
+    await waitForStatus(dashboard, agent.email, 'offline', 2_000);
+    expect(await liveSessions(agent)).toBe(0);
+    await screenshot(dashboard, 'agent-tab-closed');
+  });
+
+  it('keeps the agent available when one of its two tabs closes', async () => {
+    // Setup
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+    const context = await newContext();
+    const first = await signIn(context, agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+    await openTab(context);
+    await waitFor(async () => (await liveSessions(agent)) === 2, 5_000);
+
+    // Action
+    await first.close({ runBeforeUnload: true });
+    await waitFor(async () => (await liveSessions(agent)) === 1, 2_000);
+    await dashboard.waitForTimeout(3_000);
+
+    // Assertions
+    expect(await statusOn(dashboard, agent.email)).toBe('available');
+    await screenshot(dashboard, 'agent-one-of-two-tabs-closed');
+  });
+
+  it('shows the agent offline once the tenant threshold passes after its network is cut', async () => {
+    // Setup
+    const { agent, admin } = await team(shortThreshold);
+    const dashboard = await watchingAdmin(admin, agent);
+    const context = await newContext();
+    const tab = await signIn(context, agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+
+    // Action
+    await context.setOffline(true);
+    const cut = Date.now();
+
+    // Assertions: the agent is told, and the team sees it offline after the 3 s threshold (plus one 1 s snapshot).
+    await tab.waitForSelector('[role=alert]:has-text("not reaching the server")', { timeout: 3_000 });
+    await waitForStatus(dashboard, agent.email, 'offline', 8_000);
+    expect(Date.now() - cut).toBeGreaterThanOrEqual(2_000);
+    await screenshot(tab, 'agent-network-cut');
+    await screenshot(dashboard, 'agent-offline-after-threshold');
+    // And back as soon as the network returns.
+    await context.setOffline(false);
+    await waitForStatus(dashboard, agent.email, 'available', 3_000);
+  });
+
+  it('keeps Do Not Disturb chosen in the picker through heartbeats and a reload', async () => {
+    // Setup
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+    const tab = await signIn(await newContext(), agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+
+    // Action
+    await tab.selectOption('select[name=status]', 'dnd');
+    await waitForStatus(dashboard, agent.email, 'dnd', 2_000);
+    await dashboard.waitForTimeout(3_000);
+    const afterBeats = await statusOn(dashboard, agent.email);
+    await tab.reload();
+    await tab.waitForSelector(`${row(agent.email)}[data-status="dnd"]`, { timeout: 5_000 });
+    await waitForStatus(dashboard, agent.email, 'dnd', 5_000);
+    await dashboard.waitForTimeout(2_000);
+
+    // Assertions
+    expect(afterBeats).toBe('dnd');
+    expect(await tab.inputValue('select[name=status]')).toBe('dnd');
+    expect(await statusOn(dashboard, agent.email)).toBe('dnd');
+    await screenshot(dashboard, 'agent-dnd-after-reload');
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
