@@ -27,6 +27,7 @@ export class StatusListener extends EventEmitter<ListenerEvents> {
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = 250;
+  private pid = 0;
 
   constructor(
     private readonly connectionString: string,
@@ -46,11 +47,9 @@ export class StatusListener extends EventEmitter<ListenerEvents> {
     return this.client !== null;
   }
 
-  /** Drops the current connection as a network failure would (tests use it to prove the reconnect). */
-  dropConnection(): void {
-    const client = this.client;
-    this.onLost(client, new Error('connection dropped on purpose'));
-    void client?.end().catch(() => {});
+  /** The server process id of the listening connection (for pg_stat_activity), null while reconnecting. */
+  get backendPid(): number | null {
+    return this.client ? this.pid : null;
   }
 
   private async connect(): Promise<void> {
@@ -72,11 +71,13 @@ export class StatusListener extends EventEmitter<ListenerEvents> {
     client.on('end', () => this.onLost(client, new Error('connection ended')));
     await client.connect();
     await client.query(`listen ${STATUS_CHANNEL}`);
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
     if (this.closed) {
       await client.end();
       return;
     }
     this.client = client;
+    this.pid = rows[0]!.pid;
     this.retryMs = 250;
   }
 

@@ -158,3 +158,88 @@ export async function call(
   if ((res.headers.get('content-type') ?? '').includes('json') && text) body = JSON.parse(text);
   return { status: res.status, body, headers: res.headers };
 }
+
+export interface SseEvent {
+  event: string;
+  data: any;
+}
+
+export interface TestStream {
+  status: number;
+  headers: Headers;
+  /** Comment lines (`: keep-alive`) seen so far. */
+  comments: string[];
+  /** The next event (after those already taken) of this type matching `match`, or a timeout error. */
+  next(event: string, match?: (data: any) => boolean, timeoutMs?: number): Promise<any>;
+  close(): void;
+}
+
+/** Opens GET /api/agents/stream and reads its Server-Sent Events as they come. */
+export async function openStream(server: TestServer, cookie: string | undefined): Promise<TestStream> {
+  const controller = new AbortController();
+  const res = await fetch(`${server.url}/api/agents/stream`, {
+    headers: cookie ? { cookie, accept: 'text/event-stream' } : { accept: 'text/event-stream' },
+    signal: controller.signal,
+  });
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const waiters = new Set<() => void>();
+  if (res.ok && res.body) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += decoder.decode(chunk, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) comments.push(line.slice(1).trim());
+              else if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data.push(line.slice(6));
+            }
+            if (data.length) events.push({ event, data: JSON.parse(data.join('\n')) });
+            for (const wake of waiters) wake();
+          }
+        }
+      } catch {
+        // aborted by close()
+      }
+    })();
+  }
+  let taken = 0;
+  return {
+    status: res.status,
+    headers: res.headers,
+    comments,
+    async next(event, match = () => true, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        for (let i = taken; i < events.length; i++) {
+          if (events[i]!.event === event && match(events[i]!.data)) {
+            taken = i + 1;
+            return events[i]!.data;
+          }
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no ${event} event within ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, left);
+          function done() {
+            clearTimeout(timer);
+            waiters.delete(done);
+            resolve();
+          }
+          waiters.add(done);
+        });
+      }
+    },
+    close() {
+      controller.abort();
+    },
+  };
+}

@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentRow, eventsOf } from '../helpers/db.ts';
+import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe('POST /api/auth/heartbeat', () => {
+  it('makes a signed-in agent available and answers status, last seen and the interval', async () => {
+    // Setup
+    const agent = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 10, offline_after_s: 30 } });
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'available', lastSeen: expect.any(String), intervalMs: 10_000 });
+    const row = await agentRow(server.owner, agent.agentId!);
+    expect(row.last_seen!.toISOString()).toBe(res.body.lastSeen);
+    expect(await eventsOf(server.owner, agent.agentId!)).toEqual([
+      { from_status: 'offline', to_status: 'available', reason: 'heartbeat' },
+    ]);
+  });
+
+  it('turns an available agent away when its only tab reports idle', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', {
+      cookie: agent.cookie,
+      body: { sessionId: 'tab-1', activity: 'idle' },
+    });
+
+    // Assertions
+    expect(res.body.status).toBe('away');
+    expect((await agentRow(server.owner, agent.agentId!)).status_reason).toBe('idle');
+  });
+
+  it('answers a supervisor with a null status and writes nothing', async () => {
+    // Setup
+    const supervisor = await signedInUser(server, { role: 'supervisor' });
+    const before = await server.owner.query('select count(*)::int as n from presence.status_events where tenant_id = $1', [
+      supervisor.tenantId,
+    ]);
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', { cookie: supervisor.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 200, body: { status: null } });
+    const after = await server.owner.query('select count(*)::int as n from presence.status_events where tenant_id = $1', [
+      supervisor.tenantId,
+    ]);
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+    const tabs = await server.owner.query(
+      'select count(*)::int as n from presence_private.sessions where tenant_id = $1',
+      [supervisor.tenantId],
+    );
+    expect(tabs.rows[0].n).toBe(0);
+  });
+
+  it('answers 401 without a session cookie', async () => {
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', { body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+  });
+
+  it('rejects a missing session id and an unknown activity with 400s naming them', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+
+    // Action
+    const noSession = await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: {} });
+    const badActivity = await call(server, 'POST', '/api/auth/heartbeat', {
+      cookie: agent.cookie,
+      body: { sessionId: 'tab-1', activity: 'asleep' },
+    });
+
+    // Assertions
+    expect(noSession).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(noSession.body.error).toMatch(/sessionId/);
+    expect(badActivity).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(badActivity.body.error).toMatch(/activity/);
+    expect((await agentRow(server.owner, agent.agentId!)).last_seen).toBeNull();
+  });
+
+  it('costs one database round trip for one beat, and fewer than one each for a burst of concurrent beats', async () => {
+    // Setup
+    const agents = await Promise.all(Array.from({ length: 20 }, () => signedInUser(server)));
+    const single = server.queryCount();
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agents[0]!.cookie, body: { sessionId: 'warm-up' } });
+    const singleCost = server.queryCount() - single;
+
+    // Action
+    const before = server.queryCount();
+    const responses = await Promise.all(
+      agents.map((a, i) => call(server, 'POST', '/api/auth/heartbeat', { cookie: a.cookie, body: { sessionId: `tab-${i}` } })),
+    );
+    const burstCost = server.queryCount() - before;
+
+    // Assertions
+    expect(singleCost).toBe(1);
+    expect(responses.map((r) => r.body.status)).toEqual(agents.map(() => 'available'));
+    expect(burstCost).toBeGreaterThanOrEqual(1);
+    expect(burstCost).toBeLessThan(agents.length);
+  });
+
+  it('a signed-out beat sharing a batch with a signed-in one gets its 401 and does not fail its neighbour', async () => {
+    // Setup
+    const good = await signedInUser(server);
+    const other = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/logout', { cookie: other.cookie });
+
+    // Action
+    const [ok, unauthenticated] = await Promise.all([
+      call(server, 'POST', '/api/auth/heartbeat', { cookie: good.cookie, body: { sessionId: 'tab-1' } }),
+      call(server, 'POST', '/api/auth/heartbeat', { cookie: other.cookie, body: { sessionId: 'tab-1' } }),
+    ]);
+
+    // Assertions
+    expect(ok).toMatchObject({ status: 200, body: { status: 'available' } });
+    expect(unauthenticated.status).toBe(401);
+  });
+});
+
+describe('POST /api/auth/leave', () => {
+  it('ends the tab from a text/plain beacon of the same origin and takes a lone agent offline, reason left', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/leave', {
+      cookie: agent.cookie,
+      body: JSON.stringify({ sessionId: 'tab-1' }),
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: server.url },
+    });
+
+    // Assertions
+    expect(res.status).toBe(204);
+    expect(await agentRow(server.owner, agent.agentId!)).toMatchObject({ status: 'offline', status_reason: 'left' });
+  });
+
+  it('accepts a JSON body and keeps the agent online while another tab beats', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    for (const sessionId of ['tab-1', 'tab-2']) {
+      await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId } });
+    }
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/leave', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(res.status).toBe(204);
+    expect((await agentRow(server.owner, agent.agentId!)).status).toBe('available');
+  });
+
+  it('refuses a beacon from a foreign origin and leaves the agent as it was', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/leave', {
+      cookie: agent.cookie,
+      body: JSON.stringify({ sessionId: 'tab-1' }),
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example.com' },
+    });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 403, body: { code: 'forbidden_origin' } });
+    expect((await agentRow(server.owner, agent.agentId!)).status).toBe('available');
+  });
+
+  it('answers 401 without a session and 400 for a body that is not JSON', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+
+    // Action
+    const signedOut = await call(server, 'POST', '/api/auth/leave', { body: { sessionId: 'tab-1' } });
+    const garbled = await call(server, 'POST', '/api/auth/leave', {
+      cookie: agent.cookie,
+      body: 'sessionId=tab-1',
+      headers: { 'content-type': 'text/plain' },
+    });
+
+    // Assertions
+    expect(signedOut.status).toBe(401);
+    expect(garbled).toMatchObject({ status: 400, body: { code: 'malformed_json' } });
+  });
+});

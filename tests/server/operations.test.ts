@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe('GET /healthz', () => {
+  it('answers 200 while the database answers', async () => {
+    // Action
+    const res = await call(server, 'GET', '/healthz');
+
+    // Assertions
+    expect(res).toMatchObject({ status: 200, body: { status: 'ok' } });
+  });
+
+  it('answers 503 when the database is gone, and unexpected failures are 500s that leak nothing', async () => {
+    // Setup
+    const broken = await startTestServer();
+    const ada = await signedInUser(broken);
+    await broken.services.db.end();
+
+    // Action
+    const health = await call(broken, 'GET', '/healthz');
+    const agents = await call(broken, 'GET', '/api/agents', { cookie: ada.cookie });
+    await broken.close().catch(() => {});
+
+    // Assertions
+    expect(health).toMatchObject({ status: 503, body: { code: 'unavailable' } });
+    expect(agents).toEqual(expect.objectContaining({ status: 500, body: { error: 'internal error', code: 'internal' } }));
+  });
+});
+
+describe('GET /metrics', () => {
+  it('counts heartbeats with their latency, sweeps and agents swept', async () => {
+    // Setup
+    const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
+    await server.owner.query(`update human_agents set last_seen = now() - interval '1 minute' where id = $1`, [ada.agentId]);
+    await server.owner.query('select presence.sweep_stale_agents()');
+    await new Promise((r) => setTimeout(r, 200));
+
+    // Action
+    const res = await call(server, 'GET', '/metrics');
+
+    // Assertions
+    expect(res.status).toBe(200);
+    const text = res.body as string;
+    expect(Number(/^presence_heartbeats_total\{outcome="beat"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^presence_heartbeat_duration_seconds_count (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^presence_agents_swept_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^presence_sweeps \d+/m);
+    expect(text).toMatch(/^presence_open_streams \d+/m);
+  });
+});
+
+describe('errors', () => {
+  it('answers malformed JSON with a 400', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', {
+      cookie: ada.cookie,
+      body: '{"sessionId": ',
+      headers: { 'content-type': 'application/json' },
+    });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 400, body: { code: 'malformed_json' } });
+  });
+
+  it('answers an unknown API path with a JSON 404', async () => {
+    // Action
+    const res = await call(server, 'GET', '/api/nothing-here');
+
+    // Assertions
+    expect(res).toMatchObject({ status: 404, body: { code: 'not_found' } });
+  });
+});
+
+describe('least privilege', () => {
+  it('the server\'s connections act as presence_app, which cannot read or write tables directly', async () => {
+    // Action
+    const role = await server.services.db.query<{ current_user: string }>('select current_user');
+    const read = server.services.db.query('select * from public.human_agents limit 1');
+    const write = server.services.db.query(`update presence_private.auth_sessions set revoked_at = now()`);
+
+    // Assertions
+    expect(role.rows[0]!.current_user).toBe('presence_app');
+    await expect(read).rejects.toThrow(/permission denied/);
+    await expect(write).rejects.toThrow(/permission denied/);
+  });
+});

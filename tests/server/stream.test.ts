@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silenceAgent } from '../helpers/db.ts';
+import { call, openStream, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+const beat = (cookie: string, sessionId = 'tab-1') =>
+  call(server, 'POST', '/api/auth/heartbeat', { cookie, body: { sessionId } });
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('GET /api/agents/stream', () => {
+  it('opens with a snapshot of the tenant\'s agents', async () => {
+    // Setup
+    const ada = await signedInUser(server, { name: 'Ada' });
+    await beat(ada.cookie);
+
+    // Action
+    const stream = await openStream(server, ada.cookie);
+    const snapshot = await stream.next('snapshot');
+    stream.close();
+
+    // Assertions
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(snapshot.agents).toEqual([expect.objectContaining({ id: ada.agentId, name: 'Ada', status: 'available' })]);
+  });
+
+  it('pushes a status change of the tenant within a second', async () => {
+    // Setup
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+
+    // Action
+    const started = Date.now();
+    await beat(ada.cookie);
+    const change = await stream.next('status', (d) => d.agentId === ada.agentId, 1_000);
+    const elapsed = Date.now() - started;
+    stream.close();
+
+    // Assertions
+    expect(change).toEqual({ agentId: ada.agentId, from: 'offline', to: 'available', reason: 'heartbeat', at: expect.any(String) });
+    expect(elapsed).toBeLessThan(1_000);
+  });
+
+  it('never sends another tenant\'s changes', async () => {
+    // Setup
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const colleague = await signedInUser(server, { tenantId: watcher.tenantId });
+    const stranger = await signedInUser(server);
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+
+    // Action
+    // Notifications arrive in commit order: had the stranger's change been sent, it would come first.
+    await beat(stranger.cookie);
+    await beat(colleague.cookie);
+    await stream.next('status', (d) => d.agentId === colleague.agentId);
+    stream.close();
+
+    // Assertions
+    await expect(stream.next('status', (d) => d.agentId === stranger.agentId, 200)).rejects.toThrow(/no status event/);
+  });
+
+  it('re-sends the snapshot every heartbeat interval so a silent agent turns offline without a sweep', async () => {
+    // Setup
+    const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
+    await beat(ada.cookie);
+    const stream = await openStream(server, ada.cookie);
+    expect((await stream.next('snapshot')).agents[0].status).toBe('available');
+
+    // Action
+    await silenceAgent(server.owner, ada.agentId!, 60);
+    const refreshed = await stream.next('snapshot', (d) => d.agents[0].status === 'offline', 2_500);
+    stream.close();
+
+    // Assertions
+    expect(refreshed.agents[0].secondsSinceSeen).toBeGreaterThanOrEqual(60);
+  });
+
+  it('shares one snapshot query per period among all streams of a tenant', async () => {
+    // Setup
+    const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
+    const streams = await Promise.all([1, 2, 3, 4, 5].map(() => openStream(server, ada.cookie)));
+    await Promise.all(streams.map((s) => s.next('snapshot')));
+    const before = server.queryCount();
+
+    // Action
+    await Promise.all(streams.map((s) => s.next('snapshot', undefined, 2_500)));
+    const cost = server.queryCount() - before;
+    for (const s of streams) s.close();
+
+    // Assertions
+    expect(cost).toBeGreaterThanOrEqual(1);
+    expect(cost).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps streaming after the listening connection is killed and comes back', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+    const stream = await openStream(server, ada.cookie);
+    await stream.next('snapshot');
+    const killed = server.services.listener.backendPid;
+
+    // Action
+    await server.owner.query('select pg_terminate_backend($1)', [killed]);
+    await until(() => server.services.listener.connected && server.services.listener.backendPid !== killed);
+    await beat(ada.cookie);
+    const change = await stream.next('status', (d) => d.agentId === ada.agentId);
+    stream.close();
+
+    // Assertions
+    expect(change.to).toBe('available');
+  });
+
+  it('counts open streams in /metrics', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+    const stream = await openStream(server, ada.cookie);
+    await stream.next('snapshot');
+
+    // Action
+    const open = (await call(server, 'GET', '/metrics')).body as string;
+    stream.close();
+
+    // Assertions
+    expect(Number(/^presence_open_streams (\d+)/m.exec(open)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('answers 401 without a session', async () => {
+    // Action
+    const stream = await openStream(server, undefined);
+
+    // Assertions
+    expect(stream.status).toBe(401);
+  });
+});
