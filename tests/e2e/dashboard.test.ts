@@ -189,7 +189,7 @@ describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
     const cut = Date.now();
 
     // Assertions: the agent is told, and the team sees it offline after the 3 s threshold (plus one 1 s snapshot).
-    await tab.waitForSelector('[role=alert]:has-text("not reaching the server")', { timeout: 3_000 });
+    await tab.waitForSelector('[aria-live] .banner:has-text("not reaching the server")', { timeout: 3_000 });
     await waitForStatus(dashboard, agent.email, 'offline', 8_000);
     expect(Date.now() - cut).toBeGreaterThanOrEqual(2_000);
     await screenshot(tab, 'agent-network-cut');

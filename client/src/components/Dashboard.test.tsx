@@ -85,6 +85,37 @@ describe('the team dashboard', () => {
     for (const [url] of vi.mocked(fetch).mock.calls) expect(String(url)).toMatch(/^\/api\/agents\/a1\/history\?/);
   });
 
+  it('tells a signed-in agent, in a live region, when its beats do not reach the server', async () => {
+    // Setup: every request fails with 500.
+    const agentMe: Me = { ...me, agent: { id: 'a1', status: 'available', chosenStatus: 'available' } };
+
+    // Action
+    const { container } = render(<Dashboard me={agentMe} onSignedOut={vi.fn()} />);
+    await act(() => vi.advanceTimersByTimeAsync(0));
+
+    // Assertions
+    const region = container.querySelector('[aria-live]')!;
+    expect(region.textContent).toContain('Your presence is not reaching the server');
+    expect(screen.getByLabelText('My status')).toHaveProperty('value', 'available');
+  });
+
+  it('goes back to sign-in when a beat answers 401', async () => {
+    // Setup
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => ({ ok: false, status: 401, json: async () => ({ error: 'sign in', code: 'unauthenticated' }) }) as Response),
+    );
+    const agentMe: Me = { ...me, agent: { id: 'a1', status: 'available', chosenStatus: 'available' } };
+    const onSignedOut = vi.fn();
+
+    // Action
+    render(<Dashboard me={agentMe} onSignedOut={onSignedOut} />);
+    await act(() => vi.advanceTimersByTimeAsync(0));
+
+    // Assertions
+    expect(onSignedOut).toHaveBeenCalledWith('Your session has ended. Sign in again.');
+  });
+
   it('closes the stream when it goes away', () => {
     // Setup
     const { unmount } = render(<Dashboard me={me} onSignedOut={vi.fn()} />);

@@ -1,6 +1,6 @@
 // The team dashboard, the landing page after sign-in: every agent as the server pushes it, the signed-in agent's
 // status picker, and a banner when this tab's heartbeats are not getting through.
-import { api } from '../api.ts';
+import { api, HttpError } from '../api.ts';
 import { useAgentStream } from '../hooks/use-agent-stream.ts';
 import { useHeartbeat } from '../hooks/use-heartbeat.ts';
 import { useNow } from '../hooks/use-now.ts';
@@ -10,6 +10,7 @@ import { AgentRow } from './AgentRow.tsx';
 import { StatusPicker } from './StatusPicker.tsx';
 
 const noChanges: never[] = [];
+const roleLabels: Record<string, string> = { support_staff: 'agent', client_admin: 'admin', supervisor: 'supervisor' };
 
 export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: string) => void }) {
   const expired = () => onSignedOut('Your session has ended. Sign in again.');
@@ -22,7 +23,10 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
   const stream = useAgentStream({
     enabled: true,
     // The server closed the stream: if the session is gone, back to sign-in; otherwise the hook reconnects.
-    onClosed: () => void api.me().catch(expired),
+    onClosed: () =>
+      void api.me().catch((e: unknown) => {
+        if (e instanceof HttpError && e.status === 401) expired();
+      }),
   });
   const now = useNow(1_000);
   const minute = Math.floor(now / 60_000) * 60_000;
@@ -43,7 +47,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
         <div>
           <h1>{me.tenant.name}</h1>
           <p className="whoami">
-            Signed in as {me.user.name} ({me.user.role})
+            Signed in as {me.user.name} ({roleLabels[me.user.role] ?? me.user.role})
           </p>
         </div>
         <button type="button" className="secondary" onClick={() => void signOut()}>
@@ -53,7 +57,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
 
       <div className="banner-region" aria-live="assertive" aria-atomic="true">
         {me.agent && !heartbeat.reaching && (
-          <p className="banner" role="alert">
+          <p className="banner">
             Your presence is not reaching the server, so the team may see you as offline.
             {heartbeat.retryInMs !== null && ` Retrying in ${Math.ceil(heartbeat.retryInMs / 1000)} s.`}
           </p>
