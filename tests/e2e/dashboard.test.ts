@@ -199,6 +199,22 @@ describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
     await waitForStatus(dashboard, agent.email, 'available', 3_000);
   });
 
+  it('shows an agent without input away after the tenant threshold and available again on its next key press', async () => {
+    // Setup
+    const { agent, admin } = await team({ ...quickBeats, away_after_s: 2 });
+    const dashboard = await watchingAdmin(admin, agent);
+    const tab = await signIn(await newContext(), agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+
+    // Action
+    await waitForStatus(dashboard, agent.email, 'away', 5_000);
+    await screenshot(dashboard, 'agent-idle');
+    await tab.keyboard.press('Shift');
+
+    // Assertions
+    await waitForStatus(dashboard, agent.email, 'available', 2_000);
+  });
+
   it('keeps Do Not Disturb chosen in the picker through heartbeats and a reload', async () => {
     // Setup
     const { agent, admin } = await team(quickBeats);
