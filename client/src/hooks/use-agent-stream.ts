@@ -26,6 +26,8 @@ export interface AgentStreamOptions {
   reconnectMs?: number;
 }
 
+const maxChangesPerAgent = 500;
+
 // Reasons that mean "the agent just beat", so its last beat is the event's own time.
 const beatReasons = new Set(['heartbeat', 'active', 'idle']);
 
@@ -67,7 +69,8 @@ export function useAgentStream(options: AgentStreamOptions): AgentStream {
       );
       setChanges((current) => {
         const next = new Map(current);
-        next.set(change.agentId, [...(current.get(change.agentId) ?? []), change]);
+        // The picture covers 24 hours; a page left open for days keeps only the newest transitions.
+        next.set(change.agentId, [...(current.get(change.agentId) ?? []), change].slice(-maxChangesPerAgent));
         return next;
       });
     };
