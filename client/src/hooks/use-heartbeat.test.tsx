@@ -200,6 +200,26 @@ describe('useHeartbeat', () => {
     ]);
   });
 
+  it('reports idle from the worker\u2019s beat even when the page\u2019s own timers are throttled', async () => {
+    // Setup: a timer the test ticks by hand, standing in for the worker.
+    const server = fakeServer();
+    let tick = () => {};
+    const manual: BeatTimerFactory = (onTick) => {
+      tick = onTick;
+      return { schedule: () => {}, cancel: () => {}, dispose: () => {} };
+    };
+    renderHook(() => useHeartbeat(options({ createTimer: manual, awayAfterMs: 60_000 })));
+    await advance(0);
+
+    // Action: the clock moves on but no page timer fires, as in a throttled hidden tab.
+    vi.setSystemTime(Date.now() + 61_000);
+    await act(async () => tick());
+    await advance(0);
+
+    // Assertions
+    expect(server.beats.map((b) => b.activity)).toEqual(['active', 'idle']);
+  });
+
   it('counts window focus as input', async () => {
     // Setup
     const server = fakeServer();

@@ -94,6 +94,8 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
       }
       timer.cancel();
       inFlight = true;
+      // The idle check runs on the page's timers, which a hidden tab throttles; the beat looks for itself.
+      if (Date.now() - lastInput >= awayAfterMs) idle = true;
       const activity: Activity = idle ? 'idle' : 'active';
       try {
         const reply = await send({ sessionId, activity }, aborter.signal);
