@@ -304,6 +304,26 @@ describe('useHeartbeat', () => {
     expect(sendBeacon).toHaveBeenCalledWith('/api/auth/leave', JSON.stringify({ sessionId: 'tab-7' }));
   });
 
+  it('beats no more after pagehide, and again when the page comes back from the back/forward cache', async () => {
+    // Setup
+    const server = fakeServer();
+    Object.defineProperty(navigator, 'sendBeacon', { configurable: true, value: vi.fn(() => true) });
+    renderHook(() => useHeartbeat(options()));
+    await advance(0);
+
+    // Action
+    act(() => void window.dispatchEvent(new Event('pagehide')));
+    act(() => setVisibility('visible'));
+    await advance(60_000);
+    const whileGone = server.beats.length;
+    act(() => void window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+    await advance(0);
+
+    // Assertions
+    expect(whileGone).toBe(1);
+    expect(server.beats).toHaveLength(2);
+  });
+
   it('gives each page load one random session id when none is passed', async () => {
     // Setup
     const server = fakeServer();

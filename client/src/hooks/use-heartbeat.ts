@@ -75,6 +75,8 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
 
     const aborter = new AbortController();
     let stopped = false;
+    // Between pagehide and pageshow the tab has said goodbye: a late beat would bring its session back.
+    let leaving = false;
     let intervalMs = latest.current.intervalMs;
     let failures = 0;
     let inFlight = false;
@@ -86,7 +88,7 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
     const timer = createTimer(() => void beat());
 
     async function beat(): Promise<void> {
-      if (stopped) return;
+      if (stopped || leaving) return;
       if (inFlight) {
         // Something changed (visible again, input after idle) while a beat is on its way: send another after it.
         beatAgain = true;
@@ -173,10 +175,15 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
 
     function onPageShow(event: PageTransitionEvent): void {
       // Back from the back/forward cache: pagehide ended this session, the beat starts it again.
-      if (event.persisted) void beat();
+      if (event.persisted) {
+        leaving = false;
+        void beat();
+      }
     }
 
     function onPageHide(): void {
+      leaving = true;
+      timer.cancel();
       sendLeaveBeacon(sessionId);
     }
 
