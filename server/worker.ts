@@ -41,6 +41,6 @@ export async function startWorker(options: {
     noHandleSignals: true,
     logger: workerLogger(options.logger.child({ component: 'worker' })),
     taskList: taskList(options.metrics),
-    crontab: options.sweep ? SWEEP_CRONTAB : '',
+    ...(options.sweep ? { crontab: SWEEP_CRONTAB } : { parsedCronItems: [] }),
   });
 }

