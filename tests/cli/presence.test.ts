@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { projectRoot } from '../../server/config.ts';
+import { agentRow, createTenant, testPool } from '../helpers/db.ts';
+import { call, signIn, startTestServer } from '../helpers/server.ts';
+
+const run = promisify(execFile);
+const db = testPool();
+afterAll(() => db.end());
+
+/** Runs the real `presence` bin against the test database. */
+async function presence(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [join(projectRoot, 'bin', 'presence.js'), ...args], {
+      env: { ...process.env, DATABASE_URL: inject('databaseUrl') },
+      cwd: projectRoot,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('presence CLI', () => {
+  it('create-tenant --json prints the new tenant\'s id', async () => {
+    // Action
+    const name = `CLI tenant ${randomUUID()}`;
+    const res = await presence('create-tenant', '--name', name, '--json');
+
+    // Assertions
+    expect(res.code).toBe(0);
+    const { id } = JSON.parse(res.stdout);
+    const { rows } = await db.query('select name from tenants where id = $1', [id]);
+    expect(rows).toEqual([{ name }]);
+  });
+
+  it('create-agent makes an agent who can sign in with that password', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const email = `cli-${randomUUID()}@example.com`;
+
+    // Action
+    const res = await presence(
+      'create-agent', '--tenant', tenant, '--email', email, '--name', 'Casey CLI', '--password', 's3cret-enough',
+      '--role', 'client_admin', '--max-chats', '3', '--json',
+    );
+
+    // Assertions
+    expect(res.code).toBe(0);
+    const { id, userId } = JSON.parse(res.stdout);
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(userId).toMatch(/^[0-9a-f-]{36}$/);
+    const server = await startTestServer();
+    try {
+      const cookie = await signIn(server, { email, password: 's3cret-enough' });
+      const me = await call(server, 'GET', '/api/auth/me', { cookie });
+      expect(me.body.user).toMatchObject({ role: 'client_admin', name: 'Casey CLI' });
+      expect(me.body.agent.id).toBe(id);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('create-agent refuses an unknown role', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+
+    // Action
+    const res = await presence(
+      'create-agent', '--tenant', tenant, '--email', `x-${randomUUID()}@example.com`, '--name', 'X', '--password', 'pw',
+      '--role', 'boss',
+    );
+
+    // Assertions
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/boss/);
+  });
+
+  it('mark-offline takes a stuck agent offline now, reason admin', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const email = `stuck-${randomUUID()}@example.com`;
+    const { id } = JSON.parse(
+      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Stuck', '--password', 'pw', '--json')).stdout,
+    );
+    await db.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, id]);
+
+    // Action
+    const res = await presence('mark-offline', '--email', email.toUpperCase(), '--json');
+
+    // Assertions
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ id, from: 'available', status: 'offline' });
+    expect(await agentRow(db, id)).toMatchObject({ status: 'offline', status_reason: 'admin' });
+  });
+
+  it('mark-offline of an unknown e-mail fails with a message naming it', async () => {
+    // Action
+    const res = await presence('mark-offline', '--email', 'nobody-at-all@example.com');
+
+    // Assertions
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no agent with e-mail nobody-at-all@example.com/);
+  });
+
+  it('status lists a tenant\'s agents with their derived status, as text and as JSON', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const email = `status-${randomUUID()}@example.com`;
+    const { id } = JSON.parse(
+      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Sky Status', '--password', 'pw', '--json')).stdout,
+    );
+    await db.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, id]);
+
+    // Action
+    const text = await presence('status', '--tenant', tenant);
+    const json = await presence('status', '--tenant', tenant, '--json');
+
+    // Assertions
+    expect(text.stdout).toMatch(/Sky Status\s+\S+\s+available\s+available\s+\d+ s ago\s+0\/5/);
+    expect(JSON.parse(json.stdout).agents).toEqual([
+      expect.objectContaining({ id, email, status: 'available', activeChats: 0, maxChats: 5 }),
+    ]);
+  });
+
+  it('cron names the scheduler that runs the sweep, as presence.sweep_scheduler() does', async () => {
+    // Action
+    const res = await presence('cron', '--json');
+
+    // Assertions
+    expect(res.code).toBe(0);
+    const { rows } = await db.query('select * from presence.sweep_scheduler()');
+    const out = JSON.parse(res.stdout);
+    expect(out).toMatchObject({ scheduler: rows[0].scheduler, schedule: rows[0].schedule });
+    expect(Array.isArray(out.runs)).toBe(true);
+  });
+});
