@@ -16,6 +16,7 @@ import { loginCandidate, startSession } from '../db/login.ts';
 import { logout } from '../db/logout.ts';
 import type { SessionUser } from '../db/sessionUser.ts';
 import { parseInput } from '../errors.ts';
+import { sessionIdSchema } from '../validation.ts';
 import { HttpError } from '../http-error.ts';
 
 export interface Me {
@@ -43,7 +44,7 @@ const loginBody = z.object({
   password: z.string().min(1).max(1024),
 });
 
-const logoutBody = z.object({ sessionId: z.string().trim().min(1).max(200).optional() });
+const logoutBody = z.object({ sessionId: sessionIdSchema.optional() });
 
 const invalidCredentials = () => new HttpError(401, 'invalid_credentials', 'invalid email or password');
 const tooManyAttempts = () => new HttpError(429, 'rate_limited', 'too many sign-in attempts: try again later');

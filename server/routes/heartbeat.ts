@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { sessionTokenHash } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { parseInput } from '../errors.ts';
+import { sessionIdSchema } from '../validation.ts';
 import { unauthenticated } from '../http-error.ts';
 
 const heartbeatBody = z.object({
-  sessionId: z.string().trim().min(1).max(200),
+  sessionId: sessionIdSchema,
   activity: z.enum(['active', 'idle']).default('active'),
 });
 

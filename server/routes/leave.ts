@@ -6,9 +6,10 @@ import { sessionTokenHash } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { leave } from '../db/leave.ts';
 import { parseInput } from '../errors.ts';
+import { sessionIdSchema } from '../validation.ts';
 import { HttpError, unauthenticated } from '../http-error.ts';
 
-const leaveBody = z.object({ sessionId: z.string().trim().min(1).max(200) });
+const leaveBody = z.object({ sessionId: sessionIdSchema });
 
 function parseTextBody(body: unknown): unknown {
   if (typeof body !== 'string') return body;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../server/auth.ts';
+import { HeartbeatBatcher } from '../../server/db/heartbeat.ts';
 import { agentRow, eventsOf } from '../helpers/db.ts';
 import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -196,5 +198,38 @@ describe('POST /api/auth/leave', () => {
     // Assertions
     expect(signedOut.status).toBe(401);
     expect(garbled).toMatchObject({ status: 400, body: { code: 'malformed_json' } });
+  });
+});
+
+describe('HeartbeatBatcher', () => {
+  it('answers each beat of a batch that the database refused on its own, so a bad one fails alone', async () => {
+    // Setup
+    const good = await signedInUser(server);
+    const batcher = new HeartbeatBatcher(server.services.db);
+    const token = good.cookie.split('=')[1]!;
+
+    // Action: a NUL byte (which no route lets through) makes PostgreSQL refuse the whole batched call
+    const results = await Promise.allSettled([
+      batcher.beat(hashToken(token), 'tab-1', 'active'),
+      batcher.beat(hashToken(token), 'tab-\u0000', 'active'),
+      batcher.beat(hashToken(token), 'tab-2', 'active'),
+    ]);
+
+    // Assertions
+    expect(results[0]).toMatchObject({ status: 'fulfilled', value: { outcome: 'beat', status: 'available' } });
+    expect(results[1]).toMatchObject({ status: 'rejected' });
+    expect(results[2]).toMatchObject({ status: 'fulfilled', value: { outcome: 'beat', status: 'available' } });
+  });
+
+  it('the route rejects control characters in a session id with a 400', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-\u0000' } });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(res.body.error).toMatch(/sessionId: must not contain control characters/);
   });
 });
