@@ -141,12 +141,6 @@ export class StreamHub {
     for (const tenantId of this.tenants.keys()) this.writeTenant(tenantId, text);
   }
 
-  get openStreams(): number {
-    let n = 0;
-    for (const tenant of this.tenants.values()) n += tenant.streams.size;
-    return n;
-  }
-
   /** Ends every stream (clients reconnect elsewhere) and stops the timers. */
   close(): void {
     clearInterval(this.keepAlive);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -92,5 +95,29 @@ describe('least privilege', () => {
     expect(role.rows[0]!.current_user).toBe('presence_app');
     await expect(read).rejects.toThrow(/permission denied/);
     await expect(write).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe('the built client', () => {
+  it('is served with index.html for its page paths, while unknown API paths stay JSON', async () => {
+    // Setup
+    const dir = mkdtempSync(join(tmpdir(), 'presence-client-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>presence client</title>');
+    writeFileSync(join(dir, 'app.js'), 'console.log("app")');
+    const withClient = await startTestServer({ clientDir: dir });
+
+    // Action
+    const root = await call(withClient, 'GET', '/', { headers: { accept: 'text/html' } });
+    const page = await call(withClient, 'GET', '/team/timeline', { headers: { accept: 'text/html' } });
+    const asset = await call(withClient, 'GET', '/app.js');
+    const api = await call(withClient, 'GET', '/api/nothing', { headers: { accept: 'text/html' } });
+    await withClient.close();
+    rmSync(dir, { recursive: true, force: true });
+
+    // Assertions
+    expect(root.body).toMatch(/presence client/);
+    expect(page).toMatchObject({ status: 200, body: expect.stringMatching(/presence client/) });
+    expect(asset.body).toMatch(/console\.log/);
+    expect(api).toMatchObject({ status: 404, body: { code: 'not_found' } });
   });
 });
