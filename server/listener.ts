@@ -1,12 +1,14 @@
 // The one LISTEN connection of a server process: status transitions arrive on channel presence_status (sent by
-// presence_private.apply_transitions on commit) and are fanned out to every subscriber. If the connection drops
-// it is re-established; subscribers then hear `resync`, because notifications sent meanwhile are lost.
+// presence_private.apply_transitions on commit), ended sign-in sessions on presence_session_ended (presence.logout,
+// presence.revoke_sessions); both are fanned out to every subscriber. If the connection drops it is
+// re-established; subscribers then hear `resync`, because notifications sent meanwhile are lost.
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { APP_ROLE } from './db/pool.ts';
 
 export const STATUS_CHANNEL = 'presence_status';
+export const SESSION_ENDED_CHANNEL = 'presence_session_ended';
 
 export interface StatusChange {
   tenant: string;
@@ -19,6 +21,8 @@ export interface StatusChange {
 
 interface ListenerEvents {
   status: [StatusChange];
+  /** The id of a sign-in session that was signed out or revoked. */
+  sessionEnded: [string];
   resync: [];
 }
 
@@ -59,7 +63,12 @@ export class StatusListener extends EventEmitter<ListenerEvents> {
       options: `-c role=${APP_ROLE}`,
     });
     client.on('notification', (message) => {
-      if (message.channel !== STATUS_CHANNEL || !message.payload) return;
+      if (!message.payload) return;
+      if (message.channel === SESSION_ENDED_CHANNEL) {
+        this.emit('sessionEnded', message.payload);
+        return;
+      }
+      if (message.channel !== STATUS_CHANNEL) return;
       try {
         const change = JSON.parse(message.payload) as StatusChange;
         this.emit('status', { ...change, at: new Date(change.at).toISOString() });
@@ -71,6 +80,7 @@ export class StatusListener extends EventEmitter<ListenerEvents> {
     client.on('end', () => this.onLost(client, new Error('connection ended')));
     await client.connect();
     await client.query(`listen ${STATUS_CHANNEL}`);
+    await client.query(`listen ${SESSION_ENDED_CHANNEL}`);
     const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
     if (this.closed) {
       await client.end();

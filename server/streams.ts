@@ -15,6 +15,8 @@ const SNAPSHOT_REUSE_MS = 1_000;
 
 interface Stream {
   res: Response;
+  /** The sign-in session it was opened with: signing out or revoking it ends the stream. */
+  authSessionId: string;
   /** Events that arrived before the stream's first snapshot was written; sent right after it. */
   backlog: string[] | null;
 }
@@ -30,6 +32,11 @@ export class StreamHub {
   private readonly tenants = new Map<string, TenantStreams>();
   private readonly keepAlive: NodeJS.Timeout;
   private readonly onStatus = (change: StatusChange) => this.publish(change);
+  private readonly onSessionEnded = (authSessionId: string) => {
+    for (const tenant of this.tenants.values()) {
+      for (const stream of tenant.streams) if (stream.authSessionId === authSessionId) stream.res.end();
+    }
+  };
   private readonly onResync = () => {
     for (const tenantId of this.tenants.keys()) void this.refresh(tenantId);
   };
@@ -42,12 +49,17 @@ export class StreamHub {
   ) {
     listener.on('status', this.onStatus);
     listener.on('resync', this.onResync);
+    listener.on('sessionEnded', this.onSessionEnded);
     this.keepAlive = setInterval(() => this.writeAll(': keep-alive\n\n'), KEEP_ALIVE_MS);
     this.keepAlive.unref();
   }
 
-  /** Opens a stream for a user of `tenantId`; it lives until the client goes away or the hub closes. */
-  async open(res: Response, tenantId: string, heartbeatIntervalS: number): Promise<void> {
+  /**
+   * Opens a stream for a user of `tenantId`; it lives until the client goes away, its sign-in session is signed
+   * out or revoked, or the hub closes.
+   */
+  async open(res: Response, user: { tenantId: string; authSessionId: string; heartbeatIntervalS: number }): Promise<void> {
+    const { tenantId, heartbeatIntervalS } = user;
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -57,7 +69,7 @@ export class StreamHub {
     res.flushHeaders();
     res.write('retry: 2000\n\n');
 
-    const stream: Stream = { res, backlog: [] };
+    const stream: Stream = { res, authSessionId: user.authSessionId, backlog: [] };
     const tenant = this.tenantFor(tenantId, heartbeatIntervalS);
     tenant.streams.add(stream);
     this.metrics.openStreams.inc();
@@ -146,6 +158,7 @@ export class StreamHub {
     clearInterval(this.keepAlive);
     this.listener.off('status', this.onStatus);
     this.listener.off('resync', this.onResync);
+    this.listener.off('sessionEnded', this.onSessionEnded);
     for (const tenant of this.tenants.values()) {
       clearInterval(tenant.timer);
       for (const stream of tenant.streams) stream.res.end();

@@ -5,7 +5,6 @@ import type { AppContext } from '../context.ts';
 
 export function installStream(app: Express, { db, streams }: AppContext): void {
   app.get('/api/agents/stream', requireUser(db), async (req, res) => {
-    const user = currentUser(req);
-    await streams.open(res, user.tenantId, user.heartbeatIntervalS);
+    await streams.open(res, currentUser(req));
   });
 }

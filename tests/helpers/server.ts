@@ -169,6 +169,8 @@ export interface TestStream {
   headers: Headers;
   /** Comment lines (`: keep-alive`) seen so far. */
   comments: string[];
+  /** Settles when the server ends the stream (or close() aborts it). */
+  ended: Promise<void>;
   /** The next event (after those already taken) of this type matching `match`, or a timeout error. */
   next(event: string, match?: (data: any) => boolean, timeoutMs?: number): Promise<any>;
   close(): void;
@@ -184,8 +186,9 @@ export async function openStream(server: TestServer, cookie: string | undefined)
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();
+  let ended: Promise<void> = Promise.resolve();
   if (res.ok && res.body) {
-    void (async () => {
+    ended = (async () => {
       const decoder = new TextDecoder();
       let buffer = '';
       try {
@@ -216,6 +219,7 @@ export async function openStream(server: TestServer, cookie: string | undefined)
     status: res.status,
     headers: res.headers,
     comments,
+    ended,
     async next(event, match = () => true, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -139,6 +139,44 @@ describe('GET /api/agents/stream', () => {
     expect(Number(/^presence_open_streams (\d+)/m.exec(open)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
+  it('ends at once when its sign-in session signs out', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+    const stream = await openStream(server, ada.cookie);
+    await stream.next('snapshot');
+    let open = true;
+    void stream.ended.then(() => (open = false));
+
+    // Action
+    await call(server, 'POST', '/api/auth/logout', { cookie: ada.cookie });
+
+    // Assertions
+    await until(() => !open, 1_000);
+  });
+
+  it('ends at once when an operator revokes the user\'s sessions, and only that user\'s streams', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+    const bob = await signedInUser(server, { tenantId: ada.tenantId });
+    const adaStream = await openStream(server, ada.cookie);
+    const bobStream = await openStream(server, bob.cookie);
+    await Promise.all([adaStream.next('snapshot'), bobStream.next('snapshot')]);
+    let adaOpen = true;
+    let bobOpen = true;
+    void adaStream.ended.then(() => (adaOpen = false));
+    void bobStream.ended.then(() => (bobOpen = false));
+
+    // Action
+    await server.owner.query('select presence.revoke_sessions($1)', [ada.userId]);
+
+    // Assertions
+    await until(() => !adaOpen, 1_000);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: bob.cookie, body: { sessionId: 'tab-1' } });
+    await bobStream.next('status', (d) => d.agentId === bob.agentId);
+    expect(bobOpen).toBe(true);
+    bobStream.close();
+  });
+
   it('answers 401 without a session', async () => {
     // Action
     const stream = await openStream(server, undefined);
