@@ -133,7 +133,7 @@ export async function measureHttp(
   const redis = await openRedis(process.env.REDIS_URL);
   try {
     const cookies = await signedInAgents(databaseUrl, connections);
-    const runs: Record<Variant, Array<LoadResult & { round_trips: number }>> = { heartbeat: [], noop: [], redis: [], seed: [] };
+    const runs = Object.fromEntries(only.map((v) => [v, []])) as unknown as Record<Variant, Array<LoadResult & { round_trips: number }>>;
     for (let round = 0; round < rounds; round++) {
       for (const variant of only) {
         const server = await BenchServer.start(variant, databaseUrl, redis.url);
