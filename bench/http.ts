@@ -34,6 +34,11 @@ export interface HttpResult {
   pinned: boolean;
   redis: { url: string; own: boolean };
   variants: Record<Variant, VariantResult>;
+  /**
+   * heartbeat req/s over each baseline's, per round (the variants of a round run back to back), and the median
+   * of those: less at the mercy of other work on the machine than a ratio of medians taken minutes apart.
+   */
+  paired_ratios: Partial<Record<Exclude<Variant, 'heartbeat'>, { median: number; rounds: number[] }>>;
 }
 
 const canPin = (() => {
@@ -161,7 +166,23 @@ export async function measureHttp(
         runs: runs[v],
       };
     }
-    return { connections, duration_s: durationS, warmup_s: warmupS, rounds, pinned: canPin, redis: { url: redis.url, own: redis.own }, variants };
+    const paired_ratios: HttpResult['paired_ratios'] = {};
+    if (runs.heartbeat) {
+      for (const v of only.filter((x): x is Exclude<Variant, 'heartbeat'> => x !== 'heartbeat')) {
+        const ratios = runs[v].map((r, i) => Math.round((runs.heartbeat[i]!.rps / r.rps) * 100) / 100);
+        paired_ratios[v] = { median: median(ratios), rounds: ratios };
+      }
+    }
+    return {
+      connections,
+      duration_s: durationS,
+      warmup_s: warmupS,
+      rounds,
+      pinned: canPin,
+      redis: { url: redis.url, own: redis.own },
+      variants,
+      paired_ratios,
+    };
   } finally {
     if (!redis.own) await clearRedisKeys(redis.url, REDIS_KEY_PREFIX);
     await redis.stop();

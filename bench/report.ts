@@ -90,15 +90,15 @@ export function buildReport(input: {
 }): Report {
   const { http, sweep, hot } = input;
   const v = http.variants;
-  const ratio = (a: number, b: number) => round(a / b, 2);
+  const ratio = (baseline: 'noop' | 'redis' | 'seed') => http.paired_ratios[baseline]!.median;
   const report: Omit<Report, 'met'> = {
     heartbeat_rps: v.heartbeat.rps,
     noop_rps: v.noop.rps,
     redis_rps: v.redis.rps,
     seed_rps: v.seed.rps,
-    heartbeat_vs_noop: ratio(v.heartbeat.rps, v.noop.rps),
-    heartbeat_vs_redis: ratio(v.heartbeat.rps, v.redis.rps),
-    heartbeat_vs_seed: ratio(v.heartbeat.rps, v.seed.rps),
+    heartbeat_vs_noop: ratio('noop'),
+    heartbeat_vs_redis: ratio('redis'),
+    heartbeat_vs_seed: ratio('seed'),
     p50_ms: v.heartbeat.p50_ms,
     p99_ms: v.heartbeat.p99_ms,
     round_trips_per_heartbeat: v.heartbeat.round_trips,
@@ -151,7 +151,7 @@ export function markdownTable(r: Report): string {
     '',
     '| measure | value | target | met |',
     '|---|---:|---:|:---:|',
-    `| heartbeat / no-op | ${r.heartbeat_vs_noop} | >= ${TARGETS.heartbeat_vs_noop} | ${yes(r.met.heartbeat_vs_noop)} |`,
+    `| heartbeat / no-op (median of per-round ratios) | ${r.heartbeat_vs_noop} | >= ${TARGETS.heartbeat_vs_noop} | ${yes(r.met.heartbeat_vs_noop)} |`,
     `| heartbeat / Redis | ${r.heartbeat_vs_redis} | >= ${TARGETS.heartbeat_vs_redis} | ${yes(r.met.heartbeat_vs_redis)} |`,
     `| heartbeat / original design | ${r.heartbeat_vs_seed} | >= ${TARGETS.heartbeat_vs_seed} | ${yes(r.met.heartbeat_vs_seed)} |`,
     `| heartbeat p99 | ${r.p99_ms} ms | <= ${TARGETS.p99_ms} ms | ${yes(r.met.p99_ms)} |`,

@@ -2,7 +2,7 @@
 // Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates, the sweep and
 // the HTTP heartbeat path against its baselines, writes bench/results/latest.json and prints a markdown table.
 // --quick (under 2 minutes) beats 200k times over 20k agents instead of 1M over 100k, runs every HTTP variant
-// once for 4 s instead of three times for 10 s and takes the sweep median of 3 runs instead of 5.
+// once for 4 s instead of five times for 6 s and takes the sweep median of 3 runs instead of 5.
 import { parseArgs } from 'node:util';
 import { openBenchDatabase } from './cluster.ts';
 import { measureHot } from './hot.ts';
@@ -46,9 +46,9 @@ try {
       ? null
       : await measureHttp(db.url, {
           connections: 50,
-          durationS: Number(values.duration ?? (quick ? 4 : 10)),
+          durationS: Number(values.duration ?? (quick ? 4 : 6)),
           warmupS: quick ? 1 : 2,
-          rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+          rounds: Number(values.rounds ?? (quick ? 1 : 5)),
           variants: values.variants?.split(',') as Variant[] | undefined,
           log,
         });
