@@ -40,13 +40,16 @@ export function machineNow(): Machine {
   };
 }
 
-function gitCommit(): { commit: string; dirty: boolean } {
+function gitCommit(): { commit: string; uncommitted: string[] } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'db', 'server', 'bench'], { cwd: projectRoot, encoding: 'utf8' }).trim() !== '';
-    return { commit, dirty };
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'db', 'server', ':(glob)bench/*.ts'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+    });
+    return { commit, uncommitted: status.split('\n').filter(Boolean).map((l) => l.slice(3)) };
   } catch {
-    return { commit: 'unknown', dirty: false };
+    return { commit: 'unknown', uncommitted: [] };
   }
 }
 
@@ -69,8 +72,8 @@ export interface Report {
   mode: 'quick' | 'full';
   time: string;
   commit: string;
-  /** Whether db/, server/ or bench/ had uncommitted changes. */
-  dirty: boolean;
+  /** Files of db/, server/ and bench/ that differed from the commit (other work in the same checkout). */
+  uncommitted: string[];
   machine: Machine;
   database: { own_cluster: boolean; settings: Record<string, string> };
   duration_s: number;
@@ -162,7 +165,7 @@ export function markdownTable(r: Report): string {
     `| HOT updates over ${r.hot.beats.toLocaleString('en')} beats | ${pct(r.hot_ratio)} | >= ${pct(TARGETS.hot_ratio)} | ${yes(r.met.hot_ratio)} |`,
     `| table + index growth over those beats | ${pct(r.size_growth)} | <= ${pct(TARGETS.size_growth)} | ${yes(r.met.size_growth)} |`,
     '',
-    `${r.mode} run, ${r.time}, commit ${r.commit.slice(0, 7)}${r.dirty ? ' (uncommitted changes)' : ''}; ` +
+    `${r.mode} run, ${r.time}, commit ${r.commit.slice(0, 7)}${r.uncommitted.length ? ` (+ uncommitted: ${r.uncommitted.join(', ')})` : ''}; ` +
       `${r.machine.cpus} × ${r.machine.cpu_model}, Node ${r.machine.node}, PostgreSQL ${r.database.settings.server_version ?? '?'} ` +
       `(fsync ${r.database.settings.fsync}, shared_buffers ${r.database.settings.shared_buffers}); ` +
       `load average ${r.machine.load_start} at start, ${r.machine.load_end} at end.`,
