@@ -33,12 +33,25 @@ export interface BenchDatabase {
 export async function openBenchDatabase(databaseUrl: string | undefined): Promise<BenchDatabase> {
   if (databaseUrl) {
     await migrate(databaseUrl);
+    // The sweeps the benchmark times are dated; pg_cron's own sweep, dated now, would take the bench agents
+    // offline between runs. It is paused for the run and resumed afterwards.
+    const paused = await withClient(databaseUrl, async (c) => {
+      if (!(await c.query("select 1 from pg_extension where extname = 'pg_cron'")).rowCount) return [];
+      const { rows } = await c.query<{ jobid: string }>(
+        "select jobid from cron.job where jobname = 'presence-sweep' and active",
+      );
+      for (const { jobid } of rows) await c.query('select cron.alter_job($1::bigint, active => false)', [jobid]);
+      return rows.map((r) => r.jobid);
+    });
     return {
       url: databaseUrl,
       own: false,
       settings: await reportSettings(databaseUrl),
       createDatabase: async () => databaseUrl,
-      stop: async () => {},
+      stop: () =>
+        withClient(databaseUrl, async (c) => {
+          for (const jobid of paused) await c.query('select cron.alter_job($1::bigint, active => true)', [jobid]);
+        }),
     };
   }
 

@@ -54,19 +54,28 @@ async function stats(c: pg.Client): Promise<Stats> {
 
 export async function measureHot(
   url: string,
-  options: { agents: number; beats: number; connections: number; batch: number; timeLimitS: number; log: (m: string) => void },
+  options: {
+    agents: number;
+    /** Number of the first agent: a database shared with the sweep's agents (DATABASE_URL) needs other ids. */
+    firstAgent: number;
+    beats: number;
+    connections: number;
+    batch: number;
+    timeLimitS: number;
+    log: (m: string) => void;
+  },
 ): Promise<HotResult> {
-  const { agents, beats, connections, batch, timeLimitS, log } = options;
+  const { agents, firstAgent, beats, connections, batch, timeLimitS, log } = options;
   const before = await withClient(url, async (c) => {
-    await seedAgents(c, 1, agents, new Date());
+    await seedAgents(c, firstAgent, firstAgent + agents - 1, new Date());
     await c.query('vacuum analyze public.human_agents');
     await c.query('vacuum analyze presence_private.sessions');
     await c.query('checkpoint');
     return stats(c);
   });
 
-  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(Math.floor(i / AGENTS_PER_TENANT) + 1));
-  const ids = Array.from({ length: agents }, (_, i) => agentUuid(i + 1));
+  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(Math.floor((firstAgent + i - 1) / AGENTS_PER_TENANT) + 1));
+  const ids = Array.from({ length: agents }, (_, i) => agentUuid(firstAgent + i));
   let next = 0;
   let done = 0;
   const deadline = performance.now() + timeLimitS * 1000;
