@@ -114,6 +114,24 @@ program
   });
 
 program
+  .command('sign-out')
+  .description('sign a user out everywhere: revoke all of its sign-in sessions (its open live streams end at once)')
+  .requiredOption('--email <email>', "the user's e-mail")
+  .addOption(json)
+  .action(async (opts: { email: string } & Output) => {
+    const result = await withDatabase(async (db) => {
+      const { rows } = await db.query<{ id: string }>(
+        'select u.id from presence_private.users u where lower(u.email) = lower($1)',
+        [opts.email],
+      );
+      if (rows.length === 0) throw new Error(`no user with e-mail ${opts.email}`);
+      const { rows: revoked } = await db.query<{ n: number }>('select presence.revoke_sessions($1) as n', [rows[0]!.id]);
+      return { userId: rows[0]!.id, revoked: revoked[0]!.n };
+    });
+    print(opts, result, `${opts.email}: ${result.revoked} sign-in session(s) revoked`);
+  });
+
+program
   .command('status')
   .description('agents with their derived status and last beat')
   .option('--tenant <id>', 'only this tenant')

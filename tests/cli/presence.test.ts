@@ -107,6 +107,27 @@ describe('presence CLI', () => {
     expect(res.stderr).toMatch(/no agent with e-mail nobody-at-all@example.com/);
   });
 
+  it('sign-out revokes every sign-in session of a user', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const email = `signout-${randomUUID()}@example.com`;
+    await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Sid', '--password', 'pw-signout');
+    const server = await startTestServer();
+    try {
+      const cookie = await signIn(server, { email, password: 'pw-signout' });
+
+      // Action
+      const res = await presence('sign-out', '--email', email, '--json');
+
+      // Assertions
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({ revoked: 1 });
+      expect((await call(server, 'GET', '/api/auth/me', { cookie })).status).toBe(401);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('status lists a tenant\'s agents with their derived status, as text and as JSON', async () => {
     // Setup
     const tenant = await createTenant(db);
