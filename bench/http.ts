@@ -10,6 +10,7 @@ import { newSessionToken, SESSION_COOKIE } from '../server/auth.ts';
 import { projectRoot } from '../server/config.ts';
 import type { LoadOptions, LoadResult } from './load.ts';
 import { REDIS_KEY_PREFIX } from './baselines.ts';
+import { withClient } from './cluster.ts';
 import { clearRedisKeys, openRedis } from './redis.ts';
 import type { ServerMessage, Variant } from './server.ts';
 import { median } from './stats.ts';
@@ -23,6 +24,11 @@ export interface VariantResult {
   p99_ms: number;
   /** Database statements per request, counted on the server's pools. */
   round_trips: number;
+  /**
+   * Beats per presence.heartbeat_for_session call (rows / calls in pg_stat_statements), where the database has
+   * pg_stat_statements: the cross-check of round_trips from the database's side.
+   */
+  beats_per_call: number | null;
   runs: LoadResult[];
 }
 
@@ -114,6 +120,23 @@ class BenchServer {
   }
 }
 
+/** Resets pg_stat_statements, or reads the calls and rows of heartbeat_for_session; null without the extension. */
+async function statementStats(url: string, action: 'reset' | 'read'): Promise<{ calls: number; rows: number } | null> {
+  return withClient(url, async (c) => {
+    if (!(await c.query("select 1 from pg_extension where extname = 'pg_stat_statements'")).rowCount) return null;
+    if (action === 'reset') {
+      await c.query('select pg_stat_statements_reset()');
+      return null;
+    }
+    const { rows } = await c.query<{ calls: string | null; rows: string | null }>(
+      `select sum(calls) as calls, sum(rows) as rows from pg_stat_statements
+        where query like '%presence.heartbeat_for_session(%' and toplevel`,
+    );
+    const calls = Number(rows[0]?.calls ?? 0);
+    return calls ? { calls, rows: Number(rows[0]!.rows) } : null;
+  });
+}
+
 async function load(options: LoadOptions): Promise<LoadResult> {
   const child = nodeChild(1, ['bench/load.ts', JSON.stringify(options)], false);
   let out = '';
@@ -138,18 +161,23 @@ export async function measureHttp(
   const redis = await openRedis(process.env.REDIS_URL);
   try {
     const cookies = await signedInAgents(databaseUrl, connections);
+    const batchSizes = Object.fromEntries(only.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
     const runs = Object.fromEntries(only.map((v) => [v, []])) as unknown as Record<Variant, Array<LoadResult & { round_trips: number }>>;
     for (let round = 0; round < rounds; round++) {
       for (const variant of only) {
         const server = await BenchServer.start(variant, databaseUrl, redis.url);
         try {
           await load({ url: server.url, cookies, connections, durationS: warmupS });
+          await statementStats(databaseUrl, 'reset');
           const before = await server.count();
           const result = await load({ url: server.url, cookies, connections, durationS });
           const after = await server.count();
+          const calls = await statementStats(databaseUrl, 'read');
+          if (calls) batchSizes[variant].push(calls.rows / calls.calls);
           const roundTrips = (after.queries - before.queries) / Math.max(1, after.requests - before.requests);
           if (result.non2xx || result.errors) throw new Error(`${variant}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
           runs[variant].push({ ...result, round_trips: roundTrips });
+          if (variant === 'heartbeat' && calls) log(`  pg_stat_statements: ${calls.calls} heartbeat_for_session calls, ${(calls.rows / calls.calls).toFixed(1)} beats per call`);
           log(`http ${variant} round ${round + 1}: ${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${roundTrips.toFixed(3)} round trips/request`);
         } finally {
           await server.stop();
@@ -163,6 +191,7 @@ export async function measureHttp(
         p50_ms: median(runs[v].map((r) => r.p50_ms)),
         p99_ms: median(runs[v].map((r) => r.p99_ms)),
         round_trips: Math.round(median(runs[v].map((r) => r.round_trips)) * 1000) / 1000,
+        beats_per_call: batchSizes[v].length ? Math.round(median(batchSizes[v]) * 10) / 10 : null,
         runs: runs[v],
       };
     }

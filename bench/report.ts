@@ -158,6 +158,7 @@ export function markdownTable(r: Report): string {
     `| heartbeat / Redis | ${r.heartbeat_vs_redis} | >= ${TARGETS.heartbeat_vs_redis} | ${yes(r.met.heartbeat_vs_redis)} |`,
     `| heartbeat / original design | ${r.heartbeat_vs_seed} | >= ${TARGETS.heartbeat_vs_seed} | ${yes(r.met.heartbeat_vs_seed)} |`,
     `| heartbeat p99 | ${r.p99_ms} ms | <= ${TARGETS.p99_ms} ms | ${yes(r.met.p99_ms)} |`,
+    `| beats per database call (pg_stat_statements) | ${v.heartbeat.beats_per_call ?? 'n/a'} | | |`,
     `| sweep, 10k agents (1 % stale) | ${r.sweep_ms['10k']} ms | | |`,
     `| sweep, 100k agents (1 % stale) | ${r.sweep_ms['100k']} ms | | |`,
     `| sweep, 1M agents (1 % stale) | ${r.sweep_ms['1m']} ms | <= ${TARGETS.sweep_1m_ms} ms | ${yes(r.met.sweep_1m_ms)} |`,
