@@ -78,11 +78,21 @@ function installOriginCheck(app: Express): void {
       next();
       return;
     }
-    const own = `${req.protocol}://${req.get('host')}`;
-    if (origin !== own) throw new HttpError(403, 'forbidden_origin', `requests from origin ${origin} are not allowed`);
+    // Host against host, not scheme: behind a proxy that ends TLS the server itself sees plain http.
+    if (originHost(origin) !== req.get('host')) {
+      throw new HttpError(403, 'forbidden_origin', `requests from origin ${origin} are not allowed`);
+    }
     next();
   };
   app.use('/api', check);
+}
+
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null; // `null` (sandboxed pages, file:) or garbage: never our own
+  }
 }
 
 /** The built browser client (client/dist), with index.html for every page path it routes itself. */
