@@ -56,9 +56,12 @@ export class StreamHub {
 
   /**
    * Opens a stream for a user of `tenantId`; it lives until the client goes away, its sign-in session is signed
-   * out or revoked, or the hub closes.
+   * out, revoked or expires, or the hub closes.
    */
-  async open(res: Response, user: { tenantId: string; authSessionId: string; heartbeatIntervalS: number }): Promise<void> {
+  async open(
+    res: Response,
+    user: { tenantId: string; authSessionId: string; heartbeatIntervalS: number; expiresAt: Date },
+  ): Promise<void> {
     const { tenantId, heartbeatIntervalS } = user;
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -73,7 +76,13 @@ export class StreamHub {
     const tenant = this.tenantFor(tenantId, heartbeatIntervalS);
     tenant.streams.add(stream);
     this.metrics.openStreams.inc();
-    res.on('close', () => this.remove(tenantId, stream));
+    // The stream ends with its sign-in session; the browser's reconnect then gets a 401.
+    const expiry = setTimeout(() => res.end(), Math.min(Math.max(user.expiresAt.getTime() - Date.now(), 0), 2 ** 31 - 1));
+    expiry.unref();
+    res.on('close', () => {
+      clearTimeout(expiry);
+      this.remove(tenantId, stream);
+    });
 
     try {
       const agents =

@@ -15,6 +15,7 @@ export interface SessionUser {
   heartbeatIntervalS: number;
   offlineAfterS: number;
   awayAfterS: number;
+  expiresAt: Date;
 }
 
 interface Row {
@@ -31,6 +32,7 @@ interface Row {
   heartbeat_interval_s: number;
   offline_after_s: number;
   away_after_s: number;
+  expires_at: Date;
 }
 
 export function toSessionUser(r: Row): SessionUser {
@@ -48,6 +50,7 @@ export function toSessionUser(r: Row): SessionUser {
     heartbeatIntervalS: r.heartbeat_interval_s,
     offlineAfterS: r.offline_after_s,
     awayAfterS: r.away_after_s,
+    expiresAt: r.expires_at,
   };
 }
 

@@ -177,6 +177,24 @@ describe('GET /api/agents/stream', () => {
     bobStream.close();
   });
 
+  it('ends when its sign-in session expires', async () => {
+    // Setup
+    const shortLived = await startTestServer({ config: { sessionTtlS: 1 } });
+    const ada = await signedInUser(shortLived);
+    const stream = await openStream(shortLived, ada.cookie);
+    await stream.next('snapshot');
+    let open = true;
+    void stream.ended.then(() => (open = false));
+
+    // Action
+    await until(() => !open, 3_000);
+    const again = await openStream(shortLived, ada.cookie);
+    await shortLived.close();
+
+    // Assertions
+    expect(again.status).toBe(401);
+  });
+
   it('answers 401 without a session', async () => {
     // Action
     const stream = await openStream(server, undefined);
