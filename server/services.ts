@@ -21,6 +21,9 @@ export async function createServices(
   options: { pool?: pg.Pool; clientDir?: string | null } = {},
 ): Promise<Services> {
   const db = options.pool ?? createAppPool(databaseUrl);
+  // An idle connection that the server drops (restart, failover, shutdown) is replaced on the next query; without
+  // a listener the pool's 'error' event would end the process.
+  db.on('error', (error) => logger.warn({ err: error }, 'an idle database connection was lost'));
   const metrics = createMetrics(async () => {
     const { rows } = await db.query<{ runs: string | null }>('select presence.sweep_runs() as runs');
     return rows[0]!.runs === null ? null : Number(rows[0]!.runs);

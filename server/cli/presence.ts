@@ -1,17 +1,32 @@
 // The operator CLI: `npx presence <command>`; --json on every command prints JSON instead of text.
-// It connects as the database owner: DATABASE_URL, or the project's local cluster (started if needed).
+// It connects as the database owner: DATABASE_URL, or the project's local cluster (started if needed), or on a
+// machine without PostgreSQL binaries the embedded PostgreSQL that a running `npm start` serves.
 import argon2 from 'argon2';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
+import { findPgInstall } from '../../db/cluster.ts';
 import { openDatabase } from '../../db/database.ts';
 import { loadConfig } from '../config.ts';
+import { runningEmbeddedUrl } from '../start/database.ts';
 
 interface Output {
   json: boolean;
 }
 
+async function databaseUrl(): Promise<string> {
+  const config = loadConfig();
+  if (!config.databaseUrl && (config.forceEmbeddedPostgres || !(await findPgInstall()))) {
+    const url = runningEmbeddedUrl(config);
+    if (!url) {
+      throw new Error('no PostgreSQL server binaries here and no embedded PostgreSQL running: start it with npm start, or set DATABASE_URL');
+    }
+    return url;
+  }
+  return (await openDatabase(config)).url;
+}
+
 async function withDatabase<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-  const { url } = await openDatabase(loadConfig());
+  const url = await databaseUrl();
   const db = new pg.Client({ connectionString: url, application_name: 'presence-cli' });
   await db.connect();
   try {

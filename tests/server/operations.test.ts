@@ -121,3 +121,23 @@ describe('the built client', () => {
     expect(api).toMatchObject({ status: 404, body: { code: 'not_found' } });
   });
 });
+
+describe('resilience', () => {
+  it('survives the database dropping its idle connections and answers the next request', async () => {
+    // Setup
+    const own = await startTestServer();
+    const ada = await signedInUser(own);
+    const pids = await Promise.all(
+      [1, 2, 3].map(async () => (await own.services.db.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid),
+    );
+
+    // Action
+    await own.owner.query('select pg_terminate_backend(pid) from unnest($1::int[]) pid', [[...new Set(pids)]]);
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await call(own, 'GET', '/api/agents', { cookie: ada.cookie });
+    await own.close();
+
+    // Assertions
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,8 +1,9 @@
 // npm start as a newcomer meets it: a fresh data folder, the demo tenant, sign-in, a beat, a clean stop.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findPgInstall } from '../../db/cluster.ts';
 import { projectRoot } from '../../server/config.ts';
@@ -15,6 +16,7 @@ afterAll(() => {
 
 interface Started {
   child: ChildProcess;
+  env: NodeJS.ProcessEnv;
   url: string;
   output: () => string;
 }
@@ -23,9 +25,10 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
   const dataDir = mkdtempSync(join(tmpdir(), 'presence-start-'));
   folders.push(dataDir);
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
+  const childEnv = { ...inherited, PRESENCE_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', ...env };
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'server', 'main.ts')], {
     cwd: projectRoot,
-    env: { ...inherited, PRESENCE_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -43,7 +46,7 @@ async function npmStart(env: Record<string, string>): Promise<Started> {
     child.stdout!.on('data', check);
     child.on('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
   });
-  return { child, url, output: () => output };
+  return { child, env: childEnv, url, output: () => output };
 }
 
 async function stop(started: Started): Promise<number | null> {
@@ -87,7 +90,7 @@ describe('npm start', () => {
       expect(started.output()).toMatch(/database: +local PostgreSQL \d+ cluster/);
       expect(started.output()).toMatch(install?.hasPgCron ? /sweep: +pg_cron job presence-sweep/ : /sweep: +graphile-worker/);
       expect(started.output()).toMatch(/jordan\.lee@example\.com/);
-      expect(code).toBe(0);
+      expect(code, started.output()).toBe(0);
       const dataDir = /cluster in (\S+)/.exec(started.output())![1]!;
       expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
     },
@@ -102,13 +105,17 @@ describe('npm start', () => {
 
       // Action
       const status = await demoAgentBeats(started.url);
+      const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'presence.js'), 'status', '--json'], {
+        env: { ...started.env, PRESENCE_EMBEDDED_POSTGRES: 'true' },
+      });
       const code = await stop(started);
 
       // Assertions
       expect(status).toBe('available');
       expect(started.output()).toMatch(/database: +embedded PostgreSQL/);
       expect(started.output()).toMatch(/sweep: +graphile-worker cron in this process/);
-      expect(code).toBe(0);
+      expect(JSON.parse(cli.stdout).agents.map((a: { email: string }) => a.email)).toContain('sam.rivera@example.com');
+      expect(code, started.output()).toBe(0);
     },
     120_000,
   );
