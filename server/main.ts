@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   try {
     const applied = await migrate(database.url);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    const demo = await seedDemo(database.url);
+    const demo = config.seedDemo ? await seedDemo(database.url) : null;
 
     const owner = new pg.Client({ connectionString: database.url });
     await owner.connect();
@@ -45,10 +45,14 @@ async function main(): Promise<void> {
         `  database:  ${database.description.replace(database.url, redactUrl(database.url))}`,
         `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'`}`,
         `  client:    ${clientDir ? clientDir : 'none (no client/index.html)'}`,
-        `  demo sign-ins (password "${DEMO_PASSWORD}")${demo.created ? ', created now' : ''}:`,
-        ...demo.signIns.map((s) => `    ${s.email.padEnd(32)} ${s.name} (${s.role})`),
-        '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first sweep',
-        '  takes Jordan offline and the release job returns both chats to the queue a minute later.',
+        ...(demo
+          ? [
+              `  demo sign-ins (password "${DEMO_PASSWORD}")${demo.created ? ', created now' : ''}:`,
+              ...demo.signIns.map((s) => `    ${s.email.padEnd(32)} ${s.name} (${s.role})`),
+              '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first',
+              '  sweep takes Jordan offline and the release job returns both chats to the queue a minute later.',
+            ]
+          : ['  demo:      not seeded on DATABASE_URL (PRESENCE_DEMO=true seeds it); add people with npx presence']),
         '',
       ].join('\n'),
     );
