@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { projectRoot } from '../server/config.ts';
 import type { HotResult } from './hot.ts';
 import type { HttpResult } from './http.ts';
@@ -134,6 +134,7 @@ export function buildReport(input: {
 }
 
 export function writeReport(report: Report, file = join(projectRoot, 'bench', 'results', 'latest.json')): string {
+  file = resolve(file);
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;

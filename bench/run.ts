@@ -1,4 +1,5 @@
 // npm run bench [-- --quick] [-- --only sql|http] [-- --duration S --rounds N --variants heartbeat,noop]
+//               [-- --out FILE (instead of bench/results/latest.json)]
 // Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates, the sweep and
 // the HTTP heartbeat path against its baselines, writes bench/results/latest.json and prints a markdown table.
 // --quick (under 2 minutes) beats 200k times over 20k agents instead of 1M over 100k, runs every HTTP variant
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     rounds: { type: 'string' },
     variants: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const quick = values.quick!;
@@ -64,7 +66,7 @@ try {
       sweep,
       hot,
     });
-    const file = writeReport(report);
+    const file = writeReport(report, values.out);
     console.log(markdownTable(report));
     log(`wrote ${file}`);
   } else {
