@@ -19,6 +19,7 @@ const schema = z.object({
   TRUST_PROXY: z.string().optional(),
   PRESENCE_EMBEDDED_POSTGRES: z.stringbool().default(false),
   PRESENCE_DEMO: z.stringbool().optional(),
+  STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
 });
 
 export type Config = Readonly<{
@@ -42,6 +43,8 @@ export type Config = Readonly<{
   forceEmbeddedPostgres: boolean;
   /** npm start seeds the demo tenant on first run: by default only on the project's own database, not DATABASE_URL. */
   seedDemo: boolean;
+  /** How often an idle live stream gets a keep-alive comment (proxies close idle connections). */
+  streamKeepAliveMs: number;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -68,5 +71,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.TRUST_PROXY,
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
     seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,
+    streamKeepAliveMs: Math.round(e.STREAM_KEEPALIVE_SECONDS * 1000),
   };
 }

@@ -30,7 +30,7 @@ export async function createServices(
   });
   const listener = new StatusListener(databaseUrl, logger);
   await listener.start();
-  const streams = new StreamHub(db, listener, metrics, logger);
+  const streams = new StreamHub(db, listener, metrics, logger, config.streamKeepAliveMs);
   const heartbeats = new HeartbeatBatcher(db);
   return {
     config,

@@ -1,7 +1,8 @@
 // Live status for GET /api/agents/stream (Server-Sent Events). Transitions come from the process's one LISTEN
 // connection and fan out to the streams of their tenant. Each tenant with open streams also gets its snapshot
 // re-sent every heartbeat interval (1-15 s), from ONE query shared by all of that tenant's streams, so derived
-// offline and last-seen stay current without a transition; and every stream gets a keep-alive comment every 15 s.
+// offline and last-seen stay current without a transition; and every stream gets a keep-alive comment (every 15 s
+// by default).
 import type { Response } from 'express';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -9,7 +10,6 @@ import { agentsOfTenant, type Agent } from './db/agents.ts';
 import type { StatusChange, StatusListener } from './listener.ts';
 import type { Metrics } from './metrics.ts';
 
-const KEEP_ALIVE_MS = 15_000;
 /** A snapshot this young is good enough for a stream that just opened. */
 const SNAPSHOT_REUSE_MS = 1_000;
 
@@ -46,11 +46,12 @@ export class StreamHub {
     private readonly listener: StatusListener,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    keepAliveMs: number,
   ) {
     listener.on('status', this.onStatus);
     listener.on('resync', this.onResync);
     listener.on('sessionEnded', this.onSessionEnded);
-    this.keepAlive = setInterval(() => this.writeAll(': keep-alive\n\n'), KEEP_ALIVE_MS);
+    this.keepAlive = setInterval(() => this.writeAll(': keep-alive\n\n'), keepAliveMs);
     this.keepAlive.unref();
   }
 

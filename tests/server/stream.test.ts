@@ -195,6 +195,22 @@ describe('GET /api/agents/stream', () => {
     expect(again.status).toBe(401);
   });
 
+  it('sends keep-alive comments while nothing happens', async () => {
+    // Setup
+    const chatty = await startTestServer({ config: { streamKeepAliveMs: 100 } });
+    const ada = await signedInUser(chatty);
+    const stream = await openStream(chatty, ada.cookie);
+    await stream.next('snapshot');
+
+    // Action
+    await until(() => stream.comments.length >= 2, 2_000);
+    stream.close();
+    await chatty.close();
+
+    // Assertions
+    expect(stream.comments.slice(0, 2)).toEqual(['keep-alive', 'keep-alive']);
+  });
+
   it('answers 401 without a session', async () => {
     // Action
     const stream = await openStream(server, undefined);
