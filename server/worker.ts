@@ -1,6 +1,7 @@
 // graphile-worker, in the server process: the release_chats jobs that SQL enqueues, and the sweep's cron
 // schedule when pg_cron is not there to run it.
-import { Logger as WorkerLogger, run, type LogLevel, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as WorkerLogger, run, type LogLevel, type TaskList } from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
 import { releaseChats } from './tasks/releaseChats.ts';
@@ -27,20 +28,42 @@ export function workerLogger(logger: Logger): WorkerLogger {
   });
 }
 
+export interface Worker {
+  /** Stops taking jobs, waits for running ones, then closes the worker's pool. */
+  stop(): Promise<void>;
+}
+
 /** Starts the worker on the owner connection; `sweep` adds the every-minute sweep schedule. */
 export async function startWorker(options: {
   connectionString: string;
   sweep: boolean;
   logger: Logger;
   metrics: Metrics | null;
-}): Promise<Runner> {
-  return run({
-    connectionString: options.connectionString,
+}): Promise<Worker> {
+  // The worker's pool is ours, not one graphile-worker makes: graphile-worker removes its error listener from a
+  // pool of its own while stopping, and a connection the database drops in that moment (a shutdown that reaches
+  // the database too, as Ctrl-C does with embedded PostgreSQL) would then crash the process.
+  const pgPool = new pg.Pool({ connectionString: options.connectionString, max: 4 });
+  pgPool.on('error', (error) => options.logger.warn({ err: error, component: 'worker' }, 'a worker database connection was lost'));
+  const runner = await run({
+    pgPool,
     concurrency: 2,
     pollInterval: 1_000,
     noHandleSignals: true,
     logger: workerLogger(options.logger.child({ component: 'worker' })),
     taskList: taskList(options.metrics),
     ...(options.sweep ? { crontab: SWEEP_CRONTAB } : { parsedCronItems: [] }),
+  }).catch(async (error: unknown) => {
+    await pgPool.end();
+    throw error;
   });
+  return {
+    async stop() {
+      try {
+        await runner.stop();
+      } finally {
+        await pgPool.end();
+      }
+    },
+  };
 }
