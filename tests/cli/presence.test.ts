@@ -14,7 +14,7 @@ afterAll(() => db.end());
 /** Runs the real `presence` bin against the test database. */
 async function presence(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(projectRoot, 'bin', 'presence.js'), ...args], {
+    const { stdout, stderr } = await run(process.execPath, [join(projectRoot, 'server', 'cli', 'bin.js'), ...args], {
       env: { ...process.env, DATABASE_URL: inject('databaseUrl') },
       cwd: projectRoot,
     });

@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../server/cli/presence.ts');
+await import('./presence.ts');
