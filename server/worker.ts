@@ -44,7 +44,9 @@ export async function startWorker(options: {
   // pool of its own while stopping, and a connection the database drops in that moment (a shutdown that reaches
   // the database too, as Ctrl-C does with embedded PostgreSQL) would then crash the process.
   const pgPool = new pg.Pool({ connectionString: options.connectionString, max: 4 });
-  pgPool.on('error', (error) => options.logger.warn({ err: error, component: 'worker' }, 'a worker database connection was lost'));
+  const lost = (error: Error) => options.logger.warn({ err: error, component: 'worker' }, 'a worker database connection was lost');
+  pgPool.on('error', lost);
+  pgPool.on('connect', (client) => client.on('error', lost));
   const runner = await run({
     pgPool,
     concurrency: 2,
