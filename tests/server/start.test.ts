@@ -105,7 +105,7 @@ describe('npm start', () => {
 
       // Action
       const status = await demoAgentBeats(started.url);
-      const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'presence.js'), 'status', '--json'], {
+      const cli = await promisify(execFile)(process.execPath, [join(projectRoot, 'server', 'cli', 'bin.js'), 'status', '--json'], {
         env: { ...started.env, PRESENCE_EMBEDDED_POSTGRES: 'true' },
       });
       const code = await stop(started);
