@@ -60,7 +60,8 @@ begin
        set last_seen = now()
       from fast f
      where h.id = f.agent_id and h.tenant_id = f.tenant_id
-       and h.status = case when h.chosen_status = 'available' then 'available' else h.chosen_status end
+       -- presence.heartbeat takes an active beat to the chosen status; an agent already there only moves last_seen.
+       and h.status = h.chosen_status
     returning h.id, h.status
   ), tabs as (
     update presence_private.sessions s
