@@ -7,6 +7,7 @@ import pg from 'pg';
 import { findPgInstall } from '../../db/cluster.ts';
 import { openDatabase } from '../../db/database.ts';
 import { loadConfig } from '../config.ts';
+import type { AgentPresenceRow } from '../db/agents.ts';
 import { runningEmbeddedUrl } from '../start/database.ts';
 
 interface Output {
@@ -155,19 +156,7 @@ program
     const rows = await withDatabase(
       async (db) =>
         (
-          await db.query<{
-            tenant_id: string;
-            tenant: string;
-            agent_id: string;
-            name: string;
-            email: string;
-            status: string;
-            chosen_status: string;
-            last_seen: Date | null;
-            seconds_since_seen: number | null;
-            active_chats: number;
-            max_chats: number;
-          }>(
+          await db.query<AgentPresenceRow & { tenant: string }>(
             `select p.*, t.name as tenant from presence.agent_presence p join public.tenants t on t.id = p.tenant_id
               where $1::uuid is null or p.tenant_id = $1::uuid
               order by t.name, p.name, p.email`,

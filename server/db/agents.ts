@@ -13,18 +13,22 @@ export interface Agent {
   maxChats: number;
 }
 
+/** A row of presence.agent_presence as pg returns it. */
+export interface AgentPresenceRow {
+  tenant_id: string;
+  agent_id: string;
+  name: string;
+  email: string;
+  status: string;
+  chosen_status: string;
+  last_seen: Date | null;
+  seconds_since_seen: number | null;
+  active_chats: number;
+  max_chats: number;
+}
+
 export async function agentsOfTenant(db: pg.Pool, tenantId: string): Promise<Agent[]> {
-  const { rows } = await db.query<{
-    agent_id: string;
-    name: string;
-    email: string;
-    status: string;
-    chosen_status: string;
-    last_seen: Date | null;
-    seconds_since_seen: number | null;
-    active_chats: number;
-    max_chats: number;
-  }>(
+  const { rows } = await db.query<Omit<AgentPresenceRow, 'tenant_id'>>(
     `select agent_id, name, email, status, chosen_status, last_seen, seconds_since_seen, active_chats, max_chats
        from presence.agent_presence
       where tenant_id = $1::uuid
