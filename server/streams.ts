@@ -61,7 +61,7 @@ export class StreamHub {
    */
   async open(
     res: Response,
-    user: { tenantId: string; authSessionId: string; heartbeatIntervalS: number; expiresAt: Date },
+    user: { tenantId: string; authSessionId: string; heartbeatIntervalS: number; expiresInS: number },
   ): Promise<void> {
     const { tenantId, heartbeatIntervalS } = user;
     res.status(200).set({
@@ -78,7 +78,7 @@ export class StreamHub {
     tenant.streams.add(stream);
     this.metrics.openStreams.inc();
     // The stream ends with its sign-in session; the browser's reconnect then gets a 401.
-    const expiry = setTimeout(() => res.end(), Math.min(Math.max(user.expiresAt.getTime() - Date.now(), 0), 2 ** 31 - 1));
+    const expiry = setTimeout(() => res.end(), Math.min(Math.max(user.expiresInS * 1000, 0), 2 ** 31 - 1));
     expiry.unref();
     res.on('close', () => {
       clearTimeout(expiry);

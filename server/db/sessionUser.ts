@@ -15,7 +15,8 @@ export interface SessionUser {
   heartbeatIntervalS: number;
   offlineAfterS: number;
   awayAfterS: number;
-  expiresAt: Date;
+  /** Seconds until the sign-in session expires, by the database clock. */
+  expiresInS: number;
 }
 
 interface Row {
@@ -32,7 +33,7 @@ interface Row {
   heartbeat_interval_s: number;
   offline_after_s: number;
   away_after_s: number;
-  expires_at: Date;
+  expires_in_s: number;
 }
 
 export function toSessionUser(r: Row): SessionUser {
@@ -50,7 +51,7 @@ export function toSessionUser(r: Row): SessionUser {
     heartbeatIntervalS: r.heartbeat_interval_s,
     offlineAfterS: r.offline_after_s,
     awayAfterS: r.away_after_s,
-    expiresAt: r.expires_at,
+    expiresInS: r.expires_in_s,
   };
 }
 
