@@ -14,9 +14,12 @@ comment on view presence.settings is 'Effective presence settings of every tenan
 
 -- Liveness: the one rule ------------------------------------------------------------------------------------
 
+-- `stable`, as the timestamptz arithmetic in its body is: a SQL function declared `immutable` over a stable body
+-- is not inlined, and the planner then called it once per row (npm run bench, 1M agents: 1.7 s of a 1.9 s sweep;
+-- inlined, the sweep takes 0.33 s). The same goes for effective_status, which the views call per row.
 create function presence.is_stale(p_last_seen timestamptz, p_offline_after_s integer, p_now timestamptz)
 returns boolean
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$
   select p_last_seen is null or p_last_seen < p_now - p_offline_after_s * interval '1 second'
 $$;
@@ -24,7 +27,7 @@ comment on function presence.is_stale(timestamptz, integer, timestamptz) is 'The
 
 create function presence.effective_status(p_status text, p_last_seen timestamptz, p_offline_after_s integer, p_now timestamptz)
 returns text
-language sql immutable parallel safe
+language sql stable parallel safe
 as $$
   select case when presence.is_stale(p_last_seen, p_offline_after_s, p_now) then 'offline' else p_status end
 $$;
@@ -307,7 +310,13 @@ set search_path = ''
 as $$
 declare
   v_changes presence_private.status_change[];
+  v_min_offline_after integer;
 begin
+  -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: ruling
+  -- fresh agents out with that in the scan itself leaves the join with the settings 1 % of the rows
+  -- (npm run bench, 1M agents with 1 % stale: -150 ms).
+  select min(s.offline_after_s) into v_min_offline_after from presence.settings s;
+
   -- One statement finds and locks every stale agent of every tenant. FOR UPDATE re-checks the staleness of a
   -- row that a heartbeat committed meanwhile, and SKIP LOCKED passes over rows a heartbeat is writing right
   -- now (they are fresh): a committed beat is never undone by this sweep.
@@ -318,6 +327,7 @@ begin
         from public.human_agents a
         join presence.settings s on s.tenant_id = a.tenant_id
        where a.status <> 'offline'
+         and presence.is_stale(a.last_seen, v_min_offline_after, p_now)
          and presence.is_stale(a.last_seen, s.offline_after_s, p_now)
          for update of a skip locked
     ) x;

@@ -155,19 +155,26 @@ begin
     -- NOTIFY is delivered only if and when the transaction commits.
     returning pg_notify('presence_status', json_build_object(
       'tenant', tenant_id, 'agent', agent_id, 'from', from_status, 'to', to_status, 'reason', reason, 'at', at)::text)
-  ), enqueued as (
+  ), releases as (
     -- Agents going offline with chats get one release job each, after their tenant's grace. The job key is
     -- per agent, so a flapping agent has one pending job whose run_at moves to the latest offline.
-    select j.id
-      from graphile_worker.add_jobs(array(
-        select row('release_chats', json_build_object('agentId', c.agent_id), null, p_now
-                   + st.release_chats_after_s * interval '1 second', 5, 'release_chats:' || c.agent_id, null, null
-                  )::graphile_worker.job_spec
-          from changed c
-          join presence.settings st on st.tenant_id = c.tenant_id
-         where c.to_status = 'offline' and c.active_chats > 0)) j
+    select array(
+      select row('release_chats', json_build_object('agentId', c.agent_id), null, p_now
+                 + st.release_chats_after_s * interval '1 second', 5, 'release_chats:' || c.agent_id, null, null
+                )::graphile_worker.job_spec
+        from changed c
+        join presence.settings st on st.tenant_id = c.tenant_id
+       where c.to_status = 'offline' and c.active_chats > 0) as specs
+  ), enqueued as (
+    -- add_jobs only when there is a job to add: even with an empty array it runs four statements and sends a
+    -- jobs:insert notification that wakes every worker, and most transitions (every come-back, every manual
+    -- status, most timeouts) have no chats to release.
+    select case when cardinality(r.specs) > 0
+                then (select count(*) from graphile_worker.add_jobs(r.specs))
+                else 0 end as jobs
+      from releases r
   )
-  select (select count(*) from logged), (select count(*) from enqueued) into v_count, v_jobs;
+  select (select count(*) from logged), (select e.jobs from enqueued e) into v_count, v_jobs;
   return v_count;
 end
 $$;
