@@ -7,7 +7,7 @@ import pg from 'pg';
 import { findPgInstall } from '../../db/cluster.ts';
 import { openDatabase } from '../../db/database.ts';
 import { loadConfig } from '../config.ts';
-import type { AgentPresenceRow } from '../db/agents.ts';
+import { toAgent, type AgentPresenceRow } from '../db/agents.ts';
 import { runningEmbeddedUrl } from '../start/database.ts';
 
 interface Output {
@@ -164,19 +164,7 @@ program
           )
         ).rows,
     );
-    const agents = rows.map((r) => ({
-      tenantId: r.tenant_id,
-      tenant: r.tenant,
-      id: r.agent_id,
-      name: r.name,
-      email: r.email,
-      status: r.status,
-      chosenStatus: r.chosen_status,
-      lastSeen: r.last_seen?.toISOString() ?? null,
-      secondsSinceSeen: r.seconds_since_seen,
-      activeChats: r.active_chats,
-      maxChats: r.max_chats,
-    }));
+    const agents = rows.map((r) => ({ tenantId: r.tenant_id, tenant: r.tenant, ...toAgent(r) }));
     print(
       opts,
       { agents },

@@ -35,7 +35,12 @@ export async function agentsOfTenant(db: pg.Pool, tenantId: string): Promise<Age
       order by name, email`,
     [tenantId],
   );
-  return rows.map((r) => ({
+  return rows.map(toAgent);
+}
+
+/** The API's shape of a presence.agent_presence row. */
+export function toAgent(r: Omit<AgentPresenceRow, 'tenant_id'>): Agent {
+  return {
     id: r.agent_id,
     name: r.name,
     email: r.email,
@@ -45,5 +50,5 @@ export async function agentsOfTenant(db: pg.Pool, tenantId: string): Promise<Age
     secondsSinceSeen: r.seconds_since_seen,
     activeChats: r.active_chats,
     maxChats: r.max_chats,
-  }));
+  };
 }
