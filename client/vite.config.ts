@@ -11,8 +11,6 @@ export default defineConfig({
     outDir: 'dist',
     emptyOutDir: true,
   },
-  // The heartbeat timer runs in a module worker (new Worker(url, { type: 'module' })).
-  worker: { format: 'es' },
   server: {
     proxy: {
       '/api': { target: 'http://localhost:3000', changeOrigin: false },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatSince, spansOf, totals } from './timeline.ts';
-import type { History } from './types.ts';
+import type { History, StatusChange } from './presence/index.ts';
 
 const t = (hhmm: string) => Date.parse(`2026-11-23T${hhmm}:00Z`);
 
@@ -39,9 +39,9 @@ describe('the 24-hour timeline', () => {
       statusAtStart: 'available',
       events: [{ from: 'available', to: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' }],
     };
-    const live = [
-      { agentId: 'a', from: 'available' as const, to: 'dnd' as const, reason: 'manual', at: '2026-11-23T11:00:00Z' },
-      { agentId: 'a', from: 'dnd' as const, to: 'offline' as const, reason: 'left', at: '2026-11-23T12:10:00Z' },
+    const live: StatusChange[] = [
+      { agentId: 'a', from: 'available', to: 'dnd', chosenStatus: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' },
+      { agentId: 'a', from: 'dnd', to: 'offline', chosenStatus: 'dnd', reason: 'left', at: '2026-11-23T12:10:00Z' },
     ];
 
     // Action

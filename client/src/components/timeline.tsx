@@ -1,9 +1,9 @@
 // A 24-hour availability picture for one agent: the status history as coloured spans on an SVG time axis,
 // with a text alternative for screen readers. Fetched once; transitions pushed by the stream extend it live.
 import { useEffect, useState } from 'react';
-import { api } from '../api.ts';
+import { presence } from '../api.ts';
+import { statusLabels, type History, type StatusChange } from '../presence/index.ts';
 import { formatDuration, spansOf, totals } from '../timeline.ts';
-import { statusLabels, type History, type StatusChange } from '../types.ts';
 
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -22,7 +22,7 @@ export function Timeline({ agentId, agentName, changes, now }: TimelineProps) {
   useEffect(() => {
     let cancelled = false;
     const to = new Date();
-    api
+    presence
       .history(agentId, new Date(to.getTime() - dayMs), to)
       .then((h) => !cancelled && setHistory(h))
       .catch(() => !cancelled && setFailed(true));

@@ -2,32 +2,34 @@
 // the agent is using it. The server (the database, really) decides what that means for the agent's status; this hook
 // only reports, and shows whether its reports are getting through.
 //
+// - Beats go to POST {basePath}/heartbeat, the goodbye beacon to POST {basePath}/leave (or to the `paths` given).
 // - The beat's clock is a dedicated Web Worker (beat-timer.ts): hidden tabs are not throttled to a beat a minute.
 // - One session id per tab and page load (session-id.ts); on pagehide a beacon ends this tab's session only.
 // - Beats at once when the tab becomes visible, the browser comes back online or the page returns from bfcache.
 // - No pointer, key or focus input for awayAfterMs: beats `idle` at once; the next input beats `active` at once.
 // - Failed beats retry with exponential backoff and jitter and set `reaching: false`; a 401 stops everything and
-//   calls onUnauthorized (back to sign-in).
+//   calls onUnauthorized.
 // - Every listener, the worker and every timer are released when the hook unmounts or `enabled` turns false.
 import { useEffect, useRef, useState } from 'react';
-import { api, HttpError, sendLeaveBeacon } from '../api.ts';
-import { tabSessionId } from '../session-id.ts';
-import type { Activity, AgentStatus, HeartbeatReply } from '../types.ts';
+import type { Activity, AgentStatus } from '../../../server/presence/api-types.ts';
+import { createPresenceApi, HttpError, type PresenceClientOptions } from './api.ts';
 import { createBeatTimer, type BeatTimerFactory } from './beat-timer.ts';
+import { tabSessionId } from './session-id.ts';
 
-export interface HeartbeatOptions {
-  /** false (signed out, or not an agent) pauses: nothing is sent and nothing is listened to. */
-  enabled: boolean;
-  /** The tenant's interval until the server advises another one in its reply. */
-  intervalMs: number;
-  /** The tenant's away_after_s, in ms: this long without input and the tab reports itself idle. */
-  awayAfterMs: number;
-  /** The server answered 401: the session is gone. */
-  onUnauthorized: () => void;
+export interface HeartbeatOptions extends PresenceClientOptions {
+  /** false (signed out, or not an agent) pauses: nothing is sent and nothing is listened to. Default true. */
+  enabled?: boolean;
+  /** The interval until the server advises another one in its reply. Default 30 s, the tenants' default. */
+  intervalMs?: number;
+  /** The tenant's away_after_s, in ms: this long without input and the tab reports itself idle. Default 5 min. */
+  awayAfterMs?: number;
+  /** The server answered 401: the session is gone (signed out elsewhere, expired). Beating has stopped. */
+  onUnauthorized?: () => void;
+  /** This tab's presence session; default one random id per page load (tabSessionId()). */
   sessionId?: string;
-  /** Seams for tests; the defaults are the real thing. */
-  send?: (body: { sessionId: string; activity: Activity }, signal: AbortSignal) => Promise<HeartbeatReply>;
+  /** The beat's clock; default the worker timer (createBeatTimer). createPageTimer uses the page's timers only. */
   createTimer?: BeatTimerFactory;
+  /** For tests: the jitter's randomness. */
   random?: () => number;
 }
 
@@ -43,7 +45,16 @@ export interface HeartbeatState {
   retryInMs: number | null;
 }
 
-const initialState: HeartbeatState = { reaching: true, status: null, activity: 'active', failures: 0, retryInMs: null };
+const initialState: HeartbeatState = {
+  reaching: true,
+  status: null,
+  activity: 'active',
+  failures: 0,
+  retryInMs: null,
+};
+
+export const defaultIntervalMs = 30_000;
+export const defaultAwayAfterMs = 300_000;
 
 const firstRetryMs = 1_000;
 const maxRetryMs = 30_000;
@@ -57,27 +68,27 @@ export function backoffDelay(failures: number, random: number): number {
 /** Input that proves someone is at the keyboard. Listened to in the capture phase, passively. */
 const inputEvents = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focus'] as const;
 
-export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
+export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
   const [state, setState] = useState<HeartbeatState>(initialState);
   // The latest options, read when needed, so new callbacks from each render never restart the heartbeat.
   const latest = useRef(options);
   latest.current = options;
 
-  const { enabled, awayAfterMs } = options;
+  const { enabled = true, awayAfterMs = defaultAwayAfterMs } = options;
   const sessionId = options.sessionId ?? tabSessionId();
 
   useEffect(() => {
     if (!enabled) return;
     const { createTimer = createBeatTimer } = latest.current;
-    const send = (body: { sessionId: string; activity: Activity }, signal: AbortSignal) =>
-      (latest.current.send ?? api.heartbeat)(body, signal);
+    // Paths are read at each use, so a caller's new options object each render never restarts the heartbeat.
+    const presence = () => createPresenceApi(latest.current);
     const random = () => (latest.current.random ?? Math.random)();
 
     const aborter = new AbortController();
     let stopped = false;
     // Between pagehide and pageshow the tab has said goodbye: a late beat would bring its session back.
     let leaving = false;
-    let intervalMs = latest.current.intervalMs;
+    let intervalMs = latest.current.intervalMs ?? defaultIntervalMs;
     let failures = 0;
     let inFlight = false;
     let beatAgain = false;
@@ -100,7 +111,7 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
       if (Date.now() - lastInput >= awayAfterMs) idle = true;
       const activity: Activity = idle ? 'idle' : 'active';
       try {
-        const reply = await send({ sessionId, activity }, aborter.signal);
+        const reply = await presence().heartbeat({ sessionId, activity }, aborter.signal);
         if (stopped) return;
         failures = 0;
         setState({ reaching: true, status: reply.status, activity, failures: 0, retryInMs: null });
@@ -115,7 +126,7 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
         if (stopped) return;
         if (error instanceof HttpError && error.status === 401) {
           stop();
-          latest.current.onUnauthorized();
+          latest.current.onUnauthorized?.();
           return;
         }
         failures += 1;
@@ -184,7 +195,7 @@ export function useHeartbeat(options: HeartbeatOptions): HeartbeatState {
     function onPageHide(): void {
       leaving = true;
       timer.cancel();
-      sendLeaveBeacon(sessionId);
+      presence().leave(sessionId);
     }
 
     const capture = { capture: true, passive: true } as const;

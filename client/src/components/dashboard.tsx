@@ -1,13 +1,10 @@
 // The team dashboard, the landing page after sign-in: every agent as the server pushes it, the signed-in agent's
 // status picker, and a banner when this tab's heartbeats are not getting through.
-import { api, HttpError } from '../api.ts';
-import { useAgentStream } from '../hooks/use-agent-stream.ts';
-import { useHeartbeat } from '../hooks/use-heartbeat.ts';
+import { api, standalonePaths, type Me } from '../api.ts';
 import { useNow } from '../hooks/use-now.ts';
-import { tabSessionId } from '../session-id.ts';
-import { statusLabels, type Me } from '../types.ts';
-import { AgentRow } from './AgentRow.tsx';
-import { StatusPicker } from './StatusPicker.tsx';
+import { HttpError, STATUSES, statusLabels, tabSessionId, useAgentStream, useHeartbeat } from '../presence/index.ts';
+import { AgentRow } from './agent-row.tsx';
+import { StatusPicker } from './status-picker.tsx';
 
 const noChanges: never[] = [];
 const roleLabels: Record<string, string> = { support_staff: 'agent', client_admin: 'admin', supervisor: 'supervisor' };
@@ -15,13 +12,14 @@ const roleLabels: Record<string, string> = { support_staff: 'agent', client_admi
 export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: string) => void }) {
   const expired = () => onSignedOut('Your session has ended. Sign in again.');
   const heartbeat = useHeartbeat({
+    paths: standalonePaths,
     enabled: me.agent !== null,
     intervalMs: me.settings.heartbeatIntervalMs,
     awayAfterMs: me.settings.awayAfterMs,
     onUnauthorized: expired,
   });
   const stream = useAgentStream({
-    enabled: true,
+    paths: standalonePaths,
     // The server closed the stream: if the session is gone, back to sign-in; otherwise the hook reconnects.
     onClosed: () =>
       void api.me().catch((e: unknown) => {
@@ -85,7 +83,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
             </span>
           </div>
           <ul className="legend" aria-label="Timeline colours: the last 24 hours, now at the right">
-            {(['available', 'away', 'dnd', 'offline'] as const).map((status) => (
+            {STATUSES.map((status) => (
               <li key={status}>
                 <span className={`swatch span-${status}`} aria-hidden="true" />
                 {statusLabels[status]}

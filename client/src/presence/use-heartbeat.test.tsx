@@ -1,7 +1,7 @@
 import { act, cleanup, renderHook } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BeatTimerFactory } from './beat-timer.ts';
-import { createPageTimer } from './beat-timer.ts';
+import { createPageTimer, timerWorkerSource } from './beat-timer.ts';
 import { backoffDelay, useHeartbeat, type HeartbeatOptions } from './use-heartbeat.ts';
 
 // The server, as far as this hook sees it: fetch answers one reply per beat, by default {status: 'available'}.
@@ -10,8 +10,9 @@ type Reply = { status: number; body?: unknown } | Error;
 function fakeServer() {
   const replies: Reply[] = [];
   const beats: Array<{ sessionId: string; activity: string }> = [];
+  const urls: string[] = [];
   const fetch = vi.fn(async (url: string, init: RequestInit) => {
-    expect(url).toBe('/api/auth/heartbeat');
+    urls.push(url);
     beats.push(JSON.parse(String(init.body)));
     const reply = replies.shift() ?? { status: 200, body: { status: 'available', intervalMs: 10_000 } };
     if (reply instanceof Error) throw reply;
@@ -22,7 +23,7 @@ function fakeServer() {
     } as Response;
   });
   vi.stubGlobal('fetch', fetch);
-  return { replies, beats, fetch };
+  return { replies, beats, urls, fetch };
 }
 
 function setVisibility(state: 'visible' | 'hidden'): void {
@@ -36,6 +37,7 @@ async function advance(ms: number): Promise<void> {
 
 function options(overrides: Partial<HeartbeatOptions> = {}): HeartbeatOptions {
   return {
+    basePath: '/api/presence',
     enabled: true,
     intervalMs: 10_000,
     awayAfterMs: 60_000,
@@ -71,6 +73,7 @@ describe('useHeartbeat', () => {
 
     // Assertions
     expect(server.beats).toEqual([{ sessionId: 'tab-1', activity: 'active' }]);
+    expect(server.urls).toEqual(['/api/presence/heartbeat']);
     expect(result.current).toMatchObject({ reaching: true, status: 'available' });
     await advance(4_999);
     expect(server.beats).toHaveLength(1);
@@ -83,16 +86,22 @@ describe('useHeartbeat', () => {
     expect(server.beats).toHaveLength(3);
   });
 
-  it('keeps its clock in a Web Worker and ends it on unmount', async () => {
+  it('keeps its clock in a Web Worker built from a Blob of its source and ends it on unmount', async () => {
     // Setup
     fakeServer();
+    const blobs: Blob[] = [];
+    vi.spyOn(URL, 'createObjectURL').mockImplementation((blob) => {
+      blobs.push(blob as Blob);
+      return 'blob:http://localhost/heartbeat-timer';
+    });
     const workers: FakeWorker[] = [];
     class FakeWorker {
       onmessage: ((event: MessageEvent) => void) | null = null;
+      onerror: ((event: ErrorEvent) => void) | null = null;
       messages: unknown[] = [];
       terminated = false;
       constructor(
-        readonly url: URL,
+        readonly url: string,
         readonly options: WorkerOptions,
       ) {
         workers.push(this);
@@ -114,8 +123,10 @@ describe('useHeartbeat', () => {
     // Assertions
     expect(workers).toHaveLength(1);
     const worker = workers[0]!;
-    expect(worker.url.pathname).toMatch(/heartbeat-timer\.worker\.ts$/);
-    expect(worker.options.type).toBe('module');
+    expect(worker.url).toBe('blob:http://localhost/heartbeat-timer');
+    expect(blobs[0]).toMatchObject({ type: 'text/javascript', size: timerWorkerSource.length });
+    // A classic worker: its source is a plain script, so no bundler or module support is involved.
+    expect(worker.options.type).toBeUndefined();
     const last = worker.messages.at(-1) as { type: string; id: number; delayMs: number };
     expect(last).toMatchObject({ type: 'schedule', delayMs: 10_000 });
     // A tick of an older schedule is ignored; the current one beats.
@@ -301,7 +312,45 @@ describe('useHeartbeat', () => {
     act(() => void window.dispatchEvent(new Event('pagehide')));
 
     // Assertions
-    expect(sendBeacon).toHaveBeenCalledWith('/api/auth/leave', JSON.stringify({ sessionId: 'tab-7' }));
+    expect(sendBeacon).toHaveBeenCalledWith('/api/presence/leave', JSON.stringify({ sessionId: 'tab-7' }));
+  });
+
+  it('beats and leaves at the router\u2019s routes under basePath, at the root by default', async () => {
+    // Setup
+    const server = fakeServer();
+    const sendBeacon = vi.fn((_url: string, _data: string) => true);
+    Object.defineProperty(navigator, 'sendBeacon', { configurable: true, value: sendBeacon });
+
+    // Action
+    const { unmount } = renderHook(() => useHeartbeat(options({ basePath: undefined })));
+    await advance(0);
+    act(() => void window.dispatchEvent(new Event('pagehide')));
+    unmount();
+    renderHook(() => useHeartbeat(options({ basePath: '/platform/presence/' })));
+    await advance(0);
+    act(() => void window.dispatchEvent(new Event('pagehide')));
+
+    // Assertions
+    expect(server.urls).toEqual(['/heartbeat', '/platform/presence/heartbeat']);
+    expect(sendBeacon.mock.calls.map(([url]) => url)).toEqual(['/leave', '/platform/presence/leave']);
+  });
+
+  it('beats and leaves at the paths given route by route, as the standalone server has them', async () => {
+    // Setup
+    const server = fakeServer();
+    const sendBeacon = vi.fn(() => true);
+    Object.defineProperty(navigator, 'sendBeacon', { configurable: true, value: sendBeacon });
+
+    // Action: only heartbeat and leave are given; basePath does not apply to them.
+    renderHook(() =>
+      useHeartbeat(options({ basePath: '/ignored', paths: { heartbeat: '/api/auth/heartbeat', leave: '/api/auth/leave' } })),
+    );
+    await advance(0);
+    act(() => void window.dispatchEvent(new Event('pagehide')));
+
+    // Assertions
+    expect(server.urls).toEqual(['/api/auth/heartbeat']);
+    expect(sendBeacon).toHaveBeenCalledWith('/api/auth/leave', JSON.stringify({ sessionId: 'tab-1' }));
   });
 
   it('beats no more after pagehide, and again when the page comes back from the back/forward cache', async () => {

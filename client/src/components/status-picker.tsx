@@ -1,10 +1,8 @@
 // The signed-in agent's own status: what it chooses by hand. The server keeps it apart from liveness, so
 // heartbeats never override it; what the dashboard shows is the effective status the server derives.
 import { useEffect, useState } from 'react';
-import { api, HttpError } from '../api.ts';
-import { statusLabels, type AgentStatus } from '../types.ts';
-
-const choices: AgentStatus[] = ['available', 'away', 'dnd', 'offline'];
+import { presence } from '../api.ts';
+import { HttpError, STATUSES, statusLabels, type AgentStatus } from '../presence/index.ts';
 
 export function StatusPicker({ chosen, onUnauthorized }: { chosen: AgentStatus; onUnauthorized: () => void }) {
   const [value, setValue] = useState(chosen);
@@ -20,7 +18,7 @@ export function StatusPicker({ chosen, onUnauthorized }: { chosen: AgentStatus; 
     setSaving(true);
     setError(null);
     try {
-      await api.setStatus(status);
+      await presence.setStatus(status);
     } catch (e) {
       setValue(before);
       if (e instanceof HttpError && e.status === 401) onUnauthorized();
@@ -40,7 +38,7 @@ export function StatusPicker({ chosen, onUnauthorized }: { chosen: AgentStatus; 
         aria-busy={saving}
         onChange={(e) => void choose(e.target.value as AgentStatus)}
       >
-        {choices.map((s) => (
+        {STATUSES.map((s) => (
           <option key={s} value={s}>
             {statusLabels[s]}
           </option>

@@ -1,7 +1,8 @@
 import { act, cleanup, render, screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Agent, Me } from '../types.ts';
-import { Dashboard } from './Dashboard.tsx';
+import type { Me } from '../api.ts';
+import type { Agent } from '../presence/index.ts';
+import { Dashboard } from './dashboard.tsx';
 
 // A stand-in for the server's SSE stream that the test pushes events into.
 class FakeEventSource extends EventTarget {
@@ -71,7 +72,11 @@ describe('the team dashboard', () => {
     const before = row.textContent;
     await act(() => vi.advanceTimersByTimeAsync(3_000));
     const ticked = row.textContent;
-    act(() => source.push('status', { agentId: 'a1', from: 'offline', to: 'available', reason: 'heartbeat', at: new Date().toISOString() }));
+    act(() =>
+      source.push('status', {
+        agentId: 'a1', from: 'offline', to: 'available', chosenStatus: 'available', reason: 'heartbeat', at: new Date().toISOString(),
+      }),
+    );
 
     // Assertions
     expect(before).toContain('last seen 12 s ago');

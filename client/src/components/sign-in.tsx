@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
-import { api, HttpError } from '../api.ts';
-import type { Me } from '../types.ts';
+import { api, type Me } from '../api.ts';
+import { HttpError } from '../presence/index.ts';
 
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; notice?: string | undefined }) {
   const [email, setEmail] = useState('');

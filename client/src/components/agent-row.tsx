@@ -1,8 +1,7 @@
-import type { LiveAgent } from '../hooks/use-agent-stream.ts';
+import type { LiveAgent, StatusChange } from '../presence/index.ts';
 import { formatSince } from '../timeline.ts';
-import type { StatusChange } from '../types.ts';
-import { StatusBadge } from './StatusBadge.tsx';
-import { Timeline } from './Timeline.tsx';
+import { StatusBadge } from './status-badge.tsx';
+import { Timeline } from './timeline.tsx';
 
 export interface AgentRowProps {
   agent: LiveAgent;

@@ -1,8 +1,9 @@
-// useAgentStream: the team as the server pushes it over SSE (GET /api/agents/stream): a `snapshot` of every agent on
+// useAgentStream: the team as the server pushes it over SSE (GET {basePath}/stream): a `snapshot` of every agent on
 // connect and periodically, and a `status` event on every transition. No polling. Each agent carries the local time
 // its figures arrived, so "last seen" can tick on from the server's secondsSinceSeen without trusting this clock.
 import { useEffect, useRef, useState } from 'react';
-import type { Agent, StatusChange } from '../types.ts';
+import type { Agent, StatusChange } from '../../../server/presence/api-types.ts';
+import { resolvePaths, type PresenceClientOptions } from './api.ts';
 
 export interface LiveAgent extends Agent {
   /** Date.now() when secondsSinceSeen was current. */
@@ -17,33 +18,38 @@ export interface AgentStream {
   connected: boolean;
 }
 
-export interface AgentStreamOptions {
-  enabled: boolean;
-  /** The server closed the stream for good (signed out, say); the caller re-checks the session. */
+export interface AgentStreamOptions extends PresenceClientOptions {
+  /** false pauses: no stream is open. Default true. */
+  enabled?: boolean;
+  /** The server refused or closed the stream for good (signed out, say); the caller may re-check the session. */
   onClosed?: () => void;
   createEventSource?: (url: string) => EventSource;
-  /** How long to wait before reconnecting after the server closed the stream. */
+  /** How long to wait before reconnecting after the server refused the stream. Default 3 s. */
   reconnectMs?: number;
 }
 
 const maxChangesPerAgent = 500;
 
-// Reasons that mean "the agent just beat", so its last beat is the event's own time.
-const beatReasons = new Set(['heartbeat', 'active', 'idle']);
+// EventSource.readyState once the browser has given up on a stream (after an HTTP error answer).
+const CLOSED = 2;
 
-export function useAgentStream(options: AgentStreamOptions): AgentStream {
+// Reasons that mean "the agent just beat", so its last beat is the event's own time.
+const beatReasons = new Set<string>(['heartbeat', 'active', 'idle']);
+
+export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
   const [agents, setAgents] = useState<LiveAgent[] | null>(null);
   const [changes, setChanges] = useState<ReadonlyMap<string, readonly StatusChange[]>>(new Map());
   const [connected, setConnected] = useState(false);
   const [attempt, setAttempt] = useState(0);
   const latest = useRef(options);
   latest.current = options;
-  const { enabled } = options;
+  const { enabled = true } = options;
+  const url = resolvePaths(options).stream;
 
   useEffect(() => {
     if (!enabled) return;
-    const create = latest.current.createEventSource ?? ((url: string) => new EventSource(url));
-    const source = create('/api/agents/stream');
+    const create = latest.current.createEventSource ?? ((u: string) => new EventSource(u));
+    const source = create(url);
     let reconnect: ReturnType<typeof setTimeout> | undefined;
 
     const onOpen = () => setConnected(true);
@@ -56,16 +62,17 @@ export function useAgentStream(options: AgentStreamOptions): AgentStream {
     const onStatus = (event: MessageEvent<string>) => {
       const change = JSON.parse(event.data) as StatusChange;
       const receivedAt = Date.now();
-      setAgents((current) =>
-        current?.map((agent) =>
-          agent.id !== change.agentId
-            ? agent
-            : beatReasons.has(change.reason)
-              ? { ...agent, status: change.to, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
-              : change.reason === 'manual'
-                ? { ...agent, status: change.to, chosenStatus: change.to }
-                : { ...agent, status: change.to },
-        ) ?? null,
+      setAgents(
+        (current) =>
+          current?.map((agent) =>
+            agent.id !== change.agentId
+              ? agent
+              : beatReasons.has(change.reason)
+                ? { ...agent, status: change.to, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
+                : change.reason === 'manual'
+                  ? { ...agent, status: change.to, chosenStatus: change.to }
+                  : { ...agent, status: change.to },
+          ) ?? null,
       );
       setChanges((current) => {
         const next = new Map(current);
@@ -77,7 +84,7 @@ export function useAgentStream(options: AgentStreamOptions): AgentStream {
     const onError = () => {
       setConnected(false);
       // EventSource reconnects by itself after a network error; after an HTTP error it gives up (CLOSED).
-      if (source.readyState === EventSource.CLOSED) {
+      if (source.readyState === CLOSED) {
         latest.current.onClosed?.();
         reconnect = setTimeout(() => setAttempt((n) => n + 1), latest.current.reconnectMs ?? 3_000);
       }
@@ -96,7 +103,7 @@ export function useAgentStream(options: AgentStreamOptions): AgentStream {
       source.close();
       setConnected(false);
     };
-  }, [enabled, attempt]);
+  }, [enabled, attempt, url]);
 
   return { agents, changes, connected };
 }

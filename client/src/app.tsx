@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'react';
-import { api, HttpError } from './api.ts';
-import { Dashboard } from './components/Dashboard.tsx';
-import { SignIn } from './components/SignIn.tsx';
-import type { Me } from './types.ts';
+import { api, type Me } from './api.ts';
+import { Dashboard } from './components/dashboard.tsx';
+import { SignIn } from './components/sign-in.tsx';
+import { HttpError } from './presence/index.ts';
 
 type Auth = { state: 'loading' } | { state: 'signed-out'; notice?: string | undefined } | { state: 'signed-in'; me: Me };
 

@@ -1,4 +1,4 @@
-import { statusLabels, type AgentStatus } from '../types.ts';
+import { statusLabels, type AgentStatus } from '../presence/index.ts';
 
 /** The status as a word and a coloured dot: colour is never the only signal. */
 export function StatusBadge({ status }: { status: AgentStatus }) {

@@ -1,0 +1,111 @@
+// The presence routes, as a browser calls them: where each one lives and a small fetch API over them. Every path is
+// the router's route under `basePath` (where the platform mounted presenceRouter), unless `paths` names it outright.
+// Requests carry the page's cookies (same origin); errors come back as {error, code} and are thrown as HttpError.
+import type { Activity, Agent, AgentStatus, HeartbeatReply, History } from '../../../server/presence/api-types.ts';
+
+export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
+
+/** One path per route; `history` holds `:id` where the agent's id goes. */
+export type PresencePaths = Record<PresenceRoute, string>;
+
+export interface PresenceClientOptions {
+  /** Where the platform mounted the presence router, e.g. '/api/presence'. Default '': the routes at the root. */
+  basePath?: string;
+  /** Paths for some or all routes, used as given (basePath is not prepended), e.g. { heartbeat: '/api/auth/heartbeat' }. */
+  paths?: Partial<PresencePaths>;
+  /** The fetch to call; default the page's own, looked up at call time. */
+  fetch?: typeof fetch;
+}
+
+/** The router's routes, relative to where it is mounted. */
+export const routerRoutes: Readonly<PresencePaths> = {
+  heartbeat: '/heartbeat',
+  leave: '/leave',
+  status: '/status',
+  agents: '/agents',
+  stream: '/stream',
+  history: '/agents/:id/history',
+};
+
+export function resolvePaths(options: PresenceClientOptions = {}): PresencePaths {
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
+  const resolved = {} as PresencePaths;
+  for (const route of Object.keys(routerRoutes) as PresenceRoute[]) {
+    resolved[route] = options.paths?.[route] ?? `${base}${routerRoutes[route]}`;
+  }
+  return resolved;
+}
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+
+  constructor(status: number, message: string, code?: string) {
+    super(message);
+    this.name = 'HttpError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** A JSON request: the answer's body (undefined for 204), or an HttpError naming the server's message and code. */
+export async function requestJson<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; signal?: AbortSignal | undefined; fetch?: typeof fetch | undefined } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  const init: RequestInit = { method, credentials: 'same-origin', headers };
+  if (options.body !== undefined) {
+    init.body = JSON.stringify(options.body);
+    headers['content-type'] = 'application/json';
+  }
+  if (options.signal) init.signal = options.signal;
+  const res = await (options.fetch ?? fetch)(path, init);
+  if (!res.ok) {
+    let message = `${method} ${path} failed with HTTP ${res.status}`;
+    let code: string | undefined;
+    try {
+      const payload = (await res.json()) as { error?: string; code?: string };
+      if (payload.error) message = payload.error;
+      code = payload.code;
+    } catch {
+      // Not JSON (a proxy's error page, say): keep the generic message.
+    }
+    throw new HttpError(res.status, message, code);
+  }
+  if (res.status === 204) return undefined as T;
+  return (await res.json()) as T;
+}
+
+export interface PresenceApi {
+  readonly paths: Readonly<PresencePaths>;
+  heartbeat(body: { sessionId: string; activity: Activity }, signal?: AbortSignal): Promise<HeartbeatReply>;
+  setStatus(status: AgentStatus): Promise<{ status: AgentStatus }>;
+  agents(): Promise<{ agents: Agent[] }>;
+  history(agentId: string, from: Date, to: Date): Promise<History>;
+  /** Ends this tab's session as the page goes away; a beacon outlives the page where a fetch would be cancelled. */
+  leave(sessionId: string): boolean;
+}
+
+export function createPresenceApi(options: PresenceClientOptions = {}): PresenceApi {
+  const paths = resolvePaths(options);
+  const fetchFn = options.fetch;
+  return {
+    paths,
+    heartbeat: (body, signal) =>
+      requestJson<HeartbeatReply>('POST', paths.heartbeat, { body, signal, fetch: fetchFn }),
+    setStatus: (status) => requestJson<{ status: AgentStatus }>('PUT', paths.status, { body: { status }, fetch: fetchFn }),
+    agents: () => requestJson<{ agents: Agent[] }>('GET', paths.agents, { fetch: fetchFn }),
+    history: (agentId, from, to) => {
+      const query = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
+      return requestJson<History>('GET', `${paths.history.replace(':id', encodeURIComponent(agentId))}?${query}`, {
+        fetch: fetchFn,
+      });
+    },
+    leave(sessionId) {
+      if (typeof navigator.sendBeacon !== 'function') return false;
+      return navigator.sendBeacon(paths.leave, JSON.stringify({ sessionId }));
+    },
+  };
+}

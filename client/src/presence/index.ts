@@ -1,0 +1,27 @@
+// agent-presence/client: presence for a platform's own React app. useHeartbeat keeps a signed-in agent's tab
+// present; useAgentStream shows the team live. Both call the presence router wherever it is mounted (`basePath`,
+// default '') or at the paths given route by route (`paths`), with the page's cookies, and know nothing of how the
+// platform signs its users in.
+//
+//   useHeartbeat({ basePath: '/api/presence', enabled: user.isAgent, onUnauthorized: signOut });
+//   const { agents, reconnecting } = useAgentStream({ basePath: '/api/presence' });
+export { useHeartbeat, backoffDelay, defaultIntervalMs, defaultAwayAfterMs } from './use-heartbeat.ts';
+export type { HeartbeatOptions, HeartbeatState } from './use-heartbeat.ts';
+export { useAgentStream } from './use-agent-stream.ts';
+export type { AgentStream, AgentStreamOptions, LiveAgent } from './use-agent-stream.ts';
+export { createPresenceApi, resolvePaths, routerRoutes, HttpError } from './api.ts';
+export type { PresenceApi, PresenceClientOptions, PresencePaths, PresenceRoute } from './api.ts';
+export { createBeatTimer, createPageTimer } from './beat-timer.ts';
+export type { BeatTimer, BeatTimerFactory } from './beat-timer.ts';
+export { tabSessionId } from './session-id.ts';
+export { STATUSES, ACTIVITIES, REASONS, statusLabels } from '../../../server/presence/api-types.ts';
+export type {
+  Activity,
+  Agent,
+  AgentStatus,
+  ApiError,
+  HeartbeatReply,
+  History,
+  Reason,
+  StatusChange,
+} from '../../../server/presence/api-types.ts';

@@ -1,0 +1,118 @@
+import { act, cleanup, renderHook } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Agent } from '../../../server/presence/api-types.ts';
+import { useAgentStream, type AgentStreamOptions } from './use-agent-stream.ts';
+
+// A stand-in for the server's SSE stream that the test pushes events into.
+class FakeEventSource extends EventTarget {
+  static all: FakeEventSource[] = [];
+  readyState = 0;
+  closed = false;
+  constructor(readonly url: string) {
+    super();
+    FakeEventSource.all.push(this);
+  }
+  push(type: string, data: unknown): void {
+    this.dispatchEvent(new MessageEvent(type, { data: JSON.stringify(data) }));
+  }
+  /** An HTTP error answer (401, 503): the browser gives up (CLOSED). */
+  refuse(): void {
+    this.readyState = 2;
+    this.dispatchEvent(new Event('error'));
+  }
+  close(): void {
+    this.closed = true;
+    this.readyState = 2;
+  }
+}
+
+const bea: Agent = {
+  id: 'a1',
+  name: 'Bea Agent',
+  email: 'bea@example.com',
+  status: 'available',
+  chosenStatus: 'available',
+  lastSeen: '2026-11-23T11:59:50.000Z',
+  secondsSinceSeen: 10,
+  activeChats: 0,
+  maxChats: 5,
+};
+
+function options(overrides: Partial<AgentStreamOptions> = {}): AgentStreamOptions {
+  return { createEventSource: (url) => new FakeEventSource(url) as unknown as EventSource, ...overrides };
+}
+
+const latest = () => FakeEventSource.all.at(-1)!;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(Date.parse('2026-11-23T12:00:00Z'));
+  FakeEventSource.all = [];
+});
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+describe('useAgentStream', () => {
+  it('opens the router\u2019s stream under basePath, at the root by default, or at the path given', () => {
+    // Action
+    renderHook(() => useAgentStream(options()));
+    renderHook(() => useAgentStream(options({ basePath: '/api/presence' })));
+    renderHook(() => useAgentStream(options({ basePath: '/api/presence', paths: { stream: '/api/agents/stream' } })));
+
+    // Assertions
+    expect(FakeEventSource.all.map((s) => s.url)).toEqual(['/stream', '/api/presence/stream', '/api/agents/stream']);
+  });
+
+  it('reopens the stream where a new basePath says', () => {
+    // Setup
+    const { rerender } = renderHook((props: AgentStreamOptions) => useAgentStream(props), {
+      initialProps: options({ basePath: '/old' }),
+    });
+    const first = latest();
+
+    // Action
+    rerender(options({ basePath: '/new' }));
+
+    // Assertions
+    expect(first.closed).toBe(true);
+    expect(latest().url).toBe('/new/stream');
+  });
+
+  it('opens a new stream after the server refused one, and tells the caller', async () => {
+    // Setup
+    const onClosed = vi.fn();
+    const { result } = renderHook(() => useAgentStream(options({ onClosed, reconnectMs: 2_000 })));
+    const refused = latest();
+
+    // Action: the server answers 503 (its database is unreachable); the browser gives up on that stream.
+    act(() => refused.refuse());
+    await act(() => vi.advanceTimersByTimeAsync(2_000));
+    act(() => latest().push('snapshot', { agents: [bea] }));
+
+    // Assertions
+    expect(onClosed).toHaveBeenCalledTimes(1);
+    expect(FakeEventSource.all).toHaveLength(2);
+    expect(result.current.connected).toBe(true);
+    expect(result.current.agents).toHaveLength(1);
+  });
+
+  it('opens nothing while disabled and closes its stream when disabled', () => {
+    // Setup
+    const { rerender } = renderHook((props: AgentStreamOptions) => useAgentStream(props), {
+      initialProps: options({ enabled: false }),
+    });
+    const none = FakeEventSource.all.length;
+
+    // Action
+    rerender(options({ enabled: true }));
+    const opened = latest();
+    rerender(options({ enabled: false }));
+
+    // Assertions
+    expect(none).toBe(0);
+    expect(opened.closed).toBe(true);
+  });
+});
