@@ -52,6 +52,30 @@ describe('the 24-hour timeline', () => {
     expect(spans[2]).toEqual({ status: 'offline', start: t('12:10'), end: t('12:20') });
   });
 
+  it('places a pushed transition dated before the fetched history ended at its own time', () => {
+    // Setup: the history was read at 12:00; the sweep that ran after it recorded the agent offline at 11:50, when
+    // its last beat (11:48:30) plus the 90 s threshold had passed.
+    const history: History = {
+      agentId: 'a',
+      from: '2026-11-23T00:00:00Z',
+      to: '2026-11-23T12:00:00Z',
+      statusAtStart: 'available',
+      events: [],
+    };
+    const live: StatusChange[] = [
+      { agentId: 'a', from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout', at: '2026-11-23T11:50:00Z' },
+    ];
+
+    // Action
+    const spans = spansOf(history, live, t('11:00'), t('12:05'));
+
+    // Assertions
+    expect(spans).toEqual([
+      { status: 'available', start: t('11:00'), end: t('11:50') },
+      { status: 'offline', start: t('11:50'), end: t('12:05') },
+    ]);
+  });
+
   it('says how long ago in the largest whole unit', () => {
     expect(formatSince(12)).toBe('12 s');
     expect(formatSince(125)).toBe('2 min');

@@ -14,11 +14,13 @@ export function spansOf(
   windowStart: number,
   windowEnd: number,
 ): Span[] {
-  const historyEnd = Date.parse(history.to);
+  const fetched = history.events.map((e) => ({ to: e.to, at: Date.parse(e.at) }));
+  const known = new Set(fetched.map(key));
   const events = [
-    ...history.events.map((e) => ({ to: e.to, at: Date.parse(e.at) })),
-    // Pushed transitions not already in the fetched history.
-    ...live.map((e) => ({ to: e.to, at: Date.parse(e.at) })).filter((e) => e.at > historyEnd),
+    ...fetched,
+    // Pushed transitions not already in the fetched history, each at its own time: one committed after the history
+    // was read may be dated before its end (an agent gone silent is recorded offline at last beat + offline_after_s).
+    ...live.map((e) => ({ to: e.to, at: Date.parse(e.at) })).filter((e) => !known.has(key(e))),
   ].sort((a, b) => a.at - b.at);
 
   const spans: Span[] = [];
@@ -41,6 +43,10 @@ export function spansOf(
     else clipped.push({ status: span.status, start: s, end: e });
   }
   return clipped;
+}
+
+function key(event: { to: AgentStatus; at: number }): string {
+  return `${event.at} ${event.to}`;
 }
 
 /** Total time per status, for the picture's text alternative. */

@@ -1,6 +1,6 @@
 import { act, cleanup, renderHook } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Agent } from '../../../server/presence/api-types.ts';
+import type { Agent, StatusChange } from '../../../server/presence/api-types.ts';
 import { useAgentStream, type AgentStreamOptions } from './use-agent-stream.ts';
 
 // A stand-in for the server's SSE stream that the test pushes events into.
@@ -79,6 +79,29 @@ describe('useAgentStream', () => {
     // Assertions
     expect(first.closed).toBe(true);
     expect(latest().url).toBe('/new/stream');
+  });
+
+  it('takes the chosen status from each transition, whatever its reason', () => {
+    // Setup
+    const { result } = renderHook(() => useAgentStream(options()));
+    act(() => latest().push('snapshot', { agents: [bea] }));
+
+    // Action: Do Not Disturb chosen in another tab arrives with a beat; then the agent times out, keeping it.
+    const back: StatusChange = {
+      agentId: 'a1', from: 'available', to: 'dnd', chosenStatus: 'dnd', reason: 'heartbeat', at: '2026-11-23T12:00:00.000Z',
+    };
+    act(() => latest().push('status', back));
+    const afterBeat = result.current.agents![0]!;
+    const timeout: StatusChange = {
+      agentId: 'a1', from: 'dnd', to: 'offline', chosenStatus: 'dnd', reason: 'timeout', at: '2026-11-23T11:58:30.000Z',
+    };
+    act(() => latest().push('status', timeout));
+
+    // Assertions
+    expect(afterBeat).toMatchObject({ status: 'dnd', chosenStatus: 'dnd', secondsSinceSeen: 0 });
+    expect(result.current.agents![0]).toMatchObject({ status: 'offline', chosenStatus: 'dnd', secondsSinceSeen: 0 });
+    // The timeout is dated at last beat + threshold, in the past: kept as the server dated it.
+    expect(result.current.changes.get('a1')).toEqual([back, timeout]);
   });
 
   it('opens a new stream after the server refused one, and tells the caller', async () => {

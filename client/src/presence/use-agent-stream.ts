@@ -1,6 +1,7 @@
 // useAgentStream: the team as the server pushes it over SSE (GET {basePath}/stream): a `snapshot` of every agent on
 // connect and periodically, and a `status` event on every transition. No polling. Each agent carries the local time
 // its figures arrived, so "last seen" can tick on from the server's secondsSinceSeen without trusting this clock.
+// Every field comes from the server: the effective status, and with each transition the chosen status it left.
 import { useEffect, useRef, useState } from 'react';
 import type { Agent, StatusChange } from '../../../server/presence/api-types.ts';
 import { resolvePaths, type PresenceClientOptions } from './api.ts';
@@ -13,7 +14,10 @@ export interface LiveAgent extends Agent {
 export interface AgentStream {
   /** null until the first snapshot. */
   agents: LiveAgent[] | null;
-  /** Transitions received since this page connected, per agent, oldest first. */
+  /**
+   * Transitions received since this page connected, per agent, in the order they arrived. A transition's `at` may
+   * lie in the past (an agent gone silent is recorded offline at last beat + offline_after_s): place it by `at`.
+   */
   changes: ReadonlyMap<string, readonly StatusChange[]>;
   connected: boolean;
 }
@@ -64,15 +68,13 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
       const receivedAt = Date.now();
       setAgents(
         (current) =>
-          current?.map((agent) =>
-            agent.id !== change.agentId
-              ? agent
-              : beatReasons.has(change.reason)
-                ? { ...agent, status: change.to, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
-                : change.reason === 'manual'
-                  ? { ...agent, status: change.to, chosenStatus: change.to }
-                  : { ...agent, status: change.to },
-          ) ?? null,
+          current?.map((agent) => {
+            if (agent.id !== change.agentId) return agent;
+            const next = { ...agent, status: change.to, chosenStatus: change.chosenStatus };
+            return beatReasons.has(change.reason)
+              ? { ...next, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
+              : next;
+          }) ?? null,
       );
       setChanges((current) => {
         const next = new Map(current);
