@@ -19,6 +19,11 @@ class FakeEventSource extends EventTarget {
   push(type: string, data: unknown): void {
     this.dispatchEvent(new MessageEvent(type, { data: JSON.stringify(data) }));
   }
+  /** The connection is lost; the browser keeps trying by itself. */
+  drop(): void {
+    this.readyState = 0;
+    this.dispatchEvent(new Event('error'));
+  }
   close(): void {
     this.closed = true;
     this.readyState = 2;
@@ -102,6 +107,61 @@ describe('the team dashboard', () => {
     const region = container.querySelector('[aria-live]')!;
     expect(region.textContent).toContain('Your presence is not reaching the server');
     expect(screen.getByLabelText('My status')).toHaveProperty('value', 'available');
+    // The server answers, with an error of its own: it is not down, so nothing says reconnecting.
+    expect(screen.queryByText(/Reconnecting to the server/)).toBeNull();
+  });
+
+  it('says it is reconnecting, in a live region, while the stream is down, and stops once it is back', () => {
+    // Setup
+    render(<Dashboard me={me} onSignedOut={vi.fn()} />);
+    const source = FakeEventSource.last!;
+    act(() => source.push('snapshot', { agents: [agent] }));
+    const before = screen.queryByText(/Reconnecting to the server/);
+
+    // Action
+    act(() => source.drop());
+    const notice = screen.getByText(/Reconnecting to the server/);
+    const region = notice.closest('[aria-live]');
+    act(() => source.push('snapshot', { agents: [agent] }));
+
+    // Assertions
+    expect(before).toBeNull();
+    expect(region?.getAttribute('aria-live')).toBe('polite');
+    expect(screen.queryByText(/Reconnecting to the server/)).toBeNull();
+    // The team stays on screen meanwhile.
+    expect(screen.getByTestId('agent-row').dataset.status).toBe('offline');
+  });
+
+  it('says it is reconnecting while the agent\u2019s beats find the server unavailable (503), until one gets through', async () => {
+    // Setup: beats answer 503 twice, then 200.
+    const replies = [503, 503];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (url !== '/api/auth/heartbeat') return { ok: false, status: 500, json: async () => ({}) } as Response;
+        const status = replies.shift() ?? 200;
+        return {
+          ok: status === 200,
+          status,
+          json: async () => (status === 200 ? { status: 'available', lastSeen: null, intervalMs: 10_000 } : { error: 'the database does not answer', code: 'unavailable' }),
+        } as Response;
+      }),
+    );
+    const agentMe: Me = { ...me, agent: { id: 'a1', status: 'available', chosenStatus: 'available' } };
+    render(<Dashboard me={agentMe} onSignedOut={vi.fn()} />);
+    act(() => FakeEventSource.last!.push('snapshot', { agents: [agent] }));
+
+    // Action
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    const whileDown = screen.queryByText(/Reconnecting to the server/)?.closest('[aria-live]');
+    const banner = screen.queryByText(/Your presence is not reaching the server/);
+    await act(() => vi.advanceTimersByTimeAsync(30_000));
+
+    // Assertions
+    expect(whileDown).toBeTruthy();
+    expect(banner).toBeTruthy();
+    expect(screen.queryByText(/Reconnecting to the server/)).toBeNull();
+    expect(screen.queryByText(/Your presence is not reaching the server/)).toBeNull();
   });
 
   it('goes back to sign-in when a beat answers 401', async () => {

@@ -1,5 +1,6 @@
 // The team dashboard, the landing page after sign-in: every agent as the server pushes it, the signed-in agent's
-// status picker, and a banner when this tab's heartbeats are not getting through.
+// status picker, a banner when this tab's heartbeats are not getting through, and a notice while the server is out
+// of reach (the stream is down, or beats find no server) that goes away once the connection is back.
 import { api, standalonePaths, type Me } from '../api.ts';
 import { useNow } from '../hooks/use-now.ts';
 import { HttpError, STATUSES, statusLabels, tabSessionId, useAgentStream, useHeartbeat } from '../presence/index.ts';
@@ -30,6 +31,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
   const minute = Math.floor(now / 60_000) * 60_000;
 
   const mine = me.agent ? stream.agents?.find((a) => a.id === me.agent?.id) : undefined;
+  const reconnecting = stream.reconnecting || heartbeat.unavailable;
 
   async function signOut() {
     try {
@@ -58,6 +60,13 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
           <p className="banner">
             Your presence is not reaching the server, so the team may see you as offline.
             {heartbeat.retryInMs !== null && ` Retrying in ${Math.ceil(heartbeat.retryInMs / 1000)} s.`}
+          </p>
+        )}
+      </div>
+      <div className="banner-region" aria-live="polite" aria-atomic="true">
+        {reconnecting && (
+          <p className="banner banner-reconnecting" data-testid="reconnecting">
+            Reconnecting to the server… The team shown here may be out of date until it is back.
           </p>
         )}
       </div>

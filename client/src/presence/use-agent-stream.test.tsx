@@ -15,6 +15,15 @@ class FakeEventSource extends EventTarget {
   push(type: string, data: unknown): void {
     this.dispatchEvent(new MessageEvent(type, { data: JSON.stringify(data) }));
   }
+  open(): void {
+    this.readyState = 1;
+    this.dispatchEvent(new Event('open'));
+  }
+  /** A network error: the browser keeps reconnecting by itself (CONNECTING). */
+  drop(): void {
+    this.readyState = 0;
+    this.dispatchEvent(new Event('error'));
+  }
   /** An HTTP error answer (401, 503): the browser gives up (CLOSED). */
   refuse(): void {
     this.readyState = 2;
@@ -104,6 +113,23 @@ describe('useAgentStream', () => {
     expect(result.current.changes.get('a1')).toEqual([back, timeout]);
   });
 
+  it('says it is reconnecting while the stream is down and stops saying so once it is back', () => {
+    // Setup
+    const { result } = renderHook(() => useAgentStream(options()));
+    act(() => latest().open());
+    const atFirst = result.current.reconnecting;
+
+    // Action
+    act(() => latest().drop());
+    const whileDown = { ...result.current };
+    act(() => latest().open());
+
+    // Assertions
+    expect(atFirst).toBe(false);
+    expect(whileDown).toMatchObject({ connected: false, reconnecting: true });
+    expect(result.current).toMatchObject({ connected: true, reconnecting: false });
+  });
+
   it('opens a new stream after the server refused one, and tells the caller', async () => {
     // Setup
     const onClosed = vi.fn();
@@ -112,13 +138,15 @@ describe('useAgentStream', () => {
 
     // Action: the server answers 503 (its database is unreachable); the browser gives up on that stream.
     act(() => refused.refuse());
+    const whileDown = result.current.reconnecting;
     await act(() => vi.advanceTimersByTimeAsync(2_000));
     act(() => latest().push('snapshot', { agents: [bea] }));
 
     // Assertions
     expect(onClosed).toHaveBeenCalledTimes(1);
+    expect(whileDown).toBe(true);
     expect(FakeEventSource.all).toHaveLength(2);
-    expect(result.current.connected).toBe(true);
+    expect(result.current).toMatchObject({ connected: true, reconnecting: false });
     expect(result.current.agents).toHaveLength(1);
   });
 

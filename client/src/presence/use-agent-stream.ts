@@ -20,6 +20,8 @@ export interface AgentStream {
    */
   changes: ReadonlyMap<string, readonly StatusChange[]>;
   connected: boolean;
+  /** The stream was open and is down now (server restarting, unreachable, answering 503): reconnecting. */
+  reconnecting: boolean;
 }
 
 export interface AgentStreamOptions extends PresenceClientOptions {
@@ -44,6 +46,7 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
   const [agents, setAgents] = useState<LiveAgent[] | null>(null);
   const [changes, setChanges] = useState<ReadonlyMap<string, readonly StatusChange[]>>(new Map());
   const [connected, setConnected] = useState(false);
+  const [reconnecting, setReconnecting] = useState(false);
   const [attempt, setAttempt] = useState(0);
   const latest = useRef(options);
   latest.current = options;
@@ -56,11 +59,14 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
     const source = create(url);
     let reconnect: ReturnType<typeof setTimeout> | undefined;
 
-    const onOpen = () => setConnected(true);
+    const onOpen = () => {
+      setConnected(true);
+      setReconnecting(false);
+    };
     const onSnapshot = (event: MessageEvent<string>) => {
       const { agents: fresh } = JSON.parse(event.data) as { agents: Agent[] };
       const receivedAt = Date.now();
-      setConnected(true);
+      onOpen();
       setAgents(fresh.map((agent) => ({ ...agent, receivedAt })));
     };
     const onStatus = (event: MessageEvent<string>) => {
@@ -85,6 +91,7 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
     };
     const onError = () => {
       setConnected(false);
+      setReconnecting(true);
       // EventSource reconnects by itself after a network error; after an HTTP error it gives up (CLOSED).
       if (source.readyState === CLOSED) {
         latest.current.onClosed?.();
@@ -107,5 +114,5 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
     };
   }, [enabled, attempt, url]);
 
-  return { agents, changes, connected };
+  return { agents, changes, connected, reconnecting: enabled && reconnecting };
 }

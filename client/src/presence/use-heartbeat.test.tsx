@@ -255,7 +255,7 @@ describe('useHeartbeat', () => {
     await advance(0);
 
     // Assertions: random 0 means half of 1 s, 2 s, 4 s.
-    expect(result.current).toMatchObject({ reaching: false, failures: 1, retryInMs: 500 });
+    expect(result.current).toMatchObject({ reaching: false, failures: 1, retryInMs: 500, unavailable: true });
     await advance(499);
     expect(server.beats).toHaveLength(1);
     await advance(1);
@@ -263,13 +263,33 @@ describe('useHeartbeat', () => {
     expect(result.current).toMatchObject({ reaching: false, failures: 2, retryInMs: 1_000 });
     await advance(1_000);
     expect(server.beats).toHaveLength(3);
-    expect(result.current).toMatchObject({ reaching: false, failures: 3, retryInMs: 2_000 });
+    expect(result.current).toMatchObject({ reaching: false, failures: 3, retryInMs: 2_000, unavailable: true });
     await advance(2_000);
     expect(server.beats).toHaveLength(4);
-    expect(result.current).toMatchObject({ reaching: true, failures: 0, status: 'available' });
+    expect(result.current).toMatchObject({ reaching: true, failures: 0, status: 'available', unavailable: false });
     // Back on the normal interval.
     await advance(9_999);
     expect(server.beats).toHaveLength(4);
+  });
+
+  it('tells a server that is down from one that answers with an error', async () => {
+    // Setup: the server answers 503 (its database is unreachable), then 500 (a fault of its own), then 200.
+    const server = fakeServer();
+    server.replies.push({ status: 503, body: { error: 'the database does not answer', code: 'unavailable' } }, { status: 500 });
+
+    // Action
+    const { result } = renderHook(() => useHeartbeat(options()));
+    await advance(0);
+    const on503 = result.current;
+    await advance(500);
+    const on500 = result.current;
+    await advance(1_000);
+
+    // Assertions
+    expect(on503).toMatchObject({ reaching: false, unavailable: true });
+    expect(on500).toMatchObject({ reaching: false, unavailable: false });
+    expect(result.current).toMatchObject({ reaching: true, unavailable: false });
+    expect(server.beats).toHaveLength(3);
   });
 
   it('spreads retries with jitter and caps them at 30 s', () => {

@@ -7,8 +7,8 @@
 // - One session id per tab and page load (session-id.ts); on pagehide a beacon ends this tab's session only.
 // - Beats at once when the tab becomes visible, the browser comes back online or the page returns from bfcache.
 // - No pointer, key or focus input for awayAfterMs: beats `idle` at once; the next input beats `active` at once.
-// - Failed beats retry with exponential backoff and jitter and set `reaching: false`; a 401 stops everything and
-//   calls onUnauthorized.
+// - Failed beats retry with exponential backoff and jitter and set `reaching: false` (and `unavailable: true` when
+//   the server could not be reached or answered 502/503/504); a 401 stops everything and calls onUnauthorized.
 // - Every listener, the worker and every timer are released when the hook unmounts or `enabled` turns false.
 import { useEffect, useRef, useState } from 'react';
 import type { Activity, AgentStatus } from '../../../server/presence/api-types.ts';
@@ -43,6 +43,11 @@ export interface HeartbeatState {
   failures: number;
   /** Delay before the next retry, while failing. */
   retryInMs: number | null;
+  /**
+   * true while the last beat failed because the server is down or out of reach: no answer at all, or 502, 503,
+   * 504 (the server's answer while its database is unreachable). The page may say it is reconnecting.
+   */
+  unavailable: boolean;
 }
 
 const initialState: HeartbeatState = {
@@ -51,10 +56,12 @@ const initialState: HeartbeatState = {
   activity: 'active',
   failures: 0,
   retryInMs: null,
+  unavailable: false,
 };
 
 export const defaultIntervalMs = 30_000;
 export const defaultAwayAfterMs = 300_000;
+const unavailableStatuses = new Set([502, 503, 504]);
 
 const firstRetryMs = 1_000;
 const maxRetryMs = 30_000;
@@ -114,7 +121,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
         const reply = await presence().heartbeat({ sessionId, activity }, aborter.signal);
         if (stopped) return;
         failures = 0;
-        setState({ reaching: true, status: reply.status, activity, failures: 0, retryInMs: null });
+        setState({ reaching: true, status: reply.status, activity, failures: 0, retryInMs: null, unavailable: false });
         if (reply.status === null) {
           // Signed in, but not as an agent: there is no presence to keep.
           stop();
@@ -131,7 +138,8 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
         }
         failures += 1;
         const retryInMs = backoffDelay(failures, random());
-        setState((s) => ({ ...s, reaching: false, failures, retryInMs }));
+        const unavailable = !(error instanceof HttpError) || unavailableStatuses.has(error.status);
+        setState((s) => ({ ...s, reaching: false, failures, retryInMs, unavailable }));
         timer.schedule(retryInMs);
       } finally {
         inFlight = false;
