@@ -5,12 +5,12 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, projectRoot } from '../../server/config.ts';
 import type { TenantSettings } from '../helpers/db.ts';
-import { createUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
+import { call, createUser, signedInUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const LAUNCH_ARGS = [
@@ -138,6 +138,78 @@ describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
     // Assertions
     await waitForStatus(dashboard, agent.email, 'available', 2_000);
     await screenshot(dashboard, 'agent-signed-in');
+  });
+
+  it('keeps the beat\u2019s clock in a Web Worker built from a Blob, as the compiled package does', async () => {
+    // Setup
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+
+    // Action
+    const tab = await signIn(await newContext(), agent);
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+
+    // Assertions: the agent's tab runs one dedicated worker, from a blob: URL.
+    expect(tab.workers().map((w) => w.url())).toEqual([expect.stringMatching(/^blob:/)]);
+  });
+
+  it('keeps serving everyone after an agent who beat signs out from its dashboard with its own stream open', async () => {
+    // Setup: the agent's dashboard is open (its own stream), and it has beaten; another agent is signed in elsewhere.
+    const { agent, admin } = await team(quickBeats);
+    const dashboard = await watchingAdmin(admin, agent);
+    const tab = await signIn(await newContext(), agent);
+    await tab.waitForSelector(`${row(agent.email)}[data-status="available"]`, { timeout: 5_000 });
+    await waitForStatus(dashboard, agent.email, 'available', 5_000);
+    const other = await signedInUser(server);
+    // The test server runs in this process: an exception that would end a real server's process is caught here.
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', record);
+
+    // Action
+    try {
+      await tab.click('button:has-text("Sign out")');
+      await tab.waitForSelector('input[name=email]', { timeout: 5_000 });
+      await waitForStatus(dashboard, agent.email, 'offline', 2_000);
+    } finally {
+      process.off('uncaughtException', record);
+    }
+
+    // Assertions: nothing would have ended the server's process, it still answers other users, and the team saw
+    // the agent offline at once.
+    expect(uncaught).toEqual([]);
+    expect((await call(server, 'GET', '/healthz')).status).toBe(200);
+    const beat = await call(server, 'POST', '/api/auth/heartbeat', { cookie: other.cookie, body: { sessionId: 'other-tab' } });
+    expect(beat).toMatchObject({ status: 200, body: { status: 'available' } });
+    expect(await liveSessions(agent)).toBe(0);
+    expect(await dashboard.isVisible('text=Reconnecting to the server')).toBe(false);
+    await screenshot(dashboard, 'agent-signed-out');
+  });
+
+  it('says it is reconnecting while the server answers 503, and stops once it answers again', async () => {
+    // Setup: the server's answers to the stream and to beats are replaced by 503s in the browser, as a server
+    // whose database is unreachable answers them (the shared test database stays up).
+    const { agent } = await team(quickBeats);
+    const context = await newContext();
+    const unavailable = { status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'the database does not answer', code: 'unavailable' }) };
+    const down = (route: Route) => route.fulfill(unavailable);
+    await context.route('**/api/agents/stream', down);
+    await context.route('**/api/auth/heartbeat', down);
+
+    // Action
+    const tab = await signIn(context, agent);
+    const notice = await tab.waitForSelector('[aria-live] .banner:has-text("Reconnecting to the server")', { timeout: 5_000 });
+    const live = await notice.evaluate((el) => el.closest('[aria-live]')?.getAttribute('aria-live'));
+    await tab.waitForSelector('[aria-live] .banner:has-text("not reaching the server")', { timeout: 3_000 });
+    await screenshot(tab, 'reconnecting');
+    await context.unroute('**/api/agents/stream', down);
+    await context.unroute('**/api/auth/heartbeat', down);
+
+    // Assertions
+    expect(live).toBe('polite');
+    await tab.waitForSelector(`${row(agent.email)}[data-status="available"]`, { timeout: 10_000 });
+    await tab.waitForSelector('text=Reconnecting to the server', { state: 'detached', timeout: 10_000 });
+    await tab.waitForSelector('text=not reaching the server', { state: 'detached', timeout: 10_000 });
   });
 
   it('shows the agent offline within 2 s when its only tab closes', async () => {
