@@ -1,11 +1,13 @@
 // A private PostgreSQL cluster run from the machine's own server binaries, for `npm start` without
-// DATABASE_URL and for the tests. pg_cron is preloaded when the machine has it.
+// DATABASE_URL and for the tests. pg_cron is preloaded when the machine has it. TCP connections need the owner's
+// password (SCRAM), which initdb gets from a file next to the data folder that only this OS user can read.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chownSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { generatePassword, readSecretFile, setRolePassword, writeSecretFile } from './password.ts';
 
 const run = promisify(execFile);
 
@@ -18,10 +20,13 @@ export interface PgInstall {
 }
 
 export interface Cluster {
+  /** The owner's URL (user postgres, with its password) over TCP on 127.0.0.1. */
   url: string;
   port: number;
   dataDir: string;
   install: PgInstall;
+  /** The server was running before startCluster (left by another process), rather than started by it. */
+  wasRunning: boolean;
   /** Stops the server; `remove` also deletes the data folder. */
   stop(options?: { remove?: boolean }): Promise<void>;
 }
@@ -82,7 +87,7 @@ async function asServerUser(binary: string, args: string[]): Promise<{ stdout: s
   return isRoot ? run('runuser', ['-u', 'postgres', '--', binary, ...args]) : run(binary, args);
 }
 
-function serverUserIds(): { uid: number; gid: number } {
+export function serverUserIds(): { uid: number; gid: number } {
   const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
   if (!passwd) throw new Error('running as root needs a `postgres` OS user to run the database server as');
   const [, , uid, gid] = passwd.split(':');
@@ -99,9 +104,14 @@ export interface StartOptions {
   requirePgCron?: boolean;
 }
 
+/** Where the owner's password is kept: next to the data folder, mode 0600. */
+export function passwordFile(dataDir: string): string {
+  return `${dataDir}.password`;
+}
+
 /**
  * Creates the cluster on first use, (re)writes its settings, starts it unless it is already running and
- * makes sure the `presence` database exists. Returns a connection URL over TCP on 127.0.0.1.
+ * makes sure the `presence` database exists. Returns the owner's connection URL over TCP on 127.0.0.1.
  */
 export async function startCluster(options: StartOptions): Promise<Cluster> {
   const install = await findPgInstall();
@@ -125,9 +135,7 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
 
   const portFile = join(dataDir, 'presence.port');
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
-    await asServerUser(join(install.binDir, 'initdb'), [
-      '-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync',
-    ]);
+    await initCluster(install, dataDir);
     writeFileSync(join(dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'presence.conf'\n", { flag: 'a' });
     writeFileSync(portFile, String(options.port ?? (await freePort())));
   }
@@ -147,21 +155,93 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     }
   }
 
-  const url = `postgres://postgres@127.0.0.1:${port}/${DATABASE_NAME}`;
-  await ensureDatabase(port);
+  const password = await requirePassword(dataDir, port);
+  await ensureDatabase(dataDir, port, password);
   return {
-    url,
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`,
     port,
     dataDir,
     install,
+    wasRunning: running,
     async stop({ remove = false } = {}) {
       await stopCluster(dataDir, install);
       if (remove) {
         rmSync(dataDir, { recursive: true, force: true });
         rmSync(logFile, { force: true });
+        rmSync(passwordFile(dataDir), { force: true });
       }
     },
   };
+}
+
+/** initdb with a new owner password: peer on a local socket, SCRAM over TCP. */
+async function initCluster(install: PgInstall, dataDir: string): Promise<void> {
+  const password = generatePassword();
+  writeSecretFile(passwordFile(dataDir), password);
+  // initdb runs as the server's OS user, who cannot read our 0600 file when we are root: it gets a copy of its
+  // own for the moment initdb reads it.
+  const pwfile = isRoot ? `${passwordFile(dataDir)}.initdb` : passwordFile(dataDir);
+  if (isRoot) {
+    writeSecretFile(pwfile, password);
+    const { uid, gid } = serverUserIds();
+    chownSync(pwfile, uid, gid);
+  }
+  try {
+    await asServerUser(join(install.binDir, 'initdb'), [
+      '-D', dataDir, '-U', 'postgres', `--pwfile=${pwfile}`, '--auth-local=peer', '--auth-host=scram-sha-256',
+      '--encoding=UTF8', '--no-locale', '--no-sync',
+    ]);
+  } finally {
+    if (isRoot) rmSync(pwfile, { force: true });
+  }
+}
+
+/** pg_hba.conf of a cluster of ours: peer on a local socket (when there is one), the password over TCP. */
+export const PASSWORD_HBA = `# Written by agent-presence (db/cluster.ts): the password (SCRAM) over TCP, peer on a local socket.
+local   all          all                     peer
+local   replication  all                     peer
+host    all          all    127.0.0.1/32     scram-sha-256
+host    all          all    ::1/128          scram-sha-256
+host    replication  all    127.0.0.1/32     scram-sha-256
+host    replication  all    ::1/128          scram-sha-256
+`;
+
+/** Does pg_hba.conf in dataDir let anyone in without a password (a cluster made by an earlier version)? */
+export function trustsConnections(dataDir: string): boolean {
+  return readFileSync(join(dataDir, 'pg_hba.conf'), 'utf8')
+    .split('\n')
+    .some((line) => !line.trim().startsWith('#') && line.trim().split(/\s+/).includes('trust'));
+}
+
+/**
+ * The owner's password of the running cluster. A cluster made by an earlier version of this project trusts every
+ * local connection: it gets a password now (kept in the password file), then pg_hba.conf asks for it over TCP.
+ */
+async function requirePassword(dataDir: string, port: number): Promise<string> {
+  if (!trustsConnections(dataDir)) {
+    const password = readSecretFile(passwordFile(dataDir));
+    if (!password) {
+      throw new Error(
+        `the local cluster in ${dataDir} asks for a password, and its password file ${passwordFile(dataDir)} is missing: ` +
+          `stop it (npm run db:stop) and delete ${dataDir} to start afresh`,
+      );
+    }
+    return password;
+  }
+  // Still trust: connect once without a password to set one, then switch TCP to SCRAM. Rerunning after a crash in
+  // between reuses the password already written.
+  const password = readSecretFile(passwordFile(dataDir)) ?? generatePassword();
+  writeSecretFile(passwordFile(dataDir), password);
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  await client.connect();
+  try {
+    await setRolePassword(client, 'postgres', password);
+    writeFileSync(join(dataDir, 'pg_hba.conf'), PASSWORD_HBA);
+    await client.query('select pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
+  return password;
 }
 
 /** Stops the cluster in dataDir if it runs; returns whether it did. */
@@ -195,9 +275,18 @@ function serverSettings(install: PgInstall, port: number, ephemeral: boolean): s
   return `${lines.join('\n')}\n`;
 }
 
-async function ensureDatabase(port: number): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
-  await client.connect();
+async function ensureDatabase(dataDir: string, port: number, password: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
+  try {
+    await client.connect();
+  } catch (error) {
+    if ((error as { code?: string }).code === '28P01') {
+      throw new Error(`the password in ${passwordFile(dataDir)} is not the owner's password of the cluster in ${dataDir}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE_NAME]);
     if (!rowCount) await client.query(`create database ${DATABASE_NAME}`);
