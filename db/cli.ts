@@ -1,20 +1,17 @@
 // npm run db:migrate | db:start | db:stop: the database side of the project, without the server.
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { loadConfig } from '../server/config.ts';
-import { stopCluster } from './cluster.ts';
-import { openDatabase } from './database.ts';
+import { databaseSettings, localClusterDir, openDatabase, stopLocalCluster } from './database.ts';
 import { migrate } from './migrate.ts';
 
 const usage = 'usage: tsx db/cli.ts <migrate|start|stop>';
 
 async function main(): Promise<void> {
   const { positionals } = parseArgs({ allowPositionals: true, strict: true });
-  const config = loadConfig();
+  const settings = databaseSettings();
   switch (positionals[0]) {
     case 'migrate': {
-      const db = await openDatabase(config);
+      const db = await openDatabase({ ...settings, mode: 'use' });
       console.log(`database: ${db.description}`);
       const applied = await migrate(db.url);
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current');
@@ -33,13 +30,15 @@ async function main(): Promise<void> {
       break;
     }
     case 'start': {
-      const db = await openDatabase(config);
+      // The URL carries the owner's password: printed for the developer who asked for it, never logged elsewhere.
+      const db = await openDatabase({ ...settings, mode: 'keep' });
       console.log(`database: ${db.description}\nDATABASE_URL=${db.url}`);
       break;
     }
     case 'stop': {
-      const dataDir = join(config.dataDir, 'postgres');
-      console.log((await stopCluster(dataDir)) ? `stopped the local cluster in ${dataDir}` : `no cluster runs in ${dataDir}`);
+      const dataDir = localClusterDir(settings.dataDir);
+      const stopped = await stopLocalCluster(settings.dataDir);
+      console.log(stopped ? `stopped the local cluster in ${dataDir}` : `no cluster runs in ${dataDir}`);
       break;
     }
     default:

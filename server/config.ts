@@ -1,30 +1,35 @@
-// Configuration, read once at start-up from the environment into a typed object.
-import { fileURLToPath } from 'node:url';
+// Configuration, read once at start-up from the environment into a typed object. The database settings are
+// db/database.ts's own (the dependency goes server -> db); this file adds the server's.
+import type { Logger } from 'pino';
 import { z } from 'zod';
+import { databaseEnv, type DatabaseMode, type DatabaseOptions } from '../db/database.ts';
 
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+export { projectRoot } from '../db/database.ts';
 
-const schema = z.object({
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+const schema = databaseEnv.extend({
+  APP_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).optional(),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  PRESENCE_DATA_DIR: z.string().min(1).default(`${projectRoot}.data`),
-  CI: z.stringbool().default(false),
   SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 90).default(12),
   COOKIE_SECURE: z.stringbool().optional(),
   LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(50),
   LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
   LOGIN_LIMIT_WINDOW_MINUTES: z.coerce.number().positive().default(15),
   TRUST_PROXY: z.string().optional(),
-  PRESENCE_EMBEDDED_POSTGRES: z.stringbool().default(false),
   PRESENCE_DEMO: z.stringbool().optional(),
   STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
 });
 
 export type Config = Readonly<{
+  /** The owner's URL (migrations, worker, seed); unset: the project's own local database (db/database.ts). */
   databaseUrl: string | undefined;
+  /** The request path's login, a member of presence_app only; unset: npm start makes login role presence_server. */
+  appDatabaseUrl: string | undefined;
   port: number;
+  /** Where the HTTP server listens: HOST; unset: 127.0.0.1 outside production, every interface in production. */
+  host: string | undefined;
   env: 'development' | 'production' | 'test';
   logLevel: string;
   /** Where the project's own PostgreSQL cluster lives when DATABASE_URL is unset (git-ignored). */
@@ -56,7 +61,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL,
+    appDatabaseUrl: e.APP_DATABASE_URL,
     port: e.PORT,
+    host: e.HOST ?? (e.NODE_ENV === 'production' ? undefined : '127.0.0.1'),
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir: e.PRESENCE_DATA_DIR,
@@ -72,5 +79,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
     seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,
     streamKeepAliveMs: Math.round(e.STREAM_KEEPALIVE_SECONDS * 1000),
+  };
+}
+
+/** What db/database.ts needs to decide which database this process uses. */
+export function databaseOptions(config: Config, mode: DatabaseMode, logger?: Logger): DatabaseOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    requirePgCron: config.ci,
+    forceEmbedded: config.forceEmbeddedPostgres,
+    mode,
+    log: logger && {
+      debug: (message) => logger.debug({ component: 'embedded-postgres' }, message),
+      warn: (message, error) => logger.warn({ component: 'embedded-postgres', err: error }, message),
+    },
   };
 }

@@ -1,23 +1,45 @@
 // npm start: the database (DATABASE_URL, the local cluster, or embedded PostgreSQL), migrations, the demo
-// tenant on first run, the worker, the API and the client, on PORT. SIGINT/SIGTERM shut it all down in order.
-import type { Server } from 'node:http';
+// tenant on first run, the worker, the API and the client, on HOST:PORT. SIGINT/SIGTERM shut it all down in order.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
+import { openDatabase, SetupError } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
-import { redactUrl } from '../db/database.ts';
 import { makeApp } from './app.ts';
-import { loadConfig } from './config.ts';
+import { databaseOptions, loadConfig } from './config.ts';
 import { DEMO_PASSWORD, seedDemo } from './seed.ts';
 import { createServices } from './services.ts';
 import { prepareClient } from './start/client.ts';
-import { startDatabase } from './start/database.ts';
 import { startWorker } from './worker.ts';
+
+/** Listens on host:port; a port in use (or a host not of this machine) is one line for the operator. */
+async function listen(server: Server, port: number, host: string | undefined): Promise<void> {
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new SetupError(`port ${port} is in use: set PORT to a free port`);
+    if (code === 'EADDRNOTAVAIL') throw new SetupError(`HOST ${host} is not an address of this machine: set HOST to one`);
+    if (code === 'EACCES') throw new SetupError(`port ${port} needs privileges this user lacks: set PORT above 1023`);
+    throw error;
+  }
+}
+
+function serverUrl(address: AddressInfo, host: string | undefined): string {
+  const shown = host === undefined ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shown}:${address.port}`;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
 
-  const database = await startDatabase(config, logger);
+  // Stops the local cluster or embedded PostgreSQL when this process owns it (null with DATABASE_URL, or when
+  // another live npm start runs it).
+  const database = await openDatabase(databaseOptions(config, 'run', logger));
   const stopDatabase = database.stop;
   try {
     const applied = await migrate(database.url);
@@ -34,28 +56,14 @@ async function main(): Promise<void> {
     const clientDir = await prepareClient(logger);
     const services = await createServices(config, database.url, logger, { clientDir });
     const worker = await startWorker({ connectionString: database.url, sweep: sweepInWorker, logger, metrics: services.metrics });
-    const server: Server = makeApp(services).listen(config.port);
-    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-
-    const port = (server.address() as { port: number }).port;
-    console.log(
-      [
-        '',
-        `agent-presence is up at http://localhost:${port}`,
-        `  database:  ${database.description.replace(database.url, redactUrl(database.url))}`,
-        `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'`}`,
-        `  client:    ${clientDir ? clientDir : 'none (no client/index.html)'}`,
-        ...(demo
-          ? [
-              `  demo sign-ins (password "${DEMO_PASSWORD}")${demo.created ? ', created now' : ''}:`,
-              ...demo.signIns.map((s) => `    ${s.email.padEnd(32)} ${s.name} (${s.role})`),
-              '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first',
-              '  sweep takes Jordan offline and the release job returns both chats to the queue a minute later.',
-            ]
-          : ['  demo:      not seeded on DATABASE_URL (PRESENCE_DEMO=true seeds it); add people with npx presence']),
-        '',
-      ].join('\n'),
-    );
+    const server: Server = createServer(makeApp(services));
+    try {
+      await listen(server, config.port, config.host);
+    } catch (error) {
+      await worker.stop().catch(() => {});
+      await services.close().catch(() => {});
+      throw error;
+    }
 
     let stopping = false;
     const shutdown = async (signal: string): Promise<boolean> => {
@@ -87,6 +95,26 @@ async function main(): Promise<void> {
         void shutdown(signal).then((clean) => process.exit(clean ? 0 : 1));
       });
     }
+
+    // Said once Ctrl-C is handled, so that whoever reads it may stop the server at once.
+    console.log(
+      [
+        '',
+        `agent-presence is up at ${serverUrl(server.address() as AddressInfo, config.host)}`,
+        `  database:  ${database.description}`,
+        `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'`}`,
+        `  client:    ${clientDir ? clientDir : 'none (no client/index.html)'}`,
+        ...(demo
+          ? [
+              `  demo sign-ins (password "${DEMO_PASSWORD}")${demo.created ? ', created now' : ''}:`,
+              ...demo.signIns.map((s) => `    ${s.email.padEnd(32)} ${s.name} (${s.role})`),
+              '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first',
+              '  sweep takes Jordan offline and the release job returns both chats to the queue a minute later.',
+            ]
+          : ['  demo:      not seeded on DATABASE_URL (PRESENCE_DEMO=true seeds it); add people with npx presence']),
+        '',
+      ].join('\n'),
+    );
   } catch (error) {
     await stopDatabase?.().catch(() => {});
     throw error;
@@ -94,6 +122,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  console.error(error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });

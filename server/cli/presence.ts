@@ -4,26 +4,16 @@
 import argon2 from 'argon2';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
-import { findPgInstall } from '../../db/cluster.ts';
 import { openDatabase } from '../../db/database.ts';
-import { loadConfig } from '../config.ts';
+import { databaseOptions, loadConfig } from '../config.ts';
 import { toAgent, type AgentPresenceRow } from '../db/agents.ts';
-import { runningEmbeddedUrl } from '../start/database.ts';
 
 interface Output {
   json: boolean;
 }
 
 async function databaseUrl(): Promise<string> {
-  const config = loadConfig();
-  if (!config.databaseUrl && (config.forceEmbeddedPostgres || !(await findPgInstall()))) {
-    const url = runningEmbeddedUrl(config);
-    if (!url) {
-      throw new Error('no PostgreSQL server binaries here and no embedded PostgreSQL running: start it with npm start, or set DATABASE_URL');
-    }
-    return url;
-  }
-  return (await openDatabase(config)).url;
+  return (await openDatabase(databaseOptions(loadConfig(), 'use'))).url;
 }
 
 async function withDatabase<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {

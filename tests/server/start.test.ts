@@ -1,18 +1,35 @@
-// npm start as a newcomer meets it: a fresh data folder, the demo tenant, sign-in, a beat, a clean stop.
+// npm start as a newcomer meets it: a fresh data folder, the demo tenant, sign-in, a beat, a clean stop; and as
+// operations meet it: a crashed run's cluster, two starts on one folder, a busy port, who can reach the server
+// and the cluster.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
-import { findPgInstall } from '../../db/cluster.ts';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { findPgInstall, startCluster, stopCluster } from '../../db/cluster.ts';
+import { runningPostmaster } from '../../db/owner.ts';
 import { projectRoot } from '../../server/config.ts';
 import { DEMO_PASSWORD } from '../../server/seed.ts';
 
 const folders: string[] = [];
-afterAll(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+afterAll(async () => {
+  for (const folder of folders) {
+    // A cluster a failed test left running must not outlive the run.
+    await stopCluster(join(folder, 'postgres'));
+    rmSync(folder, { recursive: true, force: true });
+  }
 });
+
+const hasPostgres = existsSync('/usr/lib/postgresql');
+
+function dataFolder(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'presence-start-'));
+  folders.push(folder);
+  return folder;
+}
 
 interface Started {
   child: ChildProcess;
@@ -21,37 +38,42 @@ interface Started {
   output: () => string;
 }
 
-async function npmStart(env: Record<string, string>): Promise<Started> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'presence-start-'));
-  folders.push(dataDir);
+function spawnMain(env: Record<string, string>): { child: ChildProcess; env: NodeJS.ProcessEnv; stdout: () => string; stderr: () => string } {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const childEnv = { ...inherited, PRESENCE_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', ...env };
+  const childEnv = { ...inherited, PORT: '0', LOG_LEVEL: 'warn', ...env };
   const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'server', 'main.ts')], {
     cwd: projectRoot,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return { child, env: childEnv, stdout: () => stdout, stderr: () => stderr };
+}
+
+async function npmStart(env: Record<string, string>, dataDir = dataFolder()): Promise<Started> {
+  const { child, env: childEnv, stdout, stderr } = spawnMain({ PRESENCE_DATA_DIR: dataDir, ...env });
+  const output = () => stdout() + stderr();
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output()}`)), 90_000);
     const check = () => {
-      const match = /is up at (http:\/\/\S+)/.exec(output);
+      const match = /is up at (http:\/\/\S+)/.exec(stdout());
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     };
     child.stdout!.on('data', check);
-    child.on('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+    child.on('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output()}`)));
   });
-  return { child, env: childEnv, url, output: () => output };
+  return { child, env: childEnv, url, output };
 }
 
-async function stop(started: Started): Promise<number | null> {
+async function stop(started: Started, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => started.child.once('exit', resolve));
-  started.child.kill('SIGINT');
+  started.child.kill(signal);
   return exited;
 }
 
@@ -71,8 +93,30 @@ async function demoAgentBeats(url: string): Promise<string> {
   return ((await beat.json()) as { status: string }).status;
 }
 
+/** Resolves with the error code of a TCP connection to host:port, or 'connected'. */
+async function tcpConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('ETIMEDOUT');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+function nonLoopbackAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+}
+
 describe('npm start', () => {
-  it.skipIf(!existsSync('/usr/lib/postgresql'))(
+  it.skipIf(!hasPostgres)(
     'brings up the local cluster with the demo tenant and shuts down cleanly on SIGINT, stopping the cluster',
     async () => {
       // Setup
@@ -93,6 +137,100 @@ describe('npm start', () => {
       expect(code, started.output()).toBe(0);
       const dataDir = /cluster in (\S+)/.exec(started.output())![1]!;
       expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    },
+    120_000,
+  );
+
+  it.skipIf(!hasPostgres)(
+    'takes over the cluster a crashed run left running, and stops it on Ctrl-C',
+    async () => {
+      // Setup
+      const dataDir = dataFolder();
+      const crashed = await npmStart({}, dataDir);
+      expect(await stop(crashed, 'SIGKILL')).toBe(null);
+      const leftRunning = runningPostmaster(join(dataDir, 'postgres'));
+
+      // Action
+      const started = await npmStart({}, dataDir);
+      const status = await demoAgentBeats(started.url);
+      const code = await stop(started);
+
+      // Assertions
+      expect(leftRunning).not.toBe(null);
+      expect(started.output()).toMatch(/left running by an earlier run: taken over, stopped on exit/);
+      expect(status).toBe('available');
+      expect(code, started.output()).toBe(0);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+      expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    },
+    180_000,
+  );
+
+  it.skipIf(!hasPostgres)(
+    'leaves the cluster to the npm start that runs it: a second one says so and stops without stopping it',
+    async () => {
+      // Setup
+      const dataDir = dataFolder();
+      const first = await npmStart({}, dataDir);
+
+      // Action
+      const second = await npmStart({}, dataDir);
+      const secondCode = await stop(second);
+      const runningAfterSecond = runningPostmaster(join(dataDir, 'postgres'));
+      const firstStillServes = await fetch(`${first.url}/healthz`);
+      const firstCode = await stop(first);
+
+      // Assertions
+      expect(second.output()).toContain(`run by npm start (pid ${first.child.pid}): left running on exit`);
+      expect(secondCode, second.output()).toBe(0);
+      expect(runningAfterSecond).not.toBe(null);
+      expect(firstStillServes.status).toBe(200);
+      expect(firstCode, first.output()).toBe(0);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    180_000,
+  );
+
+  it.skipIf(!hasPostgres)(
+    'on a busy port says so in one line and exits with 1, stopping the cluster it started',
+    async () => {
+      // Setup
+      const busy: Server = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const port = (busy.address() as { port: number }).port;
+      const dataDir = dataFolder();
+
+      // Action
+      const run = spawnMain({ PRESENCE_DATA_DIR: dataDir, PORT: String(port) });
+      const code = await new Promise<number | null>((resolve) => run.child.once('exit', resolve));
+      busy.close();
+
+      // Assertions
+      expect(code, run.stdout() + run.stderr()).toBe(1);
+      expect(run.stderr().trim()).toBe(`port ${port} is in use: set PORT to a free port`);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    120_000,
+  );
+
+  it(
+    'in development listens on 127.0.0.1 only: the machine\'s other addresses refuse the connection',
+    async () => {
+      // Setup
+      const started = await npmStart({ DATABASE_URL: inject('databaseUrl'), NODE_ENV: 'development' });
+      const port = Number(new URL(started.url).port);
+      const other = nonLoopbackAddress();
+
+      // Action
+      const loopback = await tcpConnect('127.0.0.1', port);
+      const outside = other ? await tcpConnect(other, port) : null;
+      const code = await stop(started);
+
+      // Assertions
+      expect(started.url).toBe(`http://127.0.0.1:${port}`);
+      expect(loopback).toBe('connected');
+      if (other) expect(outside).toBe('ECONNREFUSED');
+      expect(code, started.output()).toBe(0);
     },
     120_000,
   );
@@ -118,5 +256,69 @@ describe('npm start', () => {
       expect(code, started.output()).toBe(0);
     },
     120_000,
+  );
+});
+
+describe('the local cluster', () => {
+  async function refusal(port: number, password: string | undefined): Promise<string> {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password });
+    return client.connect().then(
+      async () => {
+        await client.end();
+        return 'connected';
+      },
+      (error: { code?: string; message: string }) => error.code ?? error.message,
+    );
+  }
+
+  it.skipIf(!hasPostgres)(
+    'refuses TCP connections without the password, which only its OS user can read',
+    async () => {
+      // Setup
+      const folder = dataFolder();
+      const cluster = await startCluster({ dataDir: join(folder, 'postgres'), ephemeral: true });
+
+      // Action
+      const withoutPassword = await refusal(cluster.port, undefined);
+      const wrongPassword = await refusal(cluster.port, 'not-the-password');
+      const withPassword = await refusal(cluster.port, decodeURIComponent(new URL(cluster.url).password));
+      await cluster.stop();
+
+      // Assertions
+      expect(withoutPassword).not.toBe('connected');
+      expect(wrongPassword).toBe('28P01');
+      expect(withPassword).toBe('connected');
+      expect(statSync(join(folder, 'postgres.password')).mode & 0o777).toBe(0o600);
+      expect(readFileSync(join(folder, 'postgres', 'pg_hba.conf'), 'utf8')).not.toMatch(/^host.*trust/m);
+    },
+    60_000,
+  );
+
+  it.skipIf(!hasPostgres)(
+    'made by an earlier version with trust, gets a password and asks for it over TCP',
+    async () => {
+      // Setup: what the earlier version left: trust for every connection, no password file.
+      const folder = dataFolder();
+      const dataDir = join(folder, 'postgres');
+      const before = await startCluster({ dataDir, ephemeral: true });
+      await before.stop();
+      writeFileSync(join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n');
+      rmSync(join(folder, 'postgres.password'));
+
+      // Action
+      const upgraded = await startCluster({ dataDir, ephemeral: true });
+      const withoutPassword = await refusal(upgraded.port, undefined);
+      const wrongPassword = await refusal(upgraded.port, 'not-the-password');
+      const withPassword = await refusal(upgraded.port, decodeURIComponent(new URL(upgraded.url).password));
+      await upgraded.stop();
+
+      // Assertions
+      expect(withoutPassword).not.toBe('connected');
+      expect(wrongPassword).toBe('28P01');
+      expect(withPassword).toBe('connected');
+      expect(readFileSync(join(folder, 'postgres.password'), 'utf8').trim()).toBe(decodeURIComponent(new URL(upgraded.url).password));
+      expect(statSync(join(folder, 'postgres.password')).mode & 0o777).toBe(0o600);
+    },
+    60_000,
   );
 });
