@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { pino } from 'pino';
+import { ensureAppLogin } from '../db/app-login.ts';
 import { openDatabase, SetupError } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { makeApp } from './app.ts';
@@ -45,6 +46,9 @@ async function main(): Promise<void> {
     const applied = await migrate(database.url);
     if (applied.length) logger.info({ applied }, 'migrations applied');
     const demo = config.seedDemo ? await seedDemo(database.url) : null;
+    // The request path logs in as a member of presence_app only: APP_DATABASE_URL, or login role presence_server
+    // made here. Migrations, the seed and the worker use the owner's URL (database.url).
+    const appDatabaseUrl = await ensureAppLogin(database.url, config.appDatabaseUrl);
 
     const owner = new pg.Client({ connectionString: database.url });
     await owner.connect();
@@ -54,7 +58,7 @@ async function main(): Promise<void> {
     const sweepInWorker = scheduler.scheduler === 'graphile-worker';
 
     const clientDir = await prepareClient(logger);
-    const services = await createServices(config, database.url, logger, { clientDir });
+    const services = await createServices(config, appDatabaseUrl, logger, { clientDir });
     const worker = await startWorker({ connectionString: database.url, sweep: sweepInWorker, logger, metrics: services.metrics });
     const server: Server = createServer(makeApp(services));
     try {

@@ -1,0 +1,148 @@
+// The login of the server's request path: a role that is a member of presence_app only (not a superuser, not the
+// owner, no SET ROLE back to either). Either APP_DATABASE_URL, which names a role the operator made (checked
+// here), or login role presence_server, made from the owner URL with a password kept in
+// presence_private.server_login (owner-only), so that every replica logs in with the same one.
+import pg from 'pg';
+import { redactUrl, SetupError } from './database.ts';
+import { generatePassword, scramVerifier } from './password.ts';
+
+const APP_ROLE = 'presence_app';
+export const SERVER_LOGIN = 'presence_server';
+
+/**
+ * Returns the URL the request path connects with. `appDatabaseUrl` (APP_DATABASE_URL) is checked and returned as
+ * it is; without it, presence_server is created (or reused) through the owner URL, after the migrations.
+ */
+export async function ensureAppLogin(ownerUrl: string, appDatabaseUrl?: string): Promise<string> {
+  if (appDatabaseUrl) {
+    await checkAppLogin(appDatabaseUrl);
+    return appDatabaseUrl;
+  }
+  const password = await ensureServerLogin(ownerUrl);
+  const url = new URL(ownerUrl);
+  url.searchParams.delete('user');
+  url.searchParams.delete('password');
+  url.username = SERVER_LOGIN;
+  url.password = password;
+  await connectAs(url.toString(), async () => {}).catch((error: unknown) => {
+    throw new SetupError(`login role ${SERVER_LOGIN} cannot connect to ${redactUrl(url.toString())}: ${message(error)}`);
+  });
+  return url.toString();
+}
+
+/** Refuses an APP_DATABASE_URL whose role could do more than presence_app may. */
+async function checkAppLogin(appDatabaseUrl: string): Promise<void> {
+  const problem = await connectAs(appDatabaseUrl, async (client) => {
+    const { rows } = await client.query<{
+      role: string;
+      superuser: boolean;
+      schema_owner: string | null;
+      acts_as_owner: boolean;
+      app_role: boolean;
+      member: boolean;
+    }>(
+      `select current_user as role,
+              r.rolsuper as superuser,
+              pg_get_userbyid(n.nspowner) as schema_owner,
+              coalesce(pg_has_role(current_user, n.nspowner, 'MEMBER'), false) as acts_as_owner,
+              exists (select 1 from pg_roles where rolname = $1) as app_role,
+              exists (select 1 from pg_roles where rolname = $1) and pg_has_role(current_user, $1::name, 'USAGE') as member
+         from pg_roles r left join pg_namespace n on n.nspname = 'presence'
+        where r.rolname = current_user`,
+      [APP_ROLE],
+    );
+    const r = rows[0]!;
+    const instead = `name a login role that is a member of ${APP_ROLE} only`;
+    if (r.superuser) return `logs in as ${r.role}, a superuser: ${instead}`;
+    if (r.schema_owner === null) return 'reaches a database without schema presence: run the migrations on it (npm run db:migrate)';
+    if (r.acts_as_owner) {
+      return r.role === r.schema_owner
+        ? `logs in as ${r.role}, which owns schema presence: ${instead}`
+        : `logs in as ${r.role}, which can act as ${r.schema_owner}, the owner of schema presence: ${instead}`;
+    }
+    if (!r.app_role || !r.member) {
+      return `logs in as ${r.role}, which is not a member of ${APP_ROLE}: grant ${APP_ROLE} to ${r.role} (an INHERIT role)`;
+    }
+    return null;
+  }).catch((error: unknown) => {
+    if (error instanceof SetupError) throw error;
+    return `cannot connect: ${message(error)}`;
+  });
+  if (problem) throw new SetupError(`APP_DATABASE_URL ${redactUrl(appDatabaseUrl)} ${problem}`);
+}
+
+/**
+ * Creates login role presence_server (member of presence_app, INHERIT, nothing more) or brings the existing one back
+ * to the password every replica reads from presence_private.server_login; returns that password. Replicas starting
+ * together serialize on an advisory lock, so the first creates the password and the others read it.
+ */
+async function ensureServerLogin(ownerUrl: string): Promise<string> {
+  return connectAs(ownerUrl, async (client) => {
+    await client.query('begin');
+    try {
+      await client.query(`select pg_advisory_xact_lock(hashtextextended('presence_private.server_login', 0))`);
+      const stored = await client
+        .query<{ password: string }>('select password from presence_private.server_login where role_name = $1', [SERVER_LOGIN])
+        .catch((error: unknown) => {
+          if ((error as { code?: string }).code === '42P01') {
+            throw new SetupError('table presence_private.server_login is missing: run the migrations (npm run db:migrate)');
+          }
+          throw error;
+        });
+      let password = stored.rows[0]?.password;
+      if (!password) {
+        password = generatePassword();
+        await client.query('insert into presence_private.server_login (role_name, password) values ($1, $2)', [
+          SERVER_LOGIN,
+          password,
+        ]);
+      }
+      const { rows } = await client.query<{ ok: boolean }>(
+        `select not (rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls) and rolinherit as ok
+           from pg_roles where rolname = $1`,
+        [SERVER_LOGIN],
+      );
+      const verifier = client.escapeLiteral(scramVerifier(password));
+      if (rows.length === 0) {
+        await client.query(
+          `create role ${SERVER_LOGIN} login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls
+             password ${verifier} in role ${APP_ROLE}`,
+        );
+        await client.query(
+          `comment on role ${SERVER_LOGIN} is 'The request path of agent-presence: a member of ${APP_ROLE} only; ` +
+            `its password is in presence_private.server_login.'`,
+        );
+      } else if (!rows[0]!.ok) {
+        throw new SetupError(
+          `role ${SERVER_LOGIN} exists with more rights than a member of ${APP_ROLE} needs (superuser, createdb, ` +
+            `createrole, replication, bypassrls or noinherit): drop it, or set APP_DATABASE_URL to a login role of yours`,
+        );
+      } else {
+        await client.query(`alter role ${SERVER_LOGIN} login password ${verifier}`);
+        await client.query(`grant ${APP_ROLE} to ${SERVER_LOGIN}`);
+      }
+      await client.query('commit');
+      return password;
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      if (error instanceof SetupError) throw error;
+      throw new SetupError(
+        `cannot create or update login role ${SERVER_LOGIN} as the owner: ${message(error)}; or set APP_DATABASE_URL`,
+      );
+    }
+  });
+}
+
+async function connectAs<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'presence-app-login' });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
