@@ -2,23 +2,27 @@
 import { join } from 'node:path';
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { runner } from 'node-pg-migrate';
-import { projectRoot } from '../server/config.ts';
+import { projectRoot } from './database.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
+export const MIGRATIONS_DIR = join(projectRoot, 'db', 'migrations');
+
 export interface MigrateOptions {
   log?: (message: string) => void;
+  /** Another folder of migrations (a test replays the landed files from git history). */
+  dir?: string;
 }
 
 /**
  * Installs graphile-worker's own schema first (our migrations enqueue its jobs from SQL), then runs every
  * pending migration of ours in one transaction; returns the names of those it applied.
  */
-export async function migrate(databaseUrl: string, { log = () => {} }: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(databaseUrl: string, { log = () => {}, dir = MIGRATIONS_DIR }: MigrateOptions = {}): Promise<string[]> {
   await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
   const applied = await runner({
     databaseUrl,
-    dir: join(projectRoot, 'db', 'migrations'),
+    dir,
     direction: 'up',
     migrationsTable: 'migrations',
     migrationsSchema: 'presence_migrations',

@@ -6,11 +6,11 @@
 
 create table presence_private.users (
   id uuid primary key default gen_random_uuid(),
-  tenant_id uuid not null references public.tenants on delete cascade,
+  tenant_id presence.tenant_key not null references public.tenants on delete cascade,
   email text not null constraint users_email_shape check (email ~ '^[^@\s]+@[^@\s]+$'),
   name text not null constraint users_name_not_blank check (btrim(name) <> ''),
   role text not null constraint users_role_check check (role in ('support_staff', 'client_admin', 'supervisor')),
-  agent_id uuid,
+  agent_id presence.agent_key,
   password_hash text not null constraint users_password_hash_argon2 check (password_hash like '$argon2id$%'),
   created_at timestamptz not null default now(),
   foreign key (tenant_id, agent_id) references public.human_agents (tenant_id, id) on delete cascade,
@@ -144,9 +144,9 @@ create type presence.session_user_row as (
   email text,
   name text,
   role text,
-  tenant_id uuid,
+  tenant_id presence.tenant_key,
   tenant_name text,
-  agent_id uuid,
+  agent_id presence.agent_key,
   agent_status text,
   agent_chosen_status text,
   heartbeat_interval_s integer,
@@ -164,7 +164,7 @@ language sql stable security definer
 set search_path = ''
 as $$
   select s.id, u.id, u.email, u.name, u.role, t.id, t.name, a.id,
-         presence.effective_status(a.status, a.last_seen, st.offline_after_s, p_now), a.chosen_status,
+         presence.effective_status(a.status::text, a.last_seen, st.offline_after_s, p_now), a.chosen_status,
          st.heartbeat_interval_s, st.offline_after_s, st.away_after_s,
          extract(epoch from s.expires_at - p_now)::double precision
     from presence_private.auth_sessions s

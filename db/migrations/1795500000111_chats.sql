@@ -5,8 +5,8 @@
 
 create table presence_private.chats (
   id uuid primary key default gen_random_uuid(),
-  tenant_id uuid not null references public.tenants on delete cascade,
-  agent_id uuid,
+  tenant_id presence.tenant_key not null references public.tenants on delete cascade,
+  agent_id presence.agent_key,
   status text not null default 'queued' constraint chats_status_check check (status in ('queued', 'assigned', 'closed')),
   created_at timestamptz not null default now(),
   assigned_at timestamptz,
