@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 
+/** Anything a test can query through: the pool, or one client of it holding a transaction. */
+export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+
 export function testPool(max = 10): pg.Pool {
   return new pg.Pool({ connectionString: inject('databaseUrl'), max });
 }
@@ -14,7 +17,7 @@ export interface TenantSettings {
   release_chats_after_s?: number;
 }
 
-export async function createTenant(db: pg.Pool, settings?: TenantSettings): Promise<string> {
+export async function createTenant(db: Queryable, settings?: TenantSettings): Promise<string> {
   const { rows } = await db.query<{ id: string }>('insert into tenants (name) values ($1) returning id', [
     `tenant ${randomUUID()}`,
   ]);
@@ -32,7 +35,7 @@ export async function createTenant(db: pg.Pool, settings?: TenantSettings): Prom
 }
 
 export async function createAgent(
-  db: pg.Pool,
+  db: Queryable,
   tenantId: string,
   fields: { name?: string; email?: string; maxChats?: number; activeChats?: number } = {},
 ): Promise<string> {
@@ -57,7 +60,8 @@ export async function createAgent(
  */
 export async function silenceAgent(db: pg.Pool, agentId: string, seconds: number): Promise<void> {
   await db.query(
-    `with a as (update human_agents set last_seen = last_seen - make_interval(secs => $2) where id = $1)
+    `with a as (update human_agents set last_seen = last_seen - make_interval(secs => $2),
+                                        status_since = status_since - make_interval(secs => $2) where id = $1)
      update presence_private.sessions set last_seen = last_seen - make_interval(secs => $2) where agent_id = $1`,
     [agentId, seconds],
   );
@@ -95,21 +99,135 @@ export interface Beat {
   heartbeat_interval_s: number;
 }
 
-/** One call of presence.heartbeat as the app would make it. */
+/** One call of presence.heartbeat as the app would make it (optionally naming the sign-in the tab beats under). */
 export async function beat(
-  db: pg.Pool | pg.PoolClient,
+  db: Queryable,
   tenantId: string,
   agentId: string,
   sessionId: string,
   activity = 'active',
+  signIn: string | null = null,
 ): Promise<Beat> {
-  const { rows } = await db.query<Beat>('select * from presence.heartbeat($1, $2, $3, $4)', [
+  const { rows } = await db.query<Beat>('select * from presence.heartbeat($1, $2, $3, $4, $5)', [
     tenantId,
     agentId,
     sessionId,
     activity,
+    signIn,
   ]);
   return rows[0]!;
+}
+
+export interface BatchBeat {
+  tenantId: string;
+  agentId: string;
+  sessionId: string;
+  activity?: string;
+  signIn?: string | null;
+}
+
+/** One call of presence.heartbeats (the batch the router sends): one row per beat, in order. */
+export async function beats(db: Queryable, batch: BatchBeat[]): Promise<Array<Beat & { ord: number }>> {
+  const { rows } = await db.query<Beat & { ord: number }>('select * from presence.heartbeats($1, $2, $3, $4, $5)', [
+    batch.map((b) => b.tenantId),
+    batch.map((b) => b.agentId),
+    batch.map((b) => b.sessionId),
+    batch.map((b) => b.activity ?? 'active'),
+    batch.map((b) => b.signIn ?? null),
+  ]);
+  return rows;
+}
+
+/** presence.end_sign_in: sign-out of one sign-in (agent null for a supervisor); returns the agent's status. */
+export async function endSignIn(db: Queryable, tenantId: string, agentId: string | null, signIn: string): Promise<string | null> {
+  const { rows } = await db.query<{ status: string | null }>('select presence.end_sign_in($1, $2, $3) as status', [
+    tenantId,
+    agentId,
+    signIn,
+  ]);
+  return rows[0]!.status;
+}
+
+/** Runs `work` in one transaction on one client of the pool and commits it (rolls back if it throws). */
+export async function inTransaction<T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * An agent with a past: it came online (one heartbeat event) `onlineForS` seconds ago, its one tab last beat
+ * `silentForS` seconds ago, and no sweep or call has looked at it since (status away stands for idle, dnd for a
+ * chosen dnd). silenceAgent cannot give that past (its
+ * status event stays at the real time and status_events is append-only), so the rows are written as they would
+ * have been. Write it inside a transaction (inTransaction) that also runs the call under test, so that no sweep
+ * (pg_cron's, another file's) sees it in between.
+ */
+export async function createAgentWithPast(
+  db: Queryable,
+  tenantId: string,
+  {
+    onlineForS,
+    silentForS,
+    status = 'available',
+    tab = 'tab',
+    signIn = null,
+  }: { onlineForS: number; silentForS: number; status?: string; tab?: string; signIn?: string | null },
+): Promise<{ agentId: string; lastSeen: Date }> {
+  const agentId = await createAgent(db, tenantId);
+  const { rows } = await db.query<{ last_seen: Date }>(
+    `with agent as (
+       update human_agents
+          set status = $3, chosen_status = case when $3 = 'dnd' then 'dnd' else 'available' end,
+              status_reason = 'heartbeat', status_since = now() - make_interval(secs => $4),
+              last_seen = now() - make_interval(secs => $5)
+        where id = $2
+       returning last_seen
+     ), event as (
+       insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+       values ($1, $2, 'offline', $3, 'heartbeat', now() - make_interval(secs => $4))
+     ), tab as (
+       insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)
+       values ($2, $6, $1, 'active', $7, now() - make_interval(secs => $4), now() - make_interval(secs => $5))
+     )
+     select last_seen from agent`,
+    [tenantId, agentId, status, onlineForS, silentForS, tab, signIn],
+  );
+  return { agentId, lastSeen: rows[0]!.last_seen };
+}
+
+/** A connection listening on a channel; `until` waits (up to 3 s) for the messages a test expects. */
+export async function listenTo(
+  channel: string,
+  url: string = inject('databaseUrl'),
+): Promise<{
+  received: Array<Record<string, unknown>>;
+  until: (enough: (received: Array<Record<string, unknown>>) => boolean, ms?: number) => Promise<void>;
+  stop: () => Promise<void>;
+}> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const received: Array<Record<string, unknown>> = [];
+  client.on('notification', (n) => {
+    if (n.channel === channel) received.push(JSON.parse(n.payload ?? '{}'));
+  });
+  await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+  return {
+    received,
+    async until(enough, ms = 3_000) {
+      for (let waited = 0; waited < ms && !enough(received); waited += 50) await new Promise((r) => setTimeout(r, 50));
+    },
+    stop: () => client.end(),
+  };
 }
 
 /**
