@@ -18,8 +18,8 @@ describe('the presence-sweep pg_cron job', () => {
       active: true,
       database: 'presence',
     });
-    const scheduler = await db.query('select * from presence.sweep_scheduler()');
-    expect(scheduler.rows[0]).toEqual({ scheduler: 'pg_cron', schedule: rows[0].schedule, active: true });
+    const scheduler = await db.query('select scheduler, schedule, active, database_name from presence.sweep_scheduler()');
+    expect(scheduler.rows).toEqual([{ scheduler: 'pg_cron', schedule: rows[0].schedule, active: true, database_name: 'presence' }]);
   });
 
   it('really runs: a stale agent is swept offline by pg_cron and the run is recorded as succeeded', async () => {
@@ -46,5 +46,10 @@ describe('the presence-sweep pg_cron job', () => {
     // Assertions
     expect(run).toMatchObject({ status: 'succeeded' });
     expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'timeout' });
+    const { rows: facts } = await db.query<{ last_run_at: Date; runs: string }>(
+      'select s.last_run_at, presence.sweep_runs() as runs from presence.sweep_scheduler() s',
+    );
+    expect(facts[0]!.last_run_at.getTime()).toBeGreaterThanOrEqual(started[0]!.now.getTime());
+    expect(Number(facts[0]!.runs)).toBeGreaterThan(0);
   }, 90_000);
 });

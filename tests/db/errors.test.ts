@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentRow, beat, createAgent, createTenant, testPool } from '../helpers/db.ts';
+import { agentRow, beat, beats, createAgent, createTenant, testPool } from '../helpers/db.ts';
 
 const db = testPool();
 afterAll(() => db.end());
@@ -30,6 +30,9 @@ describe('bad input', () => {
       ['select presence.end_session($1, $2, $3)', [otherTenant, agent, 'tab']],
       ['select presence.set_status($1, $2, $3)', [otherTenant, agent, 'dnd']],
       ['select presence.mark_offline($1, $2)', [otherTenant, agent]],
+      ['select presence.end_sign_in($1, $2, $3)', [otherTenant, agent, 'sign-in']],
+      ['select * from presence.agent_history($1, $2)', [otherTenant, agent]],
+      ['select * from presence.heartbeats($1, $2, $3, $4, $5)', [[otherTenant], [agent], ['tab'], ['active'], [null]]],
     ] as const) {
       await expect(db.query(sql, [...params]), sql).rejects.toMatchObject({
         code: 'PRAGT',
@@ -44,6 +47,83 @@ describe('bad input', () => {
     await expect(
       db.query('select * from presence.heartbeat($1, $2, $3)', [tenant, '00000000-0000-0000-0000-000000000000', 'tab']),
     ).rejects.toMatchObject({ code: 'PRAGT', message: `no agent 00000000-0000-0000-0000-000000000000 in tenant ${tenant}` });
+  });
+
+  it('one bad beat fails the whole batch, and the batch changes nothing', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const good = await createAgent(db, tenant);
+    await beat(db, tenant, good, 'tab');
+    const before = await snapshot(good);
+
+    // Action
+    const attempt = beats(db, [
+      { tenantId: tenant, agentId: good, sessionId: 'tab' },
+      { tenantId: tenant, agentId: good, sessionId: 'new-tab', activity: 'idle' },
+      { tenantId: tenant, agentId: '00000000-0000-0000-0000-000000000000', sessionId: 'tab' },
+    ]);
+
+    // Assertions
+    await expect(attempt).rejects.toMatchObject({ code: 'PRAGT' });
+    expect(await snapshot(good)).toEqual(before);
+  });
+
+  it('a batch whose arrays differ in length is refused with PRUSR naming each length', async () => {
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await expect(
+      db.query('select * from presence.heartbeats($1, $2, $3, $4, $5)', [[tenant], [agent], ['tab', 'tab-2'], ['active'], [null]]),
+    ).rejects.toMatchObject({
+      code: 'PRUSR',
+      message: 'the arrays of a heartbeat batch must have one element per beat, got 1 tenants, 1 agents, 2 tabs, 1 activities, 1 sign-ins',
+    });
+  });
+
+  it('an id that is not of the platform\'s key type is refused by PostgreSQL before anything runs', async () => {
+    const tenant = await createTenant(db);
+    await expect(db.query('select * from presence.heartbeat($1, $2, $3)', [tenant, '42', 'tab'])).rejects.toMatchObject({
+      code: '22P02',
+    });
+  });
+
+  it('a blank or over-long sign-in id is refused with PRSES, and sign-out needs one', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    const before = await snapshot(agent);
+
+    // Action / Assertions
+    for (const [signIn, message] of [
+      ['', `sign-in id must be null or a non-empty string of at most 200 characters, got ''`],
+      [' ', `sign-in id must be null or a non-empty string of at most 200 characters, got ' '`],
+      ['x'.repeat(201), 'sign-in id must be null or a non-empty string of at most 200 characters, got 201 characters'],
+    ] as const) {
+      await expect(beat(db, tenant, agent, 'tab', 'active', signIn)).rejects.toMatchObject({ code: 'PRSES', message });
+      await expect(db.query('select presence.end_sign_in($1, $2, $3)', [tenant, agent, signIn])).rejects.toMatchObject({
+        code: 'PRSES',
+        message,
+      });
+    }
+    await expect(db.query('select presence.end_sign_in($1, $2, null)', [tenant, agent])).rejects.toMatchObject({
+      code: 'PRSES',
+      message: 'sign-in id must be a non-empty string, got null',
+    });
+    expect(await snapshot(agent)).toEqual(before);
+  });
+
+  it('a history range that is empty or reversed is refused with PRUSR', async () => {
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await expect(
+      db.query('select * from presence.agent_history($1, $2, $3, $4)', [tenant, agent, '2000-01-02Z', '2000-01-01Z']),
+    ).rejects.toMatchObject({ code: 'PRUSR', message: expect.stringContaining('history range must have from before to') });
+  });
+
+  it('a chat for an unknown tenant is refused with PRTEN', async () => {
+    await expect(db.query('select presence.open_chat($1)', ['00000000-0000-0000-0000-000000000000'])).rejects.toMatchObject({
+      code: 'PRTEN',
+      message: 'no tenant 00000000-0000-0000-0000-000000000000',
+    });
   });
 
   it('an unknown status is refused with PRSTA naming the value and the allowed ones, and changes nothing', async () => {

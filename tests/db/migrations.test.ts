@@ -14,7 +14,7 @@ describe('npm run db:migrate', () => {
              select p.oid::regprocedure::text || md5(p.prosrc) as x from pg_proc p
                join pg_namespace n on n.oid = p.pronamespace where n.nspname like 'presence%'
              union all select c.oid::regclass::text from pg_class c
-               join pg_namespace n on n.oid = c.relnamespace where n.nspname in ('public', 'presence', 'presence_private')
+               join pg_namespace n on n.oid = c.relnamespace where n.nspname in ('public', 'presence', 'presence_private', 'presence_accounts')
              union all select jobname || schedule from cron.job) s`,
         )
       ).rows[0].f;

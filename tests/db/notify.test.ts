@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { beat, createAgent, createTenant, testPool } from '../helpers/db.ts';
+import { beat, createAgent, createAgentWithPast, createTenant, inTransaction, testPool } from '../helpers/db.ts';
 
 const db = testPool();
 const listener = new pg.Client({ connectionString: inject('databaseUrl') });
@@ -25,21 +25,50 @@ async function notificationsFor(agent: string, waitMs = 300): Promise<Array<Reco
 }
 
 describe('transition notifications', () => {
-  it('every transition is announced on channel presence_status with tenant, agent, from, to, reason and at', async () => {
+  it('every transition is announced on channel presence_status with tenant, agent (as strings), from, to, chosen, reason and at', async () => {
     // Setup
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
 
     // Action
     const first = await beat(db, tenant, agent, 'tab');
-    await db.query('select presence.set_status($1, $2, $3)', [tenant, agent, 'away']);
+    await db.query('select presence.set_status($1, $2, $3)', [tenant, agent, 'dnd']);
+    await beat(db, tenant, agent, 'tab', 'idle');
+    await db.query('select presence.end_session($1, $2, $3)', [tenant, agent, 'tab']);
 
     // Assertions
     const notes = await notificationsFor(agent);
-    expect(notes).toHaveLength(2);
-    expect(notes[0]).toEqual({ tenant, agent, from: 'offline', to: 'available', reason: 'heartbeat', at: expect.any(String) });
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toEqual({
+      tenant,
+      agent,
+      from: 'offline',
+      to: 'available',
+      chosen: 'available',
+      reason: 'heartbeat',
+      at: expect.any(String),
+    });
     expect(new Date(notes[0]!.at!).getTime()).toBe(first.last_seen.getTime());
-    expect(notes[1]).toMatchObject({ from: 'available', to: 'away', reason: 'manual' });
+    expect(notes[1]).toMatchObject({ from: 'available', to: 'dnd', chosen: 'dnd', reason: 'manual' });
+    expect(notes[2]).toMatchObject({ from: 'dnd', to: 'offline', chosen: 'dnd', reason: 'left' });
+  });
+
+  it('a timeout a beat records is announced at the moment the agent went silent, with its chosen status', async () => {
+    // Setup / Action: the agent came online 1000 s ago, went silent 600 s ago, and beats now (no sweep in between).
+    const tenant = await createTenant(db);
+    const { agentId, lastSeen } = await inTransaction(db, async (client) => {
+      const past = await createAgentWithPast(client, tenant, { onlineForS: 1000, silentForS: 600, status: 'dnd' });
+      await beat(client, tenant, past.agentId, 'tab');
+      return past;
+    });
+
+    // Assertions
+    const notes = await notificationsFor(agentId);
+    expect(notes.map((n) => [n.from, n.to, n.chosen, n.reason])).toEqual([
+      ['dnd', 'offline', 'dnd', 'timeout'],
+      ['offline', 'dnd', 'dnd', 'heartbeat'],
+    ]);
+    expect(new Date(notes[0]!.at!).getTime()).toBe(lastSeen.getTime() + 90_000);
   });
 
   it('nothing is announced before commit, and nothing at all after a rollback', async () => {

@@ -17,7 +17,7 @@ describe('presence.agent_presence', () => {
 
       // Action
       const { rows } = await client.query('select * from presence.agent_presence where agent_id = $1', [agent]);
-      const table = await client.query('select status from human_agents where id = $1', [agent]);
+      const table = await client.query('select status, last_seen from human_agents where id = $1', [agent]);
 
       // Assertions
       expect(table.rows[0].status).toBe('available');
@@ -32,6 +32,7 @@ describe('presence.agent_presence', () => {
         active_chats: 2,
         max_chats: 5,
       });
+      expect(rows[0].offline_at.getTime()).toBe(table.rows[0].last_seen.getTime() + 90_000);
     } finally {
       await client.query('rollback');
       client.release();
@@ -54,18 +55,20 @@ describe('presence.agent_presence', () => {
     expect(rows[0]).toEqual({ status: 'dnd', seconds_since_seen: 0 });
   });
 
-  it('reads an agent who never sent a beat offline, with no last_seen', async () => {
+  it('reads an agent who never sent a beat offline, with no last_seen, offline since -infinity', async () => {
     // Setup
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
 
     // Action
-    const { rows } = await db.query('select status, last_seen, seconds_since_seen from presence.agent_presence where agent_id = $1', [
-      agent,
-    ]);
+    const { rows } = await db.query(
+      `select status, last_seen, seconds_since_seen, offline_at = '-infinity' as offline_forever
+         from presence.agent_presence where agent_id = $1`,
+      [agent],
+    );
 
     // Assertions
-    expect(rows[0]).toEqual({ status: 'offline', last_seen: null, seconds_since_seen: null });
+    expect(rows[0]).toEqual({ status: 'offline', last_seen: null, seconds_since_seen: null, offline_forever: true });
   });
 });
 
@@ -84,7 +87,7 @@ describe('presence.time_in_status', () => {
 
     // Action
     const { rows } = await db.query(
-      `select day::text, status, seconds from presence.time_in_status
+      `select day::text, status, seconds::float8 as seconds from presence.time_in_status
         where agent_id = $1 and day <= '2000-01-02' order by day, status`,
       [agent],
     );
@@ -96,6 +99,28 @@ describe('presence.time_in_status', () => {
       { day: '2000-01-02', status: 'away', seconds: 2 * 3600 },
       { day: '2000-01-02', status: 'offline', seconds: 22 * 3600 },
     ]);
+  });
+
+  it('gives seconds as numeric, so the README\'s hours per day, round(seconds / 3600.0, 1), works', async () => {
+    // Setup: available 10:00-22:00 on one day.
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await db.query(
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at) values
+         ($1, $2, 'offline', 'available', 'heartbeat', '2000-01-01 10:00Z'),
+         ($1, $2, 'available', 'offline', 'left', '2000-01-01 22:00Z')`,
+      [tenant, agent],
+    );
+
+    // Action
+    const { rows } = await db.query(
+      `select pg_typeof(t.seconds)::text as type, round(t.seconds / 3600.0, 1)::text as hours
+         from presence.time_in_status t where t.agent_id = $1 and t.status = 'available' and t.day = '2000-01-01'`,
+      [agent],
+    );
+
+    // Assertions
+    expect(rows).toEqual([{ type: 'numeric', hours: '12.0' }]);
   });
 });
 

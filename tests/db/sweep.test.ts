@@ -56,15 +56,16 @@ describe('presence.sweep_stale_agents', () => {
     expect((await agentRow(db, lenientAgent)).status).toBe('available');
   });
 
-  it('returns how many agents it took offline and is idempotent', async () => {
+  it('returns how many agents it took offline, records each at last_seen + offline_after_s (not at p_now), and is idempotent', async () => {
     // Setup: agents living in the year 2000, swept with a clock of that year inside one transaction, so the
-    // sweeps pg_cron and other test files run meanwhile neither see nor disturb them.
+    // sweeps pg_cron and other test files run meanwhile neither see nor disturb them. Three went silent at 11:50,
+    // so readers saw them offline from 11:51:30 on (offline_after_s 90); two beat at 11:59.
     const client = await db.connect();
     try {
       await client.query('begin');
-      const tenant = await createTenant(db);
+      const tenant = await createTenant(client);
       const agents = [];
-      for (let i = 0; i < 5; i++) agents.push(await createAgent(db, tenant));
+      for (let i = 0; i < 5; i++) agents.push(await createAgent(client, tenant));
       await client.query(
         `update human_agents set status = 'available', last_seen = timestamptz '2000-01-01 11:59Z' where id = any($1)`,
         [agents],
@@ -81,10 +82,23 @@ describe('presence.sweep_stale_agents', () => {
       expect(first.rows[0].n).toBe(3);
       expect(second.rows[0].n).toBe(0);
       const { rows } = await client.query(
-        'select count(*)::int as n from presence.status_events where agent_id = any($1) and reason = $2 and at = $3',
-        [agents, 'timeout', '2000-01-01 12:00Z'],
+        `select agent_id, at from presence.status_events where agent_id = any($1) and reason = 'timeout' order by agent_id`,
+        [agents],
       );
-      expect(rows[0].n).toBe(3);
+      expect(rows).toEqual(
+        [...agents.slice(0, 3)].sort().map((agent) => ({ agent_id: agent, at: new Date('2000-01-01T11:51:30Z') })),
+      );
+      const statuses = await client.query(
+        'select status, status_since from human_agents where id = any($1) order by status, status_since',
+        [agents],
+      );
+      expect(statuses.rows).toEqual([
+        { status: 'available', status_since: null },
+        { status: 'available', status_since: null },
+        { status: 'offline', status_since: new Date('2000-01-01T11:51:30Z') },
+        { status: 'offline', status_since: new Date('2000-01-01T11:51:30Z') },
+        { status: 'offline', status_since: new Date('2000-01-01T11:51:30Z') },
+      ]);
     } finally {
       await client.query('rollback');
       client.release();
