@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentRow, beat, createAgent, createTenant, eventsOf, silenceAgent, testPool } from '../helpers/db.ts';
+import { agentRow, beat, beats, createAgent, createTenant, endSignIn, eventsOf, silenceAgent, testPool } from '../helpers/db.ts';
 
 const db = testPool();
 afterAll(() => db.end());
@@ -192,5 +192,123 @@ describe('presence.heartbeat', () => {
     // Assertions
     const { rows } = await db.query('select session_id from presence_private.sessions where agent_id = $1', [agent]);
     expect(rows).toEqual([{ session_id: 'new-tab' }]);
+  });
+
+  it('100 invented tab ids of one agent leave at most 32 tab rows, the most recent ones', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+
+    // Action
+    for (let i = 1; i <= 100; i++) await beat(db, tenant, agent, `invented-${i}`);
+
+    // Assertions
+    const { rows } = await db.query<{ session_id: string }>(
+      'select session_id from presence_private.sessions where agent_id = $1',
+      [agent],
+    );
+    expect(rows.length).toBeLessThanOrEqual(32);
+    expect(rows.map((r) => r.session_id).sort()).toEqual(Array.from({ length: 32 }, (_, i) => `invented-${69 + i}`).sort());
+    expect((await agentRow(db, agent)).status).toBe('available');
+  });
+});
+
+describe('presence.heartbeats (the batch)', () => {
+  it('answers one row per beat, in order, with what presence.heartbeat would answer for each', async () => {
+    // Setup: a new agent, an agent already beating, an agent already beating that now reports idle.
+    const tenant = await createTenant(db, { heartbeat_interval_s: 10, offline_after_s: 30 });
+    const [fresh, beating, idle] = [await createAgent(db, tenant), await createAgent(db, tenant), await createAgent(db, tenant)];
+    await beat(db, tenant, beating, 'tab-b');
+    await beat(db, tenant, idle, 'tab-c');
+
+    // Action
+    const rows = await beats(db, [
+      { tenantId: tenant, agentId: idle, sessionId: 'tab-c', activity: 'idle' },
+      { tenantId: tenant, agentId: fresh, sessionId: 'tab-a' },
+      { tenantId: tenant, agentId: beating, sessionId: 'tab-b' },
+    ]);
+
+    // Assertions
+    expect(rows.map((r) => [r.ord, r.status, r.heartbeat_interval_s])).toEqual([
+      [1, 'away', 10],
+      [2, 'available', 10],
+      [3, 'available', 10],
+    ]);
+    for (const [agent, row] of [[idle, rows[0]!], [fresh, rows[1]!], [beating, rows[2]!]] as const) {
+      expect((await agentRow(db, agent)).last_seen).toEqual(row.last_seen);
+    }
+    expect((await eventsOf(db, beating)).map((e) => e.reason)).toEqual(['heartbeat']);
+    expect((await eventsOf(db, idle)).map((e) => e.reason)).toEqual(['heartbeat', 'idle']);
+  });
+
+  it('a beat of a known tab moves the last beat of the agent and of that tab, and writes no event', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab', 'active', 'sign-in-1');
+    await silenceAgent(db, agent, 20);
+
+    // Action
+    const [row] = await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-1' }]);
+
+    // Assertions
+    const { rows } = await db.query('select last_seen from presence_private.sessions where agent_id = $1', [agent]);
+    expect(row!.status).toBe('available');
+    expect(rows).toEqual([{ last_seen: row!.last_seen }]);
+    expect((await agentRow(db, agent)).last_seen).toEqual(row!.last_seen);
+    expect(await eventsOf(db, agent)).toHaveLength(1);
+  });
+
+  it('a tab that beats under a new sign-in belongs to that sign-in from then on', async () => {
+    // Setup: a tab that beat under sign-in 1; the user signed in again in the same tab (sign-in 2).
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-1' }]);
+
+    // Action
+    await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-2' }]);
+    const afterOldSignOut = await endSignIn(db, tenant, agent, 'sign-in-1');
+
+    // Assertions: signing out of the old sign-in leaves the tab of the new one beating.
+    expect(afterOldSignOut).toBe('available');
+    const { rows } = await db.query('select session_id, sign_in from presence_private.sessions where agent_id = $1', [agent]);
+    expect(rows).toEqual([{ session_id: 'tab', sign_in: 'sign-in-2' }]);
+  });
+
+  it('locks agents in key order: a batch naming them in reverse waits instead of deadlocking with a beat', async () => {
+    // Setup: two agents; a transaction holds the lower one (a beat in progress).
+    const tenant = await createTenant(db);
+    const [low, high] = [await createAgent(db, tenant), await createAgent(db, tenant)].sort();
+    const first = await db.connect();
+    const second = await db.connect();
+    try {
+      await first.query('begin');
+      await beat(first, tenant, low!, 'tab-low');
+      const { rows: pid } = await second.query<{ pid: number }>('select pg_backend_pid() as pid');
+
+      // Action: the batch names the higher agent first; then the first transaction takes the higher one too.
+      await second.query('begin');
+      const batch = beats(second, [
+        { tenantId: tenant, agentId: high!, sessionId: 'tab-high' },
+        { tenantId: tenant, agentId: low!, sessionId: 'tab-low' },
+      ]);
+      for (let waited = 0; waited < 5_000; waited += 20) {
+        const { rows } = await db.query(`select wait_event_type from pg_stat_activity where pid = $1`, [pid[0]!.pid]);
+        if (rows[0]?.wait_event_type === 'Lock') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await beat(first, tenant, high!, 'tab-high');
+      await first.query('commit');
+      const rows = await batch;
+      await second.query('commit');
+
+      // Assertions: both went through, no deadlock error.
+      expect(rows.map((r) => r.status)).toEqual(['available', 'available']);
+    } finally {
+      await first.query('rollback').catch(() => {});
+      await second.query('rollback').catch(() => {});
+      first.release();
+      second.release();
+    }
   });
 });

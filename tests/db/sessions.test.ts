@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentRow, beat, createAgent, createTenant, eventsOf, silenceAgent, testPool } from '../helpers/db.ts';
+import {
+  agentRow,
+  beat,
+  createAgent,
+  createTenant,
+  endSignIn,
+  eventsOf,
+  listenTo,
+  silenceAgent,
+  testPool,
+} from '../helpers/db.ts';
 
 const db = testPool();
 afterAll(() => db.end());
@@ -92,6 +102,74 @@ describe('presence.end_session', () => {
     // Assertions
     expect(result.status).toBe('available');
     expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'left', 'heartbeat']);
+  });
+});
+
+describe('presence.end_sign_in (sign-out)', () => {
+  it('ends exactly the tabs of that sign-in: a tab of another sign-in keeps the agent online', async () => {
+    // Setup: two tabs under sign-in 1 (one browser), one under sign-in 2 (another browser).
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab-1a', 'active', 'sign-in-1');
+    await beat(db, tenant, agent, 'tab-1b', 'idle', 'sign-in-1');
+    await beat(db, tenant, agent, 'tab-2', 'active', 'sign-in-2');
+
+    // Action
+    const afterFirst = await endSignIn(db, tenant, agent, 'sign-in-1');
+    const { rows: left } = await db.query('select session_id from presence_private.sessions where agent_id = $1', [agent]);
+    const afterSecond = await endSignIn(db, tenant, agent, 'sign-in-2');
+
+    // Assertions
+    expect(afterFirst).toBe('available');
+    expect(left).toEqual([{ session_id: 'tab-2' }]);
+    expect(afterSecond).toBe('offline');
+    expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'logout', chosen_status: 'available' });
+    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+  });
+
+  it('announces {tenant, signIn} on channel presence_sign_in_ended on commit, for an agent and for a supervisor', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab', 'active', 'agent-sign-in');
+    const listener = await listenTo('presence_sign_in_ended');
+    const client = await db.connect();
+    try {
+      // Action
+      await client.query('begin');
+      const agentStatus = await endSignIn(client, tenant, agent, 'agent-sign-in');
+      const supervisorStatus = await endSignIn(client, tenant, null, 'supervisor-sign-in');
+      await new Promise((r) => setTimeout(r, 300));
+      const beforeCommit = listener.received.filter((n) => n.tenant === tenant);
+      await client.query('commit');
+      await listener.until((received) => received.filter((n) => n.tenant === tenant).length >= 2);
+
+      // Assertions
+      expect(agentStatus).toBe('offline');
+      expect(supervisorStatus).toBeNull();
+      expect(beforeCommit).toEqual([]);
+      expect(listener.received.filter((n) => n.tenant === tenant)).toEqual([
+        { tenant, signIn: 'agent-sign-in' },
+        { tenant, signIn: 'supervisor-sign-in' },
+      ]);
+    } finally {
+      client.release();
+      await listener.stop();
+    }
+  });
+
+  it('signing out of a sign-in with no tab of the agent changes nothing', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab', 'active', 'sign-in-1');
+
+    // Action
+    const status = await endSignIn(db, tenant, agent, 'sign-in-never-beat');
+
+    // Assertions
+    expect(status).toBe('available');
+    expect(await eventsOf(db, agent)).toHaveLength(1);
   });
 });
 
