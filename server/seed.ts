@@ -1,7 +1,6 @@
 // The demo tenant that `npm start` creates on first run: fictional people at example.com. One agent, Jordan,
 // is stuck `available` from a browser that vanished two hours ago with 2 of 5 chats: the original bug. The first
 // sweep takes Jordan offline (reason timeout), and a minute later the release job returns both chats to the queue.
-import argon2 from 'argon2';
 import pg from 'pg';
 
 export const DEMO_TENANT = 'Demo Support (example.com)';
@@ -32,15 +31,14 @@ export async function seedDemo(ownerUrl: string): Promise<{ created: boolean; si
   try {
     const existing = await client.query('select 1 from public.tenants where name = $1', [DEMO_TENANT]);
     if (existing.rowCount) return { created: false, signIns };
-    const hash = await argon2.hash(DEMO_PASSWORD, { type: argon2.argon2id });
 
     await client.query('begin');
-    const tenant = (await client.query<{ id: string }>('select presence.create_tenant($1) as id', [DEMO_TENANT])).rows[0]!.id;
+    const tenant = (await client.query<{ id: string }>('select presence_accounts.create_tenant($1) as id', [DEMO_TENANT])).rows[0]!.id;
     const agents = new Map<string, string>();
     for (const person of PEOPLE) {
       const { rows } = await client.query<{ agent_id: string | null }>(
-        'select * from presence.create_account($1, $2, $3, $4, $5, 5)',
-        [tenant, person.email, person.name, person.role, hash],
+        'select * from presence_accounts.create_account($1, $2, $3, $4, $5, 5)',
+        [tenant, person.email, person.name, person.role, DEMO_PASSWORD],
       );
       if (rows[0]!.agent_id) agents.set(person.email, rows[0]!.agent_id);
     }

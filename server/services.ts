@@ -1,49 +1,68 @@
-// Builds what the app needs around a database URL, and tears it down again in order.
-import pg from 'pg';
+// Builds what the standalone app needs around the request path's database URL, and tears it down again in order.
+import type pg from 'pg';
 import type { Logger } from 'pino';
+import type client from 'prom-client';
+import { AccountSessions } from './accounts/sessions.ts';
 import type { Config } from './config.ts';
-import type { AppContext } from './context.ts';
-import { HeartbeatBatcher } from './db/heartbeat.ts';
-import { createAppPool } from './db/pool.ts';
-import { StatusListener } from './listener.ts';
-import { createMetrics } from './metrics.ts';
-import { StreamHub } from './streams.ts';
+import { createRegistry } from './health.ts';
+import { createAppPool } from './pool.ts';
+import { presenceRouter, type PresenceRouter } from './presence/router.ts';
 
-export interface Services extends AppContext {
-  /** Ends the streams, the listener and the pool. */
+/** The standalone server keeps the paths it has always had (the original design's hook posts to the first). */
+export const STANDALONE_PATHS = {
+  heartbeat: '/auth/heartbeat',
+  leave: '/auth/leave',
+  status: '/agents/me/status',
+  agents: '/agents',
+  stream: '/agents/stream',
+  history: '/agents/:id/history',
+} as const;
+
+export interface Services {
+  config: Config;
+  /** Connections as a member of presence_app. */
+  db: pg.Pool;
+  logger: Logger;
+  registry: client.Registry;
+  sessions: AccountSessions;
+  /** The presence routes, mounted at /api with STANDALONE_PATHS. */
+  presence: PresenceRouter;
+  /** The built client (client/dist) to serve, if any. */
+  clientDir: string | null;
+  /** Ends the streams, the LISTEN connection and the pool. */
   close(): Promise<void>;
 }
 
-export async function createServices(
+export function createServices(
   config: Config,
-  databaseUrl: string,
+  appDatabaseUrl: string,
   logger: Logger,
   options: { pool?: pg.Pool; clientDir?: string | null } = {},
-): Promise<Services> {
-  const db = options.pool ?? createAppPool(databaseUrl);
+): Services {
+  const db = options.pool ?? createAppPool(appDatabaseUrl);
   // An idle connection that the server drops (restart, failover, shutdown) is replaced on the next query; without
   // a listener the pool's 'error' event would end the process.
-  db.on('error', (error) => logger.warn({ err: error }, 'an idle database connection was lost'));
-  const metrics = createMetrics(async () => {
-    const { rows } = await db.query<{ runs: string | null }>('select presence.sweep_runs() as runs');
-    return rows[0]!.runs === null ? null : Number(rows[0]!.runs);
+  db.on('error', (error) => logger.debug({ reason: error.message }, 'an idle database connection was lost'));
+  const registry = createRegistry(db);
+  const sessions = new AccountSessions(db);
+  const presence = presenceRouter({
+    pool: db,
+    identify: sessions.identify,
+    logger,
+    registry,
+    paths: STANDALONE_PATHS,
+    streamKeepAliveMs: config.streamKeepAliveMs,
   });
-  const listener = new StatusListener(databaseUrl, logger);
-  await listener.start();
-  const streams = new StreamHub(db, listener, metrics, logger, config.streamKeepAliveMs);
-  const heartbeats = new HeartbeatBatcher(db);
   return {
     config,
     db,
     logger,
-    metrics,
-    listener,
-    streams,
-    heartbeats,
+    registry,
+    sessions,
+    presence,
     clientDir: options.clientDir ?? null,
     async close() {
-      streams.close();
-      await listener.close();
+      await presence.close();
       await db.end();
     },
   };

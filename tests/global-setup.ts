@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
@@ -31,6 +32,11 @@ export async function setup(project: TestProject): Promise<void> {
     url = cluster.url;
   }
   await migrate(url);
+  // Tests make hundreds of accounts: bcrypt at its lowest cost (production keeps 10; the decoy follows the cost).
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 4)');
+  await client.end();
   project.provide('databaseUrl', url);
 }
 

@@ -122,7 +122,7 @@ comment on table presence_accounts.sign_in_failures is 'Failed sign-ins per acco
 -- Hashes: bcrypt from now on; argon2id hashes of earlier versions wrapped until their next sign-in.
 alter table presence_accounts.users drop constraint users_password_hash_argon2;
 alter table presence_accounts.users add column legacy_argon2 text
-  constraint users_legacy_argon2_shape check (legacy_argon2 ~ '^\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+$');
+  constraint users_legacy_argon2_shape check (legacy_argon2 ~ '^\$argon2id\$v=\d+\$[mtp]=\d+,[mtp]=\d+,[mtp]=\d+\$[A-Za-z0-9+/]+$');
 comment on column presence_accounts.users.legacy_argon2 is 'For an account whose password was hashed with argon2id by an earlier version: the argon2 parameters and salt; password_hash is then bcrypt of the argon2 digest, and the next sign-in replaces both.';
 update presence_accounts.users u
    set legacy_argon2 = array_to_string((string_to_array(u.password_hash, '$'))[1:5], '$'),
@@ -386,7 +386,8 @@ set plan_cache_mode = force_generic_plan
 as $$
 begin
   return query
-  select r.ord::integer, s.id, u.id, u.email, u.name, u.role, t.id, t.name::text, a.id,
+  select r.ord::integer, s.id, u.id, u.email, u.name, u.role, t.id::presence.tenant_key, t.name::text,
+         a.id::presence.agent_key,
          presence.effective_status(a.status::text, a.last_seen, st.offline_after_s), a.chosen_status::text,
          st.heartbeat_interval_s, st.offline_after_s, st.away_after_s,
          extract(epoch from s.expires_at - now())::double precision

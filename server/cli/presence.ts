@@ -1,12 +1,14 @@
 // The operator CLI: `npx presence <command>`; --json on every command prints JSON instead of text.
+// create-tenant, create-agent and sign-out manage this project's own accounts (the standalone server); mark-offline,
+// status, cron and worker work on any database presence was migrated into, a platform's too.
 // It connects as the database owner: DATABASE_URL, or the project's local cluster (started if needed), or on a
 // machine without PostgreSQL binaries the embedded PostgreSQL that a running `npm start` serves.
-import argon2 from 'argon2';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
 import { openDatabase } from '../../db/database.ts';
 import { databaseOptions, loadConfig } from '../config.ts';
-import { toAgent, type AgentPresenceRow } from '../db/agents.ts';
+import { startPresenceWorker } from '../presence/worker.ts';
+import { toAgent, type AgentPresenceRow } from '../presence/sql/agents.ts';
 
 interface Output {
   json: boolean;
@@ -57,33 +59,34 @@ const json = new Option('--json', 'print JSON');
 
 program
   .command('create-tenant')
-  .description('create a tenant (default presence settings)')
+  .description('create a tenant (default presence settings); for the standalone server\'s own accounts')
   .requiredOption('--name <name>', 'tenant name')
   .addOption(json)
   .action(async (opts: { name: string } & Output) => {
-    const id = await withDatabase(async (db) => (await db.query('select presence.create_tenant($1) as id', [opts.name])).rows[0].id);
+    const id = await withDatabase(
+      async (db) => (await db.query<{ id: string }>('select presence_accounts.create_tenant($1)::text as id', [opts.name])).rows[0]!.id,
+    );
     print(opts, { id }, `created tenant ${opts.name}: ${id}`);
   });
 
 program
   .command('create-agent')
-  .description('create a user who signs in; support_staff and client_admin are agents, supervisor only watches')
+  .description('create a user who signs in to the standalone server; support_staff and client_admin are agents, supervisor only watches')
   .requiredOption('--tenant <id>', 'tenant id')
   .requiredOption('--email <email>', 'sign-in e-mail (unique)')
   .requiredOption('--name <name>', 'display name')
-  .requiredOption('--password <password>', 'initial password (hashed with argon2id)')
+  .requiredOption('--password <password>', 'initial password, at least 8 characters (hashed with bcrypt in the database)')
   .addOption(new Option('--role <role>', 'role').choices(['support_staff', 'client_admin', 'supervisor']).default('support_staff'))
   .option('--max-chats <n>', 'most chats at once', positiveInt, 5)
   .addOption(json)
   .action(
     async (opts: { tenant: string; email: string; name: string; password: string; role: string; maxChats: number } & Output) => {
-      const hash = await argon2.hash(opts.password, { type: argon2.argon2id });
       const row = await withDatabase(
         async (db) =>
           (
             await db.query<{ user_id: string; agent_id: string | null }>(
-              'select * from presence.create_account($1, $2, $3, $4, $5, $6)',
-              [opts.tenant, opts.email, opts.name, opts.role, hash, opts.maxChats],
+              'select user_id, agent_id::text from presence_accounts.create_account($1, $2, $3, $4, $5, $6)',
+              [opts.tenant, opts.email, opts.name, opts.role, opts.password, opts.maxChats],
             )
           ).rows[0]!,
       );
@@ -104,8 +107,8 @@ program
   .action(async (opts: { email: string; tenant?: string } & Output) => {
     const result = await withDatabase(async (db) => {
       const { rows } = await db.query<{ id: string; tenant_id: string; status: string }>(
-        `select id, tenant_id, status from public.human_agents
-          where lower(email) = lower($1) and ($2::uuid is null or tenant_id = $2::uuid)`,
+        `select id::text, tenant_id::text, status::text from public.human_agents
+          where lower(email) = lower($1) and ($2::text is null or tenant_id::text = $2::text)`,
         [opts.email, opts.tenant ?? null],
       );
       if (rows.length === 0) throw new Error(`no agent with e-mail ${opts.email}${opts.tenant ? ` in tenant ${opts.tenant}` : ''}`);
@@ -121,17 +124,17 @@ program
 
 program
   .command('sign-out')
-  .description('sign a user out everywhere: revoke all of its sign-in sessions (its open live streams end at once)')
+  .description('sign a standalone-server user out everywhere: revoke all of its sign-in sessions (its tabs and live streams end at once)')
   .requiredOption('--email <email>', "the user's e-mail")
   .addOption(json)
   .action(async (opts: { email: string } & Output) => {
     const result = await withDatabase(async (db) => {
       const { rows } = await db.query<{ id: string }>(
-        'select u.id from presence_private.users u where lower(u.email) = lower($1)',
+        'select u.id from presence_accounts.users u where lower(u.email) = lower($1)',
         [opts.email],
       );
       if (rows.length === 0) throw new Error(`no user with e-mail ${opts.email}`);
-      const { rows: revoked } = await db.query<{ n: number }>('select presence.revoke_sessions($1) as n', [rows[0]!.id]);
+      const { rows: revoked } = await db.query<{ n: number }>('select presence_accounts.revoke_sessions($1) as n', [rows[0]!.id]);
       return { userId: rows[0]!.id, revoked: revoked[0]!.n };
     });
     print(opts, result, `${opts.email}: ${result.revoked} sign-in session(s) revoked`);
@@ -147,14 +150,15 @@ program
       async (db) =>
         (
           await db.query<AgentPresenceRow & { tenant: string }>(
-            `select p.*, t.name as tenant from presence.agent_presence p join public.tenants t on t.id = p.tenant_id
-              where $1::uuid is null or p.tenant_id = $1::uuid
+            `select p.*, p.tenant_id::text as tenant_id, t.name::text as tenant
+               from presence.agent_presence p join public.tenants t on t.id = p.tenant_id
+              where $1::text is null or p.tenant_id::text = $1::text
               order by t.name, p.name, p.email`,
             [opts.tenant ?? null],
           )
         ).rows,
     );
-    const agents = rows.map((r) => ({ tenantId: r.tenant_id, tenant: r.tenant, ...toAgent(r) }));
+    const agents = rows.map((r) => ({ tenantId: String(r.tenant_id), tenant: r.tenant, ...toAgent(r) }));
     print(
       opts,
       { agents },
@@ -175,61 +179,167 @@ program
     );
   });
 
-program
+interface Scheduler {
+  scheduler: 'pg_cron' | 'graphile-worker';
+  schedule: string;
+  active: boolean;
+  database_name: string;
+  last_run_at: Date | null;
+  here: boolean;
+}
+
+async function schedulerOf(db: pg.Client): Promise<Scheduler> {
+  return (
+    await db.query<Scheduler>('select s.*, s.database_name = current_database() as here from presence.sweep_scheduler() s')
+  ).rows[0]!;
+}
+
+/** The same server, another database (where managed PostgreSQL keeps pg_cron). */
+function otherDatabaseUrl(url: string, database: string): string {
+  const other = new URL(url);
+  other.pathname = `/${encodeURIComponent(database)}`;
+  return other.toString();
+}
+
+async function withCronDatabase<T>(url: string, database: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client({ connectionString: otherDatabaseUrl(url, database), application_name: 'presence-cli' });
+  await db.connect().catch((error: unknown) => {
+    throw new Error(`cannot connect to database ${database}, where pg_cron lives: ${error instanceof Error ? error.message : error}`);
+  });
+  try {
+    return await work(db);
+  } finally {
+    await db.end();
+  }
+}
+
+const RUNS_SQL = `select d.start_time, d.end_time, d.status, d.return_message
+                    from cron.job_run_details d join cron.job j on j.jobid = d.jobid
+                   where j.jobname = $1
+                   order by d.start_time desc nulls last limit $2`;
+
+const cron = program
   .command('cron')
-  .description('which scheduler runs the sweep, its schedule and its recent runs')
+  .description('which scheduler runs the sweep, its schedule and its recent runs (wherever pg_cron lives)')
   .option('--runs <n>', 'how many recent runs to show', positiveInt, 10)
   .addOption(json)
   .action(async (opts: { runs: number } & Output) => {
+    const url = await databaseUrl();
     const result = await withDatabase(async (db) => {
-      const scheduler = (
-        await db.query<{ scheduler: string; schedule: string; active: boolean }>('select * from presence.sweep_scheduler()')
-      ).rows[0]!;
-      if (scheduler.scheduler === 'pg_cron') {
-        const { rows } = await db.query<{
-          start_time: Date | null;
-          end_time: Date | null;
-          status: string;
-          return_message: string | null;
-        }>(
-          `select d.start_time, d.end_time, d.status, d.return_message
-             from cron.job_run_details d join cron.job j on j.jobid = d.jobid
-            where j.jobname = 'presence-sweep'
-            order by d.start_time desc nulls last limit $1`,
-          [opts.runs],
-        );
-        return {
-          ...scheduler,
-          job: 'presence-sweep',
-          runs: rows.map((r) => ({
-            start: r.start_time?.toISOString() ?? null,
-            end: r.end_time?.toISOString() ?? null,
-            status: r.status,
-            message: r.return_message,
-          })),
-        };
+      const s = await schedulerOf(db);
+      const base = {
+        scheduler: s.scheduler,
+        schedule: s.schedule,
+        active: s.active,
+        database: s.database_name,
+        lastRun: s.last_run_at?.toISOString() ?? null,
+      };
+      if (s.scheduler !== 'pg_cron') {
+        return { ...base, job: 'presence_sweep (graphile-worker cron: npm start, or npx presence worker)', runs: [] };
       }
-      const { rows } = await db.query<{ last_execution: Date | null }>(
-        `select last_execution from graphile_worker._private_known_crontabs where identifier like 'presence_sweep%'`,
-      );
+      const job = s.here
+        ? 'presence-sweep'
+        : ((await db.query<{ job_name: string }>('select job_name from presence_private.remote_cron_job')).rows[0]?.job_name ?? '');
+      const read = async (c: pg.Client) =>
+        (await c.query<{ start_time: Date | null; end_time: Date | null; status: string; return_message: string | null }>(RUNS_SQL, [job, opts.runs])).rows;
+      const rows = s.here ? await read(db) : await withCronDatabase(url, s.database_name, read);
       return {
-        ...scheduler,
-        job: 'presence_sweep (graphile-worker cron in the server process)',
-        lastRun: rows[0]?.last_execution?.toISOString() ?? null,
-        runs: [],
+        ...base,
+        job,
+        runs: rows.map((r) => ({
+          start: r.start_time?.toISOString() ?? null,
+          end: r.end_time?.toISOString() ?? null,
+          status: r.status,
+          message: r.return_message,
+        })),
       };
     });
     const lines = [
-      `scheduler: ${result.scheduler}`,
+      `scheduler: ${result.scheduler}${result.scheduler === 'pg_cron' ? ` (database ${result.database})` : ''}`,
       `job:       ${result.job}`,
       `schedule:  '${result.schedule}'${result.active ? '' : ' (paused)'}`,
+      `last run:  ${result.lastRun ?? 'never'}`,
     ];
-    if ('lastRun' in result) lines.push(`last run:  ${result.lastRun ?? 'never (is the server running?)'}`);
-    else {
+    if (result.scheduler === 'pg_cron') {
       lines.push(result.runs.length ? 'recent runs:' : 'no runs yet');
       for (const r of result.runs) lines.push(`  ${r.start ?? '?'}  ${r.status.padEnd(9)} ${r.message ?? ''}`);
     }
     print(opts, result, lines.join('\n'));
+  });
+
+cron
+  .command('install')
+  .description("schedule the sweep with pg_cron in the server's pg_cron database (cron.database_name), for this database")
+  .option('--schedule <cron>', "pg_cron schedule ('* * * * *', or '10 seconds' with pg_cron >= 1.5)", '* * * * *')
+  .addOption(json)
+  .action(async (opts: { schedule: string } & Output) => {
+    const url = await databaseUrl();
+    const result = await withDatabase(async (db) => {
+      const { rows } = await db.query<{ cron_db: string | null; here: string }>(
+        `select current_setting('cron.database_name', true) as cron_db, current_database()::text as here`,
+      );
+      const { cron_db: cronDb, here } = rows[0]!;
+      if (!cronDb) {
+        throw new Error('pg_cron is not loaded on this server (shared_preload_libraries); the server process sweeps with graphile-worker instead');
+      }
+      const job = cronDb === here ? 'presence-sweep' : `presence-sweep:${here}`;
+      if (cronDb === here) {
+        await db.query(`select cron.schedule('presence-sweep', $1, 'select presence.sweep_stale_agents()')`, [opts.schedule]);
+      } else {
+        await withCronDatabase(url, cronDb, async (c) => {
+          const installed = await c.query(`select 1 from pg_extension where extname = 'pg_cron'`);
+          if (!installed.rowCount) throw new Error(`pg_cron is not created in database ${cronDb}: create extension pg_cron there first`);
+          await c.query(`select cron.schedule_in_database($1, $2, 'select presence.sweep_stale_agents()', $3)`, [
+            job,
+            opts.schedule,
+            here,
+          ]);
+        });
+        await db.query(
+          `insert into presence_private.remote_cron_job (database_name, job_name, schedule) values ($1, $2, $3)
+           on conflict (id) do update set database_name = excluded.database_name, job_name = excluded.job_name,
+                                          schedule = excluded.schedule, installed_at = now()`,
+          [cronDb, job, opts.schedule],
+        );
+      }
+      return { job, database: cronDb, schedule: opts.schedule, sweeps: here };
+    });
+    print(opts, result, `pg_cron job ${result.job} in database ${result.database} sweeps database ${result.sweeps}, schedule '${result.schedule}'`);
+  });
+
+cron
+  .command('uninstall')
+  .description('remove the pg_cron job that sweeps this database from another database (the worker takes over)')
+  .addOption(json)
+  .action(async (opts: Output) => {
+    const url = await databaseUrl();
+    const result = await withDatabase(async (db) => {
+      const { rows } = await db.query<{ database_name: string; job_name: string }>(
+        'select database_name, job_name from presence_private.remote_cron_job',
+      );
+      const remote = rows[0];
+      if (!remote) throw new Error('no pg_cron job in another database sweeps this one');
+      await withCronDatabase(url, remote.database_name, (c) =>
+        c.query(`select cron.unschedule(jobid) from cron.job where jobname = $1`, [remote.job_name]),
+      );
+      await db.query('delete from presence_private.remote_cron_job');
+      return { job: remote.job_name, database: remote.database_name };
+    });
+    print(opts, result, `removed pg_cron job ${result.job} from database ${result.database}`);
+  });
+
+program
+  .command('worker')
+  .description("run presence's graphile-worker tasks (release_chats; the fallback sweep when pg_cron does not sweep) until Ctrl-C")
+  .action(async () => {
+    const url = await databaseUrl();
+    const worker = await startPresenceWorker({ connectionString: url });
+    console.log('presence worker running (release_chats, presence_sweep fallback); Ctrl-C stops it');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await worker.stop();
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -71,7 +71,7 @@ describe('presence CLI', () => {
 
     // Action
     const res = await presence(
-      'create-agent', '--tenant', tenant, '--email', `x-${randomUUID()}@example.com`, '--name', 'X', '--password', 'pw',
+      'create-agent', '--tenant', tenant, '--email', `x-${randomUUID()}@example.com`, '--name', 'X', '--password', 'long-enough-pw',
       '--role', 'boss',
     );
 
@@ -80,12 +80,26 @@ describe('presence CLI', () => {
     expect(res.stderr).toMatch(/boss/);
   });
 
+  it('create-agent refuses a password shorter than 8 characters, naming the rule, and creates nobody', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const email = `short-${randomUUID()}@example.com`;
+
+    // Action
+    const res = await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Short', '--password', 'x');
+
+    // Assertions
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/password must have between 8 and 1024 characters, got 1/);
+    expect((await db.query('select 1 from human_agents where email = $1', [email])).rowCount).toBe(0);
+  });
+
   it('mark-offline takes a stuck agent offline now, reason admin', async () => {
     // Setup
     const tenant = await createTenant(db);
     const email = `stuck-${randomUUID()}@example.com`;
     const { id } = JSON.parse(
-      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Stuck', '--password', 'pw', '--json')).stdout,
+      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Stuck', '--password', 'long-enough-pw', '--json')).stdout,
     );
     await db.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, id]);
 
@@ -133,7 +147,7 @@ describe('presence CLI', () => {
     const tenant = await createTenant(db);
     const email = `status-${randomUUID()}@example.com`;
     const { id } = JSON.parse(
-      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Sky Status', '--password', 'pw', '--json')).stdout,
+      (await presence('create-agent', '--tenant', tenant, '--email', email, '--name', 'Sky Status', '--password', 'long-enough-pw', '--json')).stdout,
     );
     await db.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, id]);
 

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import argon2 from 'argon2';
 import pg from 'pg';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { makeApp } from '../../server/app.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
-import { createAppPool } from '../../server/db/pool.ts';
+import { ensureAppLogin } from '../../db/app-login.ts';
+import { createAppPool } from '../../server/pool.ts';
 import { createServices, type Services } from '../../server/services.ts';
 import { createTenant, type TenantSettings } from './db.ts';
 
@@ -35,11 +35,11 @@ export async function startTestServer(
   const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
   const config: Config = {
     ...loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', DATABASE_URL: databaseUrl }),
-    // Tests sign in many users from one address.
-    loginLimits: { perAddress: 10_000, perAccount: 10_000, windowMs: 60_000 },
     ...options.config,
   };
-  const pool = createAppPool(databaseUrl);
+  // The request path logs in as npm start's would: login role presence_server, a member of presence_app only.
+  const appUrl = await ensureAppLogin(databaseUrl);
+  const pool = createAppPool(appUrl);
   let queries = 0;
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
@@ -48,10 +48,11 @@ export async function startTestServer(
       return query(...args);
     };
   });
-  const services = await createServices(config, databaseUrl, pino({ level: config.logLevel }), {
+  const services = createServices(config, appUrl, pino({ level: config.logLevel }), {
     pool,
     clientDir: options.clientDir ?? null,
   });
+  await services.presence.listener.ready();
   const server: Server = makeApp(services).listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const { port } = server.address() as AddressInfo;
@@ -62,21 +63,13 @@ export async function startTestServer(
     owner,
     queryCount: () => queries,
     async close() {
-      services.streams.close();
+      services.presence.streams.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await services.close();
       await owner.end();
     },
   };
-}
-
-let testPasswordHash: Promise<string> | undefined;
-
-/** argon2id hash of TEST_PASSWORD, made once per test file (hashing is slow on purpose). */
-export function testPasswordHashOnce(): Promise<string> {
-  testPasswordHash ??= argon2.hash(TEST_PASSWORD, { type: argon2.argon2id });
-  return testPasswordHash;
 }
 
 export type Role = 'support_staff' | 'client_admin' | 'supervisor';
@@ -106,12 +99,11 @@ export async function createUser(
 ): Promise<TestUser> {
   const tenantId = fields.tenantId ?? (await createTenant(owner, fields.tenantSettings));
   const password = fields.password ?? TEST_PASSWORD;
-  const hash = password === TEST_PASSWORD ? await testPasswordHashOnce() : await argon2.hash(password);
   const email = fields.email ?? `user-${randomUUID()}@example.com`;
   const name = fields.name ?? 'Test User';
   const { rows } = await owner.query<{ user_id: string; agent_id: string | null }>(
-    'select * from presence.create_account($1, $2, $3, $4, $5, $6)',
-    [tenantId, email, name, fields.role ?? 'support_staff', hash, fields.maxChats ?? 5],
+    'select user_id, agent_id::text from presence_accounts.create_account($1, $2, $3, $4, $5, $6)',
+    [tenantId, email, name, fields.role ?? 'support_staff', password, fields.maxChats ?? 5],
   );
   return { tenantId, userId: rows[0]!.user_id, agentId: rows[0]!.agent_id, email, name, password };
 }

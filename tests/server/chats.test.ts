@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { runOnce } from 'graphile-worker';
-import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createAppPool } from '../../server/db/pool.ts';
-import { taskList, workerLogger } from '../../server/worker.ts';
+import { Logger, runOnce } from 'graphile-worker';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureAppLogin } from '../../db/app-login.ts';
+import { createAppPool } from '../../server/pool.ts';
+import { presenceTaskList } from '../../server/presence/worker.ts';
 import { createAgent, createTenant, silenceAgent, testPool } from '../helpers/db.ts';
-import { inject } from 'vitest';
 
 const db = testPool();
-const app = createAppPool(inject('databaseUrl'), 20);
+// The app calls assign_chat as the request path does: as a member of presence_app only.
+let app: pg.Pool;
+beforeAll(async () => {
+  app = createAppPool(await ensureAppLogin(inject('databaseUrl')), 20);
+});
 afterAll(async () => {
   await db.end();
   await app.end();
@@ -40,7 +44,11 @@ async function activeChats(agent: string): Promise<number> {
 }
 
 const runWorkerOnce = () =>
-  runOnce({ connectionString: inject('databaseUrl'), taskList: taskList(null), logger: workerLogger(pino({ level: 'silent' })) });
+  runOnce({ connectionString: inject('databaseUrl'), taskList: presenceTaskList(), logger: new Logger(() => () => {}) });
+
+/** The release job of an agent, due now: the grace has passed as far as the worker can tell. */
+const graceOver = (agent: string) =>
+  db.query(`update graphile_worker._private_jobs set run_at = now() where key = $1`, [`release_chats:${agent}`]);
 
 describe('presence.assign_chat', () => {
   it('20 concurrent calls never pick a stale or full agent and never give one chat twice', async () => {
@@ -105,13 +113,13 @@ describe('release of stranded chats', () => {
 
   it('an agent that goes offline gets its chats returned to the queue after the grace, and not before', async () => {
     // Setup
-    const { tenant, agent } = await agentWithChats(1);
+    const { tenant, agent } = await agentWithChats(60);
 
     // Action
     await db.query('select presence.mark_offline($1, $2)', [tenant, agent]);
     await runWorkerOnce();
     const beforeGrace = await chatsOf(agent);
-    await new Promise((r) => setTimeout(r, 1_300));
+    await graceOver(agent);
     await runWorkerOnce();
 
     // Assertions
@@ -125,30 +133,33 @@ describe('release of stranded chats', () => {
     expect(rows[0].n).toBe(2);
   });
 
-  it('a sweep that times an agent out enqueues one release job keyed by the agent', async () => {
-    // Setup
+  it('a sweep that times an agent out enqueues one release job keyed by the agent, due the grace after it went offline', async () => {
+    // Setup: silent for 100 s with offline_after 90 s: offline since 10 s ago
     const { agent } = await agentWithChats(60);
-    await silenceAgent(db, agent, 600);
+    await silenceAgent(db, agent, 100);
 
     // Action
     await db.query('select presence.sweep_stale_agents()');
 
-    // Assertions
+    // Assertions: due about 50 s from now (60 s after it went offline), not 60 s after the sweep
     const { rows } = await db.query(
-      `select task_identifier, run_at - now() > interval '50 seconds' as later from graphile_worker.jobs where key = $1`,
+      `select task_identifier, extract(epoch from run_at - now())::int as due_in_s from graphile_worker.jobs where key = $1`,
       [`release_chats:${agent}`],
     );
-    expect(rows).toEqual([{ task_identifier: 'release_chats', later: true }]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].task_identifier).toBe('release_chats');
+    expect(rows[0].due_in_s).toBeGreaterThanOrEqual(45);
+    expect(rows[0].due_in_s).toBeLessThanOrEqual(51);
   });
 
   it('an agent that comes back before the grace keeps its chats', async () => {
     // Setup
-    const { tenant, agent } = await agentWithChats(1);
+    const { tenant, agent } = await agentWithChats(60);
     await db.query('select presence.mark_offline($1, $2)', [tenant, agent]);
 
     // Action
     await beat(tenant, agent);
-    await new Promise((r) => setTimeout(r, 1_300));
+    await graceOver(agent);
     await runWorkerOnce();
 
     // Assertions

@@ -23,6 +23,8 @@ describe('GET /healthz', () => {
     // Setup
     const broken = await startTestServer();
     const ada = await signedInUser(broken);
+    // A pool that was ended by mistake: every query fails with an error that is not an outage.
+    await broken.services.presence.close();
     await broken.services.db.end();
 
     // Action
@@ -43,10 +45,15 @@ describe('GET /metrics', () => {
     await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
     await server.owner.query(`update human_agents set last_seen = now() - interval '1 minute' where id = $1`, [ada.agentId]);
     await server.owner.query('select presence.sweep_stale_agents()');
-    await new Promise((r) => setTimeout(r, 200));
+    // The timeout reaches the process as a notification, after the sweep's commit.
+    let res = await call(server, 'GET', '/metrics');
+    for (let i = 0; i < 50 && !/^presence_agents_swept_total [1-9]/m.test(res.body as string); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      res = await call(server, 'GET', '/metrics');
+    }
 
     // Action
-    const res = await call(server, 'GET', '/metrics');
+    res = await call(server, 'GET', '/metrics');
 
     // Assertions
     expect(res.status).toBe(200);
@@ -85,16 +92,21 @@ describe('errors', () => {
 });
 
 describe('least privilege', () => {
-  it('the server\'s connections act as presence_app, which cannot read or write tables directly', async () => {
+  it('the server\'s connections log in as presence_server, a member of presence_app only, with no way back to more', async () => {
     // Action
-    const role = await server.services.db.query<{ current_user: string }>('select current_user');
+    const who = await server.services.db.query<{ current_user: string; superuser: boolean; member: boolean }>(
+      `select current_user, r.rolsuper as superuser, pg_has_role(current_user, 'presence_app', 'usage') as member
+         from pg_roles r where r.rolname = current_user`,
+    );
     const read = server.services.db.query('select * from public.human_agents limit 1');
-    const write = server.services.db.query(`update presence_private.auth_sessions set revoked_at = now()`);
+    const write = server.services.db.query(`update presence_accounts.auth_sessions set revoked_at = now()`);
+    const escalate = server.services.db.query('set role postgres');
 
     // Assertions
-    expect(role.rows[0]!.current_user).toBe('presence_app');
+    expect(who.rows[0]).toEqual({ current_user: 'presence_server', superuser: false, member: true });
     await expect(read).rejects.toThrow(/permission denied/);
     await expect(write).rejects.toThrow(/permission denied/);
+    await expect(escalate).rejects.toThrow(/permission denied/);
   });
 });
 

@@ -29,7 +29,7 @@ describe('the demo seed', () => {
       expect(jordan.seconds_since_seen).toBeGreaterThanOrEqual(7200);
     }
     const { rows: users } = await db.query(
-      'select count(*)::int as n from presence_private.users where tenant_id = $1',
+      'select count(*)::int as n from presence_accounts.users where tenant_id = $1',
       [tenants[0].id],
     );
     expect(users[0].n).toBe(6);

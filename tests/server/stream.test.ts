@@ -51,7 +51,14 @@ describe('GET /api/agents/stream', () => {
     stream.close();
 
     // Assertions
-    expect(change).toEqual({ agentId: ada.agentId, from: 'offline', to: 'available', reason: 'heartbeat', at: expect.any(String) });
+    expect(change).toEqual({
+      agentId: ada.agentId,
+      from: 'offline',
+      to: 'available',
+      chosenStatus: 'available',
+      reason: 'heartbeat',
+      at: expect.any(String),
+    });
     expect(elapsed).toBeLessThan(1_000);
   });
 
@@ -112,11 +119,11 @@ describe('GET /api/agents/stream', () => {
     const ada = await signedInUser(server);
     const stream = await openStream(server, ada.cookie);
     await stream.next('snapshot');
-    const killed = server.services.listener.backendPid;
+    const killed = server.services.presence.listener.backendPid;
 
     // Action
     await server.owner.query('select pg_terminate_backend($1)', [killed]);
-    await until(() => server.services.listener.connected && server.services.listener.backendPid !== killed);
+    await until(() => server.services.presence.listener.connected && server.services.presence.listener.backendPid !== killed);
     await beat(ada.cookie);
     const change = await stream.next('status', (d) => d.agentId === ada.agentId);
     stream.close();
@@ -167,7 +174,7 @@ describe('GET /api/agents/stream', () => {
     void bobStream.ended.then(() => (bobOpen = false));
 
     // Action
-    await server.owner.query('select presence.revoke_sessions($1)', [ada.userId]);
+    await server.owner.query('select presence_accounts.revoke_sessions($1)', [ada.userId]);
 
     // Assertions
     await until(() => !adaOpen, 1_000);
@@ -179,8 +186,13 @@ describe('GET /api/agents/stream', () => {
 
   it('ends when its sign-in session expires', async () => {
     // Setup
-    const shortLived = await startTestServer({ config: { sessionTtlS: 1 } });
+    const shortLived = await startTestServer();
     const ada = await signedInUser(shortLived);
+    // The session runs out a second from now, by the database clock.
+    await shortLived.owner.query(
+      `update presence_accounts.auth_sessions set expires_at = now() + interval '1 second' where user_id = $1`,
+      [ada.userId],
+    );
     const stream = await openStream(shortLived, ada.cookie);
     await stream.next('snapshot');
     let open = true;

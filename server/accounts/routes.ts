@@ -1,0 +1,82 @@
+// This project's own sign-in: POST /api/auth/login, GET /api/auth/me, POST /api/auth/logout.
+import type { Express } from 'express';
+import express from 'express';
+import type pg from 'pg';
+import { z } from 'zod';
+import type { AgentStatus } from '../presence/api-types.ts';
+import { parseInput } from '../presence/errors.ts';
+import { HttpError, unauthenticated } from '../presence/http-error.ts';
+import { pgText, sessionIdSchema } from '../presence/validation.ts';
+import { clearSessionCookie, newSessionToken, sessionTokenHash, setSessionCookie, type CookieSettings } from './cookie.ts';
+import type { AccountSessions } from './sessions.ts';
+import { logout } from './sql/logout.ts';
+import { signIn } from './sql/sign-in.ts';
+import { sessionUsers, type SessionUser } from './sql/session-users.ts';
+
+/** GET /api/auth/me and the answer of a sign-in. */
+export interface Me {
+  user: { id: string; email: string; name: string; role: SessionUser['role'] };
+  tenant: { id: string; name: string };
+  agent: { id: string; status: AgentStatus; chosenStatus: AgentStatus } | null;
+  settings: { heartbeatIntervalMs: number; offlineAfterMs: number; awayAfterMs: number };
+}
+
+export function toMe(u: SessionUser): Me {
+  return {
+    user: { id: u.userId, email: u.email, name: u.name, role: u.role },
+    tenant: { id: u.tenantId, name: u.tenantName },
+    agent: u.agentId
+      ? { id: u.agentId, status: u.agentStatus as AgentStatus, chosenStatus: u.agentChosenStatus as AgentStatus }
+      : null,
+    settings: {
+      heartbeatIntervalMs: u.heartbeatIntervalS * 1000,
+      offlineAfterMs: u.offlineAfterS * 1000,
+      awayAfterMs: u.awayAfterS * 1000,
+    },
+  };
+}
+
+const loginBody = z.object({
+  email: pgText().trim().min(1).max(320),
+  password: pgText().min(1).max(1024),
+});
+
+// Kept for clients that name their tab; every tab of the sign-in ends anyway.
+const logoutBody = z.object({ sessionId: sessionIdSchema.optional() });
+
+export function installAccounts(
+  app: Express,
+  { db, sessions, cookies }: { db: pg.Pool; sessions: AccountSessions; cookies: CookieSettings },
+): void {
+  const json = express.json({ limit: '16kb' });
+
+  app.post('/api/auth/login', json, async (req, res) => {
+    const { email, password } = parseInput(loginBody, req.body);
+    const { token, hash } = newSessionToken();
+    const result = await signIn(db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS });
+    if (result.outcome === 'rate_limited') {
+      throw new HttpError(429, 'rate_limited', 'too many failed sign-in attempts: try again later', {
+        'Retry-After': String(result.retryAfterS),
+      });
+    }
+    if (result.outcome !== 'ok') throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
+    const [user] = await sessionUsers(db, [hash]);
+    if (!user) throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
+    setSessionCookie(res, cookies, token);
+    res.json(toMe(user));
+  });
+
+  app.get('/api/auth/me', async (req, res) => {
+    const user = await sessions.user(req);
+    if (!user) throw unauthenticated();
+    res.json(toMe(user));
+  });
+
+  app.post('/api/auth/logout', json, async (req, res) => {
+    parseInput(logoutBody, req.body ?? {});
+    const hash = sessionTokenHash(req);
+    if (hash) await logout(db, hash);
+    clearSessionCookie(res, cookies);
+    res.status(204).end();
+  });
+}

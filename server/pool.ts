@@ -1,0 +1,16 @@
+// The request path's connection pool, logged in as a member of presence_app only (APP_DATABASE_URL, or the login
+// role presence_server that npm start makes). A database that does not answer fails requests with a 503 instead of
+// holding them: connecting gives up after 2 s, a statement after 5 s (in PostgreSQL and in the client, which also
+// covers a server that stopped answering at all).
+import pg from 'pg';
+
+export function createAppPool(databaseUrl: string, max = 10): pg.Pool {
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    application_name: 'presence-server',
+    connectionTimeoutMillis: 2_000,
+    statement_timeout: 5_000,
+    query_timeout: 6_000,
+  });
+}

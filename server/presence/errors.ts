@@ -1,0 +1,73 @@
+// Errors as JSON {error, code}, in one place: HttpErrors as they are, the project's SQLSTATEs and input PostgreSQL
+// refuses mapped to 4xx, an unreachable database to 503, malformed JSON to 400, and anything else to a 500 that is
+// logged and tells the client nothing of internals.
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { isUnavailable } from './availability.ts';
+import { HttpError } from './http-error.ts';
+
+/** Project SQLSTATEs (raised by the presence functions) and what they mean over HTTP. */
+const SQLSTATES: Record<string, { status: number; code: string }> = {
+  PRAGT: { status: 404, code: 'not_found' }, // unknown tenant/agent pair, or another tenant's agent
+  PRTEN: { status: 404, code: 'not_found' }, // unknown tenant
+  PRSES: { status: 400, code: 'invalid_input' }, // bad browser tab or sign-in id
+  PRSTA: { status: 400, code: 'invalid_input' }, // bad status
+  PRACT: { status: 400, code: 'invalid_input' }, // bad activity
+  PRRSN: { status: 400, code: 'invalid_input' }, // bad reason
+  PRSET: { status: 400, code: 'invalid_input' }, // bad setting
+  PRUSR: { status: 400, code: 'invalid_input' }, // bad input or range
+};
+
+/** Validates input with a zod schema; a failure is a 400 whose message names each bad field. */
+export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const message = parsed.error.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+  throw new HttpError(400, 'invalid_input', message);
+}
+
+export function describeError(error: unknown): { status: number; code: string; message: string; headers?: Record<string, string> } {
+  if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message, headers: error.headers };
+  if (isUnavailable(error)) {
+    return { status: 503, code: 'unavailable', message: 'the database is not answering: try again shortly', headers: { 'Retry-After': '2' } };
+  }
+  if (isObject(error)) {
+    const sqlstate = typeof error.code === 'string' ? error.code : undefined;
+    const mapped = sqlstate ? SQLSTATES[sqlstate] : undefined;
+    if (mapped) return { ...mapped, message: String(error.message) };
+    // Class 22, data exception: input PostgreSQL refuses (an id that is not of the platform's key type, a value out
+    // of range). Its message names the value.
+    if (sqlstate?.startsWith('22')) return { status: 400, code: 'invalid_input', message: String(error.message) };
+    // body-parser's errors carry `type` and a 4xx `status`
+    if (error.type === 'entity.parse.failed') {
+      return { status: 400, code: 'malformed_json', message: 'the request body is not valid JSON' };
+    }
+    if (error.type === 'entity.too.large') {
+      return { status: 413, code: 'body_too_large', message: 'the request body is too large' };
+    }
+    if (typeof error.status === 'number' && error.status >= 400 && error.status < 500 && error.expose === true) {
+      return { status: error.status, code: 'bad_request', message: String(error.message) };
+    }
+  }
+  return { status: 500, code: 'internal', message: 'internal error' };
+}
+
+/** The error handler: JSON answers; a 500 is logged with its stack, a 503 is not (the outage is logged once). */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const { status, code, message, headers } = describeError(error);
+    if (status === 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).set(headers ?? {}).json({ error: message, code });
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,36 @@
+// Who is asking: the platform's `identify(req)` answers, the router trusts it. Ids are the platform's own keys.
+import type { Request } from 'express';
+
+type Key = string | number | bigint;
+
+export interface Identity {
+  tenantId: Key;
+  /** null for a user who watches but does not beat (a supervisor). */
+  agentId: Key | null;
+  /**
+   * The sign-in this request belongs to (the platform's session id, say). Tabs beat under it, so that signing out
+   * with presence.end_sign_in ends exactly its tabs and its live streams. Optional.
+   */
+  signIn?: string | null;
+  /** Seconds until that sign-in expires: a live stream opened with it ends then. Optional. */
+  expiresInS?: number | null;
+}
+
+/** Returns the identity of a request, or null for 401. May be async. */
+export type Identify = (req: Request) => Identity | null | Promise<Identity | null>;
+
+export interface Caller {
+  tenantId: string;
+  agentId: string | null;
+  signIn: string | null;
+  expiresInS: number | null;
+}
+
+export function toCaller(identity: Identity): Caller {
+  return {
+    tenantId: String(identity.tenantId),
+    agentId: identity.agentId === null || identity.agentId === undefined ? null : String(identity.agentId),
+    signIn: identity.signIn ?? null,
+    expiresInS: identity.expiresInS ?? null,
+  };
+}

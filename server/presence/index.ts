@@ -1,0 +1,17 @@
+// agent-presence/server: presence for a platform's own Express app and worker.
+//
+//   import { presenceRouter, startPresenceWorker } from 'agent-presence/server';
+//   app.use('/api/presence', requireAuth, presenceRouter({
+//     pool,                                   // logged in as a member of presence_app
+//     identify: (req) => req.user && { tenantId: req.user.tenantId, agentId: req.user.agentId, signIn: req.sessionID },
+//   }));
+//   await startPresenceWorker({ connectionString: process.env.DATABASE_URL });   // the owner's URL
+export { presenceRouter, ROUTES } from './router.ts';
+export type { PresenceRoute, PresenceRouter, PresenceRouterOptions } from './router.ts';
+export type { Identify, Identity } from './identity.ts';
+export { startPresenceWorker, presenceTaskList, SWEEP_CRONTAB } from './worker.ts';
+export type { PresenceWorker, PresenceWorkerOptions } from './worker.ts';
+export { isUnavailable } from './availability.ts';
+export { HttpError } from './http-error.ts';
+export { STATUSES, ACTIVITIES, REASONS, statusLabels } from './api-types.ts';
+export type { Activity, Agent, AgentStatus, ApiError, HeartbeatReply, History, Reason, StatusChange } from './api-types.ts';

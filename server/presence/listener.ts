@@ -1,0 +1,146 @@
+// The one LISTEN connection of a router (one per server process), held from the platform's pool: status transitions
+// arrive on channel presence_status (sent by presence_private.apply_transitions on commit), ended sign-ins on
+// presence_sign_in_ended (presence.end_sign_in); both fan out to every subscriber. If the connection drops it is
+// re-established; subscribers then hear `resync`, because notifications sent meanwhile are lost.
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { AgentStatus, Reason } from './api-types.ts';
+
+export const STATUS_CHANNEL = 'presence_status';
+export const SIGN_IN_ENDED_CHANNEL = 'presence_sign_in_ended';
+
+export interface StatusNotice {
+  tenant: string;
+  agent: string;
+  from: AgentStatus;
+  to: AgentStatus;
+  chosen: AgentStatus;
+  reason: Reason;
+  at: string;
+}
+
+export interface SignInEnded {
+  tenant: string;
+  signIn: string;
+}
+
+interface ListenerEvents {
+  status: [StatusNotice];
+  signInEnded: [SignInEnded];
+  resync: [];
+}
+
+export class ChangeListener extends EventEmitter<ListenerEvents> {
+  private client: pg.PoolClient | null = null;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = 250;
+  private pid = 0;
+  private readonly started: Promise<void>;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.setMaxListeners(0);
+    this.started = this.connect().then(
+      () => undefined,
+      (error: unknown) => {
+        this.logger.warn({ reason: String(error) }, 'LISTEN connection failed; retrying');
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  /** Resolves once the first attempt to listen is over (whether or not it succeeded). */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  /** The server process id of the listening connection (for pg_stat_activity), null while reconnecting. */
+  get backendPid(): number | null {
+    return this.client ? this.pid : null;
+  }
+
+  private async connect(): Promise<void> {
+    const client = await this.pool.connect();
+    const onNotification = (message: pg.Notification) => this.onNotification(message);
+    const onLost = (error: Error) => this.onLost(client, error);
+    client.on('notification', onNotification);
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('connection ended')));
+    try {
+      await client.query(`listen ${STATUS_CHANNEL}`);
+      await client.query(`listen ${SIGN_IN_ENDED_CHANNEL}`);
+      const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      this.pid = rows[0]!.pid;
+    } catch (error) {
+      client.release(error as Error);
+      throw error;
+    }
+    if (this.closed) {
+      client.release(true);
+      return;
+    }
+    this.client = client;
+    this.retryMs = 250;
+  }
+
+  private onNotification(message: pg.Notification): void {
+    if (!message.payload) return;
+    try {
+      if (message.channel === STATUS_CHANNEL) {
+        const notice = JSON.parse(message.payload) as StatusNotice;
+        this.emit('status', { ...notice, at: new Date(notice.at).toISOString() });
+      } else if (message.channel === SIGN_IN_ENDED_CHANNEL) {
+        this.emit('signInEnded', JSON.parse(message.payload) as SignInEnded);
+      }
+    } catch (error) {
+      this.logger.warn({ err: error, channel: message.channel, payload: message.payload }, 'unreadable notification');
+    }
+  }
+
+  private onLost(client: pg.PoolClient, error: Error): void {
+    if (this.closed || this.client !== client) return;
+    this.client = null;
+    client.release(error);
+    this.logger.warn({ reason: error.message }, 'LISTEN connection lost; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect().then(
+        () => {
+          this.logger.info('LISTEN connection re-established');
+          this.emit('resync');
+        },
+        () => {
+          // Logged once when lost; retried quietly with backoff until the database is back.
+          this.retryMs = Math.min(this.retryMs * 2, 5_000);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      await client.query(`unlisten *`).catch(() => {});
+      client.release(true);
+    }
+  }
+}

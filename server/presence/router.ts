@@ -1,0 +1,224 @@
+// presenceRouter({ pool, identify }): the presence routes, for the platform to mount behind its own sign-in. Each
+// handler asks `identify` who is calling, validates (zod), calls one presence function and shapes the reply;
+// everything that decides presence lives in SQL. The standalone server (npm start) is built on this same router.
+//
+//   POST {base}/heartbeat            one beat of one tab                     -> HeartbeatReply
+//   POST {base}/leave                a tab's goodbye (sendBeacon on pagehide) -> 204
+//   PUT  {base}/status               the agent's own choice                  -> { status }
+//   GET  {base}/agents               the caller's tenant                     -> { agents }
+//   GET  {base}/stream               Server-Sent Events of the caller's tenant
+//   GET  {base}/agents/:id/history   one agent's timeline                    -> History
+import { createHash } from 'node:crypto';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import type pg from 'pg';
+import { pino, type Logger } from 'pino';
+import client from 'prom-client';
+import { z } from 'zod';
+import { ACTIVITIES, STATUSES, type HeartbeatReply } from './api-types.ts';
+import { DatabaseAvailability } from './availability.ts';
+import { Batcher } from './batcher.ts';
+import { PresenceDb } from './database.ts';
+import { errorHandler, parseInput } from './errors.ts';
+import { HttpError, unauthenticated } from './http-error.ts';
+import { toCaller, type Caller, type Identify } from './identity.ts';
+import { ChangeListener } from './listener.ts';
+import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts';
+import { agentsOfTenant } from './sql/agents.ts';
+import { endSession } from './sql/end-session.ts';
+import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
+import { agentHistory } from './sql/history.ts';
+import { setStatus } from './sql/set-status.ts';
+import { StreamHub } from './streams.ts';
+import { agentIdSchema, pgText, sessionIdSchema } from './validation.ts';
+
+export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
+
+/** The routes relative to where the router is mounted. */
+export const ROUTES: Readonly<Record<PresenceRoute, string>> = {
+  heartbeat: '/heartbeat',
+  leave: '/leave',
+  status: '/status',
+  agents: '/agents',
+  stream: '/stream',
+  history: '/agents/:id/history',
+};
+
+export interface PresenceRouterOptions {
+  /** A pool on the platform's database, logged in as a member of presence_app. One connection is held for LISTEN. */
+  pool: pg.Pool;
+  /** Who is calling: { tenantId, agentId } for an agent, { tenantId, agentId: null } for a watcher, null for 401. */
+  identify: Identify;
+  logger?: Logger;
+  /** Where the presence metrics go (prom-client); default a registry of the router's own. */
+  registry?: client.Registry;
+  /** Other paths for some routes (relative to the mount point), e.g. the standalone server's historical ones. */
+  paths?: Partial<Record<PresenceRoute, string>>;
+  /** Keep-alive comment interval of live streams, ms (proxies close idle connections). Default 15 s. */
+  streamKeepAliveMs?: number;
+}
+
+export interface PresenceRouter extends Router {
+  readonly streams: StreamHub;
+  readonly listener: ChangeListener;
+  readonly availability: DatabaseAvailability;
+  readonly metrics: PresenceMetrics;
+  /** Ends the live streams and the LISTEN connection (the pool stays the host's). */
+  close(): Promise<void>;
+}
+
+const heartbeatBody = z.object({
+  sessionId: sessionIdSchema.optional(),
+  activity: z.enum(ACTIVITIES, { error: `activity must be one of ${ACTIVITIES.join(', ')}` }).default('active'),
+});
+const leaveBody = z.object({ sessionId: sessionIdSchema });
+const statusBody = z.object({ status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }) });
+const historyParams = z.object({ id: agentIdSchema });
+const historyQuery = z.object({
+  from: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
+  to: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
+});
+
+export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
+  const logger = options.logger ?? pino({ level: 'info' });
+  const paths = { ...ROUTES, ...options.paths };
+  const availability = new DatabaseAvailability(logger);
+  const db = new PresenceDb(options.pool, availability);
+  const metrics = createPresenceMetrics(options.registry ?? new client.Registry());
+  const listener = new ChangeListener(options.pool, logger);
+  const streams = new StreamHub(db, listener, metrics, logger, options.streamKeepAliveMs ?? 15_000);
+  const beats = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
+
+  const callers = new WeakMap<Request, Caller>();
+  /** 401 unless `identify` knows the caller; the caller is then `callerOf(req)`. */
+  const identified: RequestHandler = async (req, _res, next) => {
+    const identity = await options.identify(req);
+    if (!identity) throw unauthenticated();
+    callers.set(req, toCaller(identity));
+    next();
+  };
+  const callerOf = (req: Request): Caller => callers.get(req)!;
+  const agentOf = (req: Request): Caller & { agentId: string } => {
+    const caller = callerOf(req);
+    if (caller.agentId === null) throw new HttpError(403, 'not_an_agent', 'the caller is not an agent and has no status');
+    return caller as Caller & { agentId: string };
+  };
+
+  const router = express.Router() as PresenceRouter;
+  const json = express.json({ limit: '16kb' });
+
+  router.post(paths.heartbeat, originCheck, json, async (req, res) => {
+    const stopTimer = metrics.heartbeatSeconds.startTimer();
+    try {
+      const identity = await options.identify(req);
+      if (!identity) {
+        metrics.heartbeats.inc({ outcome: 'unauthenticated' });
+        throw unauthenticated();
+      }
+      // The original design's hook posts no body at all: such a beat is one unnamed tab of its sign-in.
+      const { sessionId, activity } = parseInput(heartbeatBody, req.body ?? {});
+      const caller = toCaller(identity);
+      if (caller.agentId === null) {
+        metrics.heartbeats.inc({ outcome: 'not_agent' });
+        res.json({ status: null, lastSeen: null, intervalMs: null } satisfies HeartbeatReply);
+        return;
+      }
+      const beat = await beats.run({
+        tenantId: caller.tenantId,
+        agentId: caller.agentId,
+        sessionId: sessionId ?? unnamedTab(caller.signIn),
+        activity,
+        signIn: caller.signIn,
+      });
+      metrics.heartbeats.inc({ outcome: 'beat' });
+      res.json({
+        status: beat.status,
+        lastSeen: beat.lastSeen.toISOString(),
+        intervalMs: beat.heartbeatIntervalS * 1000,
+      } satisfies HeartbeatReply);
+    } catch (error) {
+      if (!(error instanceof HttpError && error.status === 401)) metrics.heartbeats.inc({ outcome: 'error' });
+      throw error;
+    } finally {
+      stopTimer();
+    }
+  });
+
+  // A beacon carries a text/plain (or JSON) body and the cookie; the Origin check refuses other sites.
+  router.post(paths.leave, originCheck, express.text({ type: 'text/plain', limit: '4kb' }), json, identified, async (req, res) => {
+    const { sessionId } = parseInput(leaveBody, parseTextBody(req.body));
+    const caller = callerOf(req);
+    if (caller.agentId !== null) await endSession(db, caller.tenantId, caller.agentId, sessionId);
+    res.status(204).end();
+  });
+
+  router.put(paths.status, originCheck, json, identified, async (req, res) => {
+    const { tenantId, agentId } = agentOf(req);
+    const { status } = parseInput(statusBody, req.body);
+    res.json({ status: await setStatus(db, tenantId, agentId, status) });
+  });
+
+  router.get(paths.agents, identified, async (req, res) => {
+    res.json({ agents: (await agentsOfTenant(db, callerOf(req).tenantId)).agents });
+  });
+
+  router.get(paths.stream, identified, async (req, res) => {
+    await streams.open(res, callerOf(req));
+  });
+
+  router.get(paths.history, identified, async (req, res) => {
+    const { id } = parseInput(historyParams, req.params);
+    const { from, to } = parseInput(historyQuery, req.query);
+    const history = await agentHistory(db, callerOf(req).tenantId, id, from ? new Date(from) : null, to ? new Date(to) : null);
+    res.json({ agentId: id, ...history });
+  });
+
+  router.use(errorHandler(logger));
+
+  return Object.assign(router, {
+    streams,
+    listener,
+    availability,
+    metrics,
+    async close() {
+      streams.close();
+      await listener.close();
+    },
+  });
+}
+
+/** The tab of a beat that names none: one per sign-in (or per agent without one), within the 200-character limit. */
+function unnamedTab(signIn: string | null): string {
+  if (signIn === null) return 'unnamed';
+  const id = `unnamed:${signIn}`;
+  return id.length <= 200 ? id : `unnamed:${createHash('sha256').update(signIn).digest('hex')}`;
+}
+
+function parseTextBody(body: unknown): unknown {
+  if (typeof body !== 'string') return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new HttpError(400, 'malformed_json', 'the request body is not valid JSON');
+  }
+}
+
+/**
+ * Cookie-authenticated writes must come from the platform's own pages: a request that states a foreign Origin is
+ * refused. (SameSite=Lax keeps most cross-site requests from carrying the cookie; a text/plain beacon is the case it
+ * misses.) Host against host, not scheme: behind a proxy that ends TLS the server itself sees plain http.
+ */
+const originCheck: RequestHandler = (req, _res, next) => {
+  const origin = req.get('origin');
+  if (origin !== undefined && originHost(origin) !== req.get('host')) {
+    throw new HttpError(403, 'forbidden_origin', `requests from origin ${origin} are not allowed`);
+  }
+  next();
+};
+
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null; // `null` (sandboxed pages, file:) or garbage: never our own
+  }
+}

@@ -1,0 +1,31 @@
+// presence.heartbeats: the beats of many tabs in one call (see Batcher). Every tab beats here, whoever signed it in.
+import type { Activity, AgentStatus } from '../api-types.ts';
+import type { PresenceDb } from '../database.ts';
+
+export interface Beat {
+  tenantId: string;
+  agentId: string;
+  sessionId: string;
+  activity: Activity;
+  signIn: string | null;
+}
+
+export interface BeatResult {
+  status: AgentStatus;
+  lastSeen: Date;
+  heartbeatIntervalS: number;
+}
+
+export async function heartbeats(db: PresenceDb, beats: Beat[]): Promise<BeatResult[]> {
+  const { rows } = await db.query<{ status: AgentStatus; last_seen: Date; heartbeat_interval_s: number }>(
+    'select status, last_seen, heartbeat_interval_s from presence.heartbeats($1, $2, $3, $4, $5)',
+    [
+      beats.map((b) => b.tenantId),
+      beats.map((b) => b.agentId),
+      beats.map((b) => b.sessionId),
+      beats.map((b) => b.activity),
+      beats.map((b) => b.signIn),
+    ],
+  );
+  return rows.map((r) => ({ status: r.status, lastSeen: r.last_seen, heartbeatIntervalS: r.heartbeat_interval_s }));
+}

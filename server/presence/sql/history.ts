@@ -1,0 +1,26 @@
+// presence.agent_history: one agent's status timeline in a time range (default: the last 24 hours).
+import type { AgentStatus, History } from '../api-types.ts';
+import type { PresenceDb } from '../database.ts';
+
+export async function agentHistory(
+  db: PresenceDb,
+  tenantId: string,
+  agentId: string,
+  from: Date | null,
+  to: Date | null,
+): Promise<Omit<History, 'agentId'>> {
+  const { rows } = await db.query<{
+    range_from: Date;
+    range_to: Date;
+    status_at_start: AgentStatus;
+    events: History['events'];
+  }>('select * from presence.agent_history($1, $2, $3::timestamptz, $4::timestamptz)', [tenantId, agentId, from, to]);
+  const row = rows[0]!;
+  return {
+    from: row.range_from.toISOString(),
+    to: row.range_to.toISOString(),
+    statusAtStart: row.status_at_start,
+    // json_build_object renders timestamptz in the session's format; hand out ISO 8601 UTC like everywhere else.
+    events: row.events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+  };
+}
