@@ -1,0 +1,375 @@
+// presence_accounts: the standalone server's own accounts and sign-in. The password is verified in SQL, the
+// sign-in limits are counted in SQL, and a session's lifetime is capped there. Every test signs in from client
+// addresses of its own, so the limits of one test never reach another (the policy is the default one; the global
+// setup lowers only the bcrypt cost).
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import argon2 from 'argon2';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../db/database.ts';
+import { migrate } from '../../db/migrate.ts';
+import { agentRow, beat, createTenant, eventsOf, scratchDatabase, testPool } from '../helpers/db.ts';
+
+const db = testPool();
+afterAll(() => db.end());
+
+const PASSWORD = 'correct horse battery';
+
+/** main when the landed migrations were last as they landed (as tests/db/landed-rework.test.ts). */
+const LANDED_COMMIT = '99aa527ef203b92c19acb293fbc485f9f8a57639';
+
+async function landedMigrations(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'presence-landed-'));
+  const git = (...args: string[]) => promisify(execFile)('git', args, { cwd: projectRoot, maxBuffer: 16 << 20 });
+  const { stdout } = await git('ls-tree', '--name-only', LANDED_COMMIT, 'db/migrations/');
+  for (const file of stdout.split('\n').filter((f) => f.endsWith('.sql'))) {
+    writeFileSync(join(dir, file.split('/').at(-1)!), (await git('show', `${LANDED_COMMIT}:${file}`)).stdout);
+  }
+  return dir;
+}
+
+/** What the server computes for a legacy account: the argon2id digest of the password under the stored parameters. */
+async function argon2Digest(password: string, params: string): Promise<string> {
+  const [, , version, costs, salt] = params.split('$');
+  const cost = Object.fromEntries(costs!.split(',').map((kv) => kv.split('=') as [string, string]));
+  const raw = await argon2.hash(password, {
+    type: argon2.argon2id,
+    version: Number(version!.slice(2)),
+    memoryCost: Number(cost.m),
+    timeCost: Number(cost.t),
+    parallelism: Number(cost.p),
+    salt: Buffer.from(salt!, 'base64'),
+    raw: true,
+  });
+  return raw.toString('base64').replace(/=+$/, '');
+}
+
+function address(): string {
+  return `test-${randomUUID()}`;
+}
+
+function tokenHash(): Buffer {
+  return createHash('sha256').update(randomBytes(32)).digest();
+}
+
+async function createAccount(
+  tenant: string,
+  { role = 'support_staff', password = PASSWORD }: { role?: string; password?: string } = {},
+): Promise<{ email: string; userId: string; agentId: string | null }> {
+  const email = `user-${randomUUID()}@example.com`;
+  const { rows } = await db.query('select * from presence_accounts.create_account($1, $2, $3, $4, $5)', [
+    tenant,
+    email,
+    'Test User',
+    role,
+    password,
+  ]);
+  return { email, userId: rows[0].user_id, agentId: rows[0].agent_id };
+}
+
+interface SignIn {
+  outcome: string;
+  retry_after_s: number | null;
+  legacy_params: string | null;
+}
+
+async function signIn(
+  email: string,
+  password: string,
+  from: string,
+  { token = tokenHash(), ttlS = 3600, legacyDigest = null }: { token?: Buffer; ttlS?: number; legacyDigest?: string | null } = {},
+): Promise<SignIn> {
+  const { rows } = await db.query<SignIn>('select * from presence_accounts.sign_in($1, $2, $3, $4, $5, $6)', [
+    email,
+    password,
+    from,
+    token,
+    ttlS,
+    legacyDigest,
+  ]);
+  return rows[0]!;
+}
+
+async function failuresOf(email: string): Promise<Array<{ address: string; failures: number }>> {
+  const { rows } = await db.query(
+    'select address, failures from presence_accounts.sign_in_failures where account = lower($1) order by address',
+    [email],
+  );
+  return rows;
+}
+
+describe('presence_accounts.create_account', () => {
+  it('hashes the password with bcrypt in SQL and makes an agent for an agent role, none for a supervisor', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+
+    // Action
+    const agent = await createAccount(tenant);
+    const supervisor = await createAccount(tenant, { role: 'supervisor' });
+
+    // Assertions
+    const { rows } = await db.query(
+      `select u.password_hash ~ '^\\$2[abxy]\\$\\d\\d\\$' as bcrypt, u.password_hash like '%' || $2 || '%' as clear,
+              a.id as agent_id
+         from presence_accounts.users u left join human_agents a on a.id = u.agent_id where u.id = $1`,
+      [agent.userId, PASSWORD],
+    );
+    expect(rows[0]).toEqual({ bcrypt: true, clear: false, agent_id: agent.agentId });
+    expect(agent.agentId).toEqual(expect.any(String));
+    expect(supervisor.agentId).toBeNull();
+  });
+
+  it('refuses a password under 8 characters with PRUSR and takes one of 8', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+
+    // Action / Assertions
+    await expect(createAccount(tenant, { password: 'seven77' })).rejects.toMatchObject({
+      code: 'PRUSR',
+      message: 'a password must have between 8 and 1024 characters, got 7',
+    });
+    const account = await createAccount(tenant, { password: 'eight888' });
+    expect((await signIn(account.email, 'eight888', address())).outcome).toBe('ok');
+  });
+});
+
+describe('presence_accounts.sign_in', () => {
+  it('the right password signs in and stores a session under the token hash; session_users knows it', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const token = tokenHash();
+
+    // Action
+    const result = await signIn(account.email.toUpperCase(), PASSWORD, address(), { token, ttlS: 600 });
+
+    // Assertions
+    expect(result).toEqual({ outcome: 'ok', retry_after_s: null, legacy_params: null });
+    const { rows } = await db.query('select * from presence_accounts.session_users($1)', [[tokenHash(), token]]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      ord: 2,
+      user_id: account.userId,
+      email: account.email,
+      role: 'support_staff',
+      tenant_id: tenant,
+      agent_id: account.agentId,
+      agent_status: 'offline',
+      heartbeat_interval_s: 30,
+    });
+    expect(rows[0].expires_in_s).toBeGreaterThan(595);
+    expect(rows[0].expires_in_s).toBeLessThanOrEqual(600);
+  });
+
+  it('a wrong password or an unknown e-mail is invalid, stores no session and counts a failure', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const unknown = `nobody-${randomUUID()}@example.com`;
+    const from = address();
+
+    // Action
+    const wrong = await signIn(account.email, 'not the password', from);
+    const nobody = await signIn(unknown, PASSWORD, from);
+
+    // Assertions
+    expect([wrong.outcome, nobody.outcome]).toEqual(['invalid', 'invalid']);
+    expect(await failuresOf(account.email)).toEqual([{ address: from, failures: 1 }]);
+    expect(await failuresOf(unknown)).toEqual([{ address: from, failures: 1 }]);
+    const { rows } = await db.query('select count(*)::int as n from presence_accounts.auth_sessions where user_id = $1', [
+      account.userId,
+    ]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('10 failures of an account from one address refuse even the right password from that address, not from another', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const [attacker, colleague] = [address(), address()];
+    for (let i = 0; i < 10; i++) expect((await signIn(account.email, `wrong ${i}`, attacker)).outcome).toBe('invalid');
+
+    // Action
+    const fromAttacker = await signIn(account.email, PASSWORD, attacker);
+    const fromColleague = await signIn(account.email, PASSWORD, colleague);
+
+    // Assertions
+    expect(fromAttacker.outcome).toBe('rate_limited');
+    expect(fromAttacker.retry_after_s).toBeGreaterThan(890);
+    expect(fromAttacker.retry_after_s).toBeLessThanOrEqual(900);
+    expect(fromColleague.outcome).toBe('ok');
+  });
+
+  it('20 failures of an account refuse the addresses that failed for it, and not an address that did not', async () => {
+    // Setup: 5 addresses with 4 failures each (each under the per-address-and-account limit of 10).
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const guessers = Array.from({ length: 5 }, address);
+    for (const from of guessers) {
+      for (let i = 0; i < 4; i++) expect((await signIn(account.email, `wrong ${i}`, from)).outcome).toBe('invalid');
+    }
+
+    // Action
+    const fromGuesser = await signIn(account.email, PASSWORD, guessers[0]!);
+    const fromOwner = await signIn(account.email, PASSWORD, address());
+
+    // Assertions
+    expect(fromGuesser.outcome).toBe('rate_limited');
+    expect(fromOwner.outcome).toBe('ok');
+  });
+
+  it('100 failures from one address refuse it for every account; another address signs in', async () => {
+    // Setup: 100 failures for 20 e-mails (5 each, under every per-account limit) from one address.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const source = address();
+    for (let i = 0; i < 100; i++) {
+      expect((await signIn(`guess-${i % 20}-${source}@example.com`, 'wrong', source)).outcome).toBe('invalid');
+    }
+
+    // Action
+    const fromSource = await signIn(account.email, PASSWORD, source);
+    const fromElsewhere = await signIn(account.email, PASSWORD, address());
+
+    // Assertions
+    expect(fromSource.outcome).toBe('rate_limited');
+    expect(fromElsewhere.outcome).toBe('ok');
+  });
+
+  it('successful sign-ins never count: an office behind one address signs in again and again', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const office = address();
+    for (let i = 0; i < 9; i++) await signIn(account.email, 'wrong', office);
+
+    // Action: a success clears the failures of that account from that address; many more successes follow.
+    const outcomes = [];
+    for (let i = 0; i < 12; i++) outcomes.push((await signIn(account.email, PASSWORD, office)).outcome);
+    const afterAnotherFailure = await signIn(account.email, 'wrong', office);
+    const stillOk = await signIn(account.email, PASSWORD, office);
+
+    // Assertions
+    expect(outcomes).toEqual(Array(12).fill('ok'));
+    expect(afterAnotherFailure.outcome).toBe('invalid');
+    expect(stillOk.outcome).toBe('ok');
+    expect(await failuresOf(account.email)).toEqual([]);
+  });
+
+  it('refuses a session lifetime above max_session_ttl_s (or under a minute) with PRUSR', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const { rows } = await db.query<{ max: number }>('select max_session_ttl_s as max from presence_accounts.sign_in_policy');
+    const max = rows[0]!.max;
+
+    // Action / Assertions
+    await expect(signIn(account.email, PASSWORD, address(), { ttlS: max + 1 })).rejects.toMatchObject({
+      code: 'PRUSR',
+      message: `session lifetime must be between 60 and ${max} seconds, got ${max + 1}`,
+    });
+    await expect(signIn(account.email, PASSWORD, address(), { ttlS: 2147483647 })).rejects.toMatchObject({ code: 'PRUSR' });
+    await expect(signIn(account.email, PASSWORD, address(), { ttlS: 59 })).rejects.toMatchObject({ code: 'PRUSR' });
+    expect((await signIn(account.email, PASSWORD, address(), { ttlS: max })).outcome).toBe('ok');
+  });
+
+  it('an account the landed version hashed with argon2id answers legacy, signs in with the digest, and is upgraded to bcrypt', async () => {
+    // Setup: a database made with the landed migrations and a user created as the landed server created users (an
+    // argon2id hash from the npm package argon2), then migrated to today, which wraps the hash (migration 0220).
+    const scratch = await scratchDatabase('legacy');
+    const dir = await landedMigrations();
+    const client = new pg.Client({ connectionString: scratch.url });
+    try {
+      await migrate(scratch.url, { dir });
+      await client.connect();
+      const email = `legacy-${randomUUID()}@example.com`;
+      const argon2Hash = await argon2.hash(PASSWORD, { type: argon2.argon2id });
+      await client.query(
+        `select presence.create_account(presence.create_tenant('Landed'), $1, 'Legacy User', 'support_staff', $2)`,
+        [email, argon2Hash],
+      );
+      await migrate(scratch.url);
+      const legacySignIn = async (legacyDigest: string | null) =>
+        (
+          await client.query<SignIn>('select * from presence_accounts.sign_in($1, $2, $3, $4, $5, $6)', [
+            email,
+            PASSWORD,
+            address(),
+            tokenHash(),
+            3600,
+            legacyDigest,
+          ])
+        ).rows[0]!;
+
+      // Action: the server's two calls (the second with the digest computed under the parameters it was given).
+      const first = await legacySignIn(null);
+      const wrongDigest = await legacySignIn('A'.repeat(43));
+      const withDigest = await legacySignIn(await argon2Digest(PASSWORD, first.legacy_params!));
+      const afterUpgrade = await legacySignIn(null);
+
+      // Assertions
+      expect(first).toEqual({ outcome: 'legacy', retry_after_s: null, legacy_params: argon2Hash.split('$').slice(0, 5).join('$') });
+      expect(wrongDigest.outcome).toBe('invalid');
+      expect(withDigest.outcome).toBe('ok');
+      expect(afterUpgrade.outcome).toBe('ok');
+      const { rows } = await client.query(
+        `select legacy_argon2, password_hash ~ '^\\$2[abxy]\\$\\d\\d\\$' as bcrypt from presence_accounts.users where email = $1`,
+        [email],
+      );
+      expect(rows[0]).toEqual({ legacy_argon2: null, bcrypt: true });
+    } finally {
+      await client.end();
+      await scratch.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('presence_accounts.logout and revoke_sessions', () => {
+  it('logout revokes the session and ends the tabs it started (reason logout); a second logout answers false', async () => {
+    // Setup: the agent beats in a tab under this sign-in (the server names the sign-in by its session id).
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const token = tokenHash();
+    await signIn(account.email, PASSWORD, address(), { token });
+    const { rows: session } = await db.query('select auth_session_id from presence_accounts.session_users($1)', [[token]]);
+    await beat(db, tenant, account.agentId!, 'tab', 'active', session[0].auth_session_id);
+
+    // Action
+    const first = await db.query('select presence_accounts.logout($1) as ok', [token]);
+    const second = await db.query('select presence_accounts.logout($1) as ok', [token]);
+
+    // Assertions
+    expect([first.rows[0].ok, second.rows[0].ok]).toEqual([true, false]);
+    expect(await agentRow(db, account.agentId!)).toMatchObject({ status: 'offline', status_reason: 'logout' });
+    const { rows } = await db.query('select * from presence_accounts.session_users($1)', [[token]]);
+    expect(rows).toEqual([]);
+  });
+
+  it('revoke_sessions signs a user out everywhere, ending the tabs of every sign-in', async () => {
+    // Setup: two sign-ins (two browsers), a tab in each.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const tokens = [tokenHash(), tokenHash()];
+    for (const token of tokens) {
+      await signIn(account.email, PASSWORD, address(), { token });
+      const { rows } = await db.query('select auth_session_id from presence_accounts.session_users($1)', [[token]]);
+      await beat(db, tenant, account.agentId!, `tab-${rows[0].auth_session_id}`, 'active', rows[0].auth_session_id);
+    }
+
+    // Action
+    const { rows } = await db.query('select presence_accounts.revoke_sessions($1) as n', [account.userId]);
+
+    // Assertions
+    expect(rows[0].n).toBe(2);
+    expect((await agentRow(db, account.agentId!)).status).toBe('offline');
+    expect((await eventsOf(db, account.agentId!)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+    const { rows: left } = await db.query('select * from presence_accounts.session_users($1)', [tokens]);
+    expect(left).toEqual([]);
+  });
+});
