@@ -805,25 +805,34 @@ declare
 begin
   -- Lock order: the agent first, then the chat. Whose chat it is can change until the agent is locked (a release
   -- job may hand it back to the queue, an assignment may take it): read it, lock that agent, and read it again
-  -- under the lock until the two agree.
+  -- under the lock until the two agree. An attempt that finds the chat moved is rolled back (a subtransaction),
+  -- which lets go of the agent and the chat it locked: holding the old agent while waiting for the new one, out of
+  -- key order, deadlocked against a heartbeat batch holding both (tests/db/storm.test.ts).
   loop
-    select c.agent_id into v_agent
-      from presence_private.chats c
-     where c.id = p_chat_id and c.tenant_id = p_tenant_id and c.status <> 'closed';
-    if not found then
-      return;  -- closed already, or no such chat in this tenant
-    end if;
-    if v_agent is not null then
-      perform 1 from public.human_agents a where a.id = v_agent for update;
-    end if;
-    select c.agent_id into v_locked
-      from presence_private.chats c
-     where c.id = p_chat_id and c.tenant_id = p_tenant_id and c.status <> 'closed'
-       for update;
-    if not found then
-      return;
-    end if;
-    exit when v_locked is not distinct from v_agent;
+    begin
+      select c.agent_id into v_agent
+        from presence_private.chats c
+       where c.id = p_chat_id and c.tenant_id = p_tenant_id and c.status <> 'closed';
+      if not found then
+        return;  -- closed already, or no such chat in this tenant
+      end if;
+      if v_agent is not null then
+        perform 1 from public.human_agents a where a.id = v_agent for update;
+      end if;
+      select c.agent_id into v_locked
+        from presence_private.chats c
+       where c.id = p_chat_id and c.tenant_id = p_tenant_id and c.status <> 'closed'
+         for update;
+      if not found then
+        return;
+      end if;
+      if v_locked is distinct from v_agent then
+        raise exception 'chat % changed hands', p_chat_id using errcode = 'PRRTY';
+      end if;
+    exception when sqlstate 'PRRTY' then
+      continue;
+    end;
+    exit;
   end loop;
 
   update presence_private.chats c set status = 'closed', agent_id = null where c.id = p_chat_id;
