@@ -102,6 +102,11 @@ export interface StartOptions {
   ephemeral?: boolean;
   /** Fail instead of starting without pg_cron. */
   requirePgCron?: boolean;
+  /**
+   * The database pg_cron lives in (cron.database_name); default the project's own. `postgres` makes the cluster
+   * look like managed PostgreSQL, where the app's database must be swept from there (npx presence cron install).
+   */
+  cronDatabase?: string;
 }
 
 /** Where the owner's password is kept: next to the data folder, mode 0600. */
@@ -140,7 +145,7 @@ export async function startCluster(options: StartOptions): Promise<Cluster> {
     writeFileSync(portFile, String(options.port ?? (await freePort())));
   }
   const port = Number(readFileSync(portFile, 'utf8'));
-  writeFileSync(join(dataDir, 'presence.conf'), serverSettings(install, port, options.ephemeral ?? false));
+  writeFileSync(join(dataDir, 'presence.conf'), serverSettings(install, port, options.ephemeral ?? false, options.cronDatabase ?? DATABASE_NAME));
 
   const running = await asServerUser(join(install.binDir, 'pg_ctl'), ['-D', dataDir, 'status']).then(
     () => true,
@@ -254,7 +259,7 @@ export async function stopCluster(dataDir: string, install?: PgInstall | null): 
   );
 }
 
-function serverSettings(install: PgInstall, port: number, ephemeral: boolean): string {
+function serverSettings(install: PgInstall, port: number, ephemeral: boolean, cronDatabase: string): string {
   const lines = [
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
@@ -265,7 +270,7 @@ function serverSettings(install: PgInstall, port: number, ephemeral: boolean): s
   if (install.hasPgCron) {
     lines.push(
       "shared_preload_libraries = 'pg_cron'",
-      `cron.database_name = '${DATABASE_NAME}'`,
+      `cron.database_name = '${cronDatabase}'`,
       // A socket-less private cluster: jobs run in background workers, not over a libpq connection.
       'cron.use_background_workers = on',
       'cron.max_running_jobs = 8',

@@ -53,7 +53,9 @@ function table(rows: string[][]): string {
 
 const program = new Command('presence')
   .description('Operator commands for agent-presence (DATABASE_URL, or the local cluster in .data/postgres).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // `presence cron install --json`: an option after a subcommand belongs to that subcommand.
+  .enablePositionalOptions();
 
 const json = new Option('--json', 'print JSON');
 
