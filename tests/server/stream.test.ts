@@ -161,6 +161,36 @@ describe('GET /api/agents/stream', () => {
     await until(() => !open, 1_000);
   });
 
+  it('signing out after a beat with its own stream open ends that stream and nothing else: the process keeps serving', async () => {
+    // Setup: the finding's sequence. Sign-out announces the ended sign-in and the agent's offline transition in one
+    // commit; the stream ended by the first used to be written to by the second (ERR_STREAM_WRITE_AFTER_END).
+    const crashes: unknown[] = [];
+    const onCrash = (error: unknown) => crashes.push(error);
+    process.on('uncaughtException', onCrash);
+    const ada = await signedInUser(server);
+    const bob = await signedInUser(server, { tenantId: ada.tenantId });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
+    const adaStream = await openStream(server, ada.cookie);
+    const bobStream = await openStream(server, bob.cookie);
+    await Promise.all([adaStream.next('snapshot'), bobStream.next('snapshot')]);
+    let adaOpen = true;
+    void adaStream.ended.then(() => (adaOpen = false));
+
+    // Action
+    const logout = await call(server, 'POST', '/api/auth/logout', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(logout.status).toBe(204);
+    await until(() => !adaOpen, 2_000);
+    const offline = await bobStream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline');
+    expect(offline).toMatchObject({ from: 'available', reason: 'logout' });
+    expect((await call(server, 'GET', '/healthz')).status).toBe(200);
+    expect((await call(server, 'POST', '/api/auth/heartbeat', { cookie: bob.cookie, body: { sessionId: 'tab-b' } })).status).toBe(200);
+    process.off('uncaughtException', onCrash);
+    expect(crashes).toEqual([]);
+    bobStream.close();
+  });
+
   it('ends at once when an operator revokes the user\'s sessions, and only that user\'s streams', async () => {
     // Setup
     const ada = await signedInUser(server);
