@@ -361,12 +361,12 @@ begin
        -- last_seen.
        and h.status::text = h.chosen_status
        and presence.offline_at(h.last_seen, st.offline_after_s) > now()
-    returning h.id, h.status::text as status, st.heartbeat_interval_s
+    returning h.id, h.tenant_id, h.status::text as status, st.heartbeat_interval_s
   ), tabs as (
     update presence_private.sessions s
        set last_seen = now(), activity = 'active'
       from beats b
-      join agents g on g.id = b.agent_id
+      join agents g on g.id = b.agent_id and g.tenant_id = b.tenant_id
      where s.agent_id = b.agent_id and s.session_id = b.session_id and b.activity = 'active'
        and s.sign_in is not distinct from b.sign_in
     returning s.agent_id, s.session_id
@@ -374,7 +374,7 @@ begin
   select coalesce(array_agg(b.ord), '{}'), coalesce(array_agg(g.status), '{}'), coalesce(array_agg(g.heartbeat_interval_s), '{}')
     into v_fast_ords, v_fast_statuses, v_fast_intervals
     from beats b
-    join agents g on g.id = b.agent_id
+    join agents g on g.id = b.agent_id and g.tenant_id = b.tenant_id
     join tabs t on t.agent_id = b.agent_id and t.session_id = b.session_id;
 
   -- Asynchronous commit when the batch only moved last_seen (every beat took the fast path): no new tab, no

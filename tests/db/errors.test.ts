@@ -68,6 +68,26 @@ describe('bad input', () => {
     expect(await snapshot(good)).toEqual(before);
   });
 
+  it('a beat naming another tenant fails the batch even beside a right beat of the same tab, in either order', async () => {
+    // Setup: a live agent whose tab would take the fast path.
+    const tenant = await createTenant(db);
+    const otherTenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    const before = await snapshot(agent);
+    const right = { tenantId: tenant, agentId: agent, sessionId: 'tab' };
+    const wrong = { tenantId: otherTenant, agentId: agent, sessionId: 'tab' };
+
+    // Action / Assertions
+    for (const batch of [
+      [right, wrong],
+      [wrong, right],
+    ]) {
+      await expect(beats(db, batch)).rejects.toMatchObject({ code: 'PRAGT', message: `no agent ${agent} in tenant ${otherTenant}` });
+    }
+    expect(await snapshot(agent)).toEqual(before);
+  });
+
   it('a batch whose arrays differ in length is refused with PRUSR naming each length', async () => {
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
