@@ -54,9 +54,12 @@ export async function createAgent(
 }
 
 /**
- * Makes an agent look silent for `seconds`: moves its last beat and those of its sessions into the past.
- * Tests age their own agents instead of moving the clock forward, so the sweeps pg_cron runs meanwhile
- * and the sweeps of other test files only ever see what is really stale.
+ * Makes an agent look silent for `seconds`: moves its last beat, its last transition (status_since) and the beats
+ * of its sessions into the past, so that its timeout is recorded `seconds` - offline_after_s ago. Tests age their
+ * own agents instead of moving the clock forward, so the sweeps pg_cron runs meanwhile and the sweeps of other test
+ * files only ever see what is really stale. Its status events stay where they are (the table is append-only), so
+ * the timeout can be dated before the event it follows: eventsOf lists events in the order they were written; a
+ * test of the dates themselves uses createAgentWithPast.
  */
 export async function silenceAgent(db: pg.Pool, agentId: string, seconds: number): Promise<void> {
   await db.query(
@@ -82,12 +85,13 @@ export async function agentRow(db: pg.Pool, agentId: string): Promise<AgentRow> 
   return rows[0]!;
 }
 
+/** An agent's transitions in the order they were written (its row lock serializes them). */
 export async function eventsOf(
-  db: pg.Pool,
+  db: Queryable,
   agentId: string,
 ): Promise<Array<{ from_status: string; to_status: string; reason: string }>> {
   const { rows } = await db.query(
-    'select from_status, to_status, reason from presence.status_events where agent_id = $1 order by at, id',
+    'select from_status, to_status, reason from presence.status_events where agent_id = $1 order by id',
     [agentId],
   );
   return rows;
