@@ -652,4 +652,25 @@ describe('platforms the migration refuses, changing nothing', () => {
     expect(error).toMatchObject({ code: 'PRADP' });
     expect(leftovers).toEqual({ schemas: null, recorded: [] });
   });
+
+  it('a tenants table without name stops it before anything changes, naming the missing column', async () => {
+    // Setup / Action: a platform that calls its tenants' name something else. presence reads tenants.name
+    // (presence_accounts, and the landed 1795500000110's session_user, a SQL function checked when it is made).
+    const { error, before, after, leftovers } = await refusal(
+      'tenant_name',
+      `create table tenants (id bigserial primary key, title text not null);
+       insert into tenants (title) values ('Acme');
+       create table human_agents (id bigserial primary key, tenant_id bigint not null references tenants,
+         name text not null, email text not null, status text not null default 'offline');
+       insert into human_agents (tenant_id, name, email) values (1, 'Ada', 'ada@acme.example');`,
+    );
+
+    // Assertions
+    expect(error).toMatchObject({
+      code: 'PRADP',
+      message: expect.stringContaining('tenants.name'),
+    });
+    expect(after).toEqual(before);
+    expect(leftovers).toMatchObject({ recorded: [] });
+  });
 });
