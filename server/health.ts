@@ -1,25 +1,19 @@
 // GET /healthz (200 only while the database answers, within 1.5 s even when it is frozen) and GET /metrics
-// (Prometheus).
+// (Prometheus; it answers during an outage too, with the last figures the database gave).
 import type { Express } from 'express';
 import type pg from 'pg';
 import client from 'prom-client';
 
 const HEALTH_TIMEOUT_MS = 1_500;
+const METRICS_QUERY_TIMEOUT_MS = 1_000;
 
 export function installHealth(app: Express, { db }: { db: pg.Pool }): void {
   app.get('/healthz', async (_req, res) => {
-    let timer: NodeJS.Timeout | undefined;
-    const answered = await Promise.race([
-      db.query('select 1').then(
-        () => true,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (answered) res.json({ status: 'ok' });
+    const query = db.query('select 1').then(
+      () => true,
+      () => false,
+    );
+    if (await within(query, HEALTH_TIMEOUT_MS, false)) res.json({ status: 'ok' });
     else res.status(503).json({ error: 'the database does not answer', code: 'unavailable' });
   });
 }
@@ -30,11 +24,20 @@ export function createRegistry(db: pg.Pool): client.Registry {
   client.collectDefaultMetrics({ register: registry });
   new client.Gauge({
     name: 'presence_sweeps',
-    help: 'Sweeps run so far, by whichever scheduler runs them (presence.sweep_runs()).',
+    help: 'Sweeps run so far, by whichever scheduler runs them (presence.sweep_runs()); kept while the database is away.',
     registers: [registry],
     async collect() {
-      const { rows } = await db.query<{ runs: string }>('select presence.sweep_runs() as runs');
-      this.set(Number(rows[0]!.runs));
+      // A scrape during an outage must still answer (the process's own metrics matter most then): a database that
+      // fails or does not answer within a second leaves the last value.
+      const runs = await within(
+        db.query<{ runs: string }>('select presence.sweep_runs() as runs').then(
+          ({ rows }) => Number(rows[0]!.runs),
+          () => null,
+        ),
+        METRICS_QUERY_TIMEOUT_MS,
+        null,
+      );
+      if (runs !== null) this.set(runs);
     },
   });
   return registry;
@@ -44,4 +47,17 @@ export function installMetrics(app: Express, { registry }: { registry: client.Re
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+}
+
+/** `work`'s value, or `otherwise` when it takes longer than `ms` (the work itself goes on, and settles later). */
+async function within<T>(work: Promise<T>, ms: number, otherwise: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(otherwise), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -260,6 +260,29 @@ describe('the database unreachable', () => {
     for (const route of Object.keys(answers)) expect({ route, ...answers[route] }).toEqual({ route, ...UNAVAILABLE });
   });
 
+  it('/metrics still answers with the process\'s figures while PostgreSQL is unreachable or frozen', async () => {
+    // Setup
+    const own = await startServerBehindProxy();
+    await call(own, 'GET', '/metrics');
+
+    // Action
+    await own.proxy.stop();
+    const refused = await call(own, 'GET', '/metrics');
+    await own.proxy.restart();
+    own.proxy.freeze();
+    const started = Date.now();
+    const frozen = await call(own, 'GET', '/metrics');
+    const frozenMs = Date.now() - started;
+    await own.close();
+
+    // Assertions
+    expect(refused.status).toBe(200);
+    expect(refused.body).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(refused.body).toMatch(/^presence_sweeps \d+/m);
+    expect(frozen.status).toBe(200);
+    expect(frozenMs).toBeLessThan(2_000);
+  });
+
   it('requests succeed again once the database is back, without a restart, and new streams hear transitions', async () => {
     // Setup
     const ada = await signedInUser(server);
