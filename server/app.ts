@@ -42,7 +42,9 @@ const QUIET_PATHS = new Set([`/api${STANDALONE_PATHS.heartbeat}`, '/healthz', '/
 function installLogging(app: Express, { logger }: Services): void {
   const log = pinoHttp({
     logger,
-    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    // A 503 is the database away: the outage is logged once when it starts and once when it ends
+    // (presence/availability.ts), not once per refused request with a stack each.
+    customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'silent' : error || res.statusCode >= 500 ? 'error' : 'info'),
     // Never log cookies: a session token in a log file is a session anyone can use.
     serializers: {
       req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),

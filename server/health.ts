@@ -3,15 +3,29 @@
 import type { Express } from 'express';
 import type pg from 'pg';
 import client from 'prom-client';
+import type { DatabaseAvailability } from './presence/availability.ts';
 
 const HEALTH_TIMEOUT_MS = 1_500;
 const METRICS_QUERY_TIMEOUT_MS = 1_000;
 
-export function installHealth(app: Express, { db }: { db: pg.Pool }): void {
+/**
+ * A health check is a query like any other: its outcome goes to the availability tracker, so an outage is logged
+ * (once) when only the load balancer is asking, and its end as soon as a check succeeds.
+ */
+export function installHealth(
+  app: Express,
+  { db, presence }: { db: pg.Pool; presence: { availability: DatabaseAvailability } },
+): void {
   app.get('/healthz', async (_req, res) => {
     const query = db.query('select 1').then(
-      () => true,
-      () => false,
+      () => {
+        presence.availability.succeeded();
+        return true;
+      },
+      (error: unknown) => {
+        presence.availability.failed(error);
+        return false;
+      },
     );
     if (await within(query, HEALTH_TIMEOUT_MS, false)) res.json({ status: 'ok' });
     else res.status(503).json({ error: 'the database does not answer', code: 'unavailable' });

@@ -4,7 +4,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { isUnavailable } from './availability.ts';
+import { availabilityOf, isUnavailable } from './availability.ts';
 import { HttpError } from './http-error.ts';
 
 /** Project SQLSTATEs (raised by the presence functions) and what they mean over HTTP. */
@@ -55,11 +55,15 @@ export function describeError(error: unknown): { status: number; code: string; m
   return { status: 500, code: 'internal', message: 'internal error' };
 }
 
-/** The error handler: JSON answers; a 500 is logged with its stack, a 503 is not (the outage is logged once). */
+/**
+ * The error handler: JSON answers; a 500 is logged with its stack, a 503 is not: it goes to the availability tracker
+ * of the same logger, which logs the outage once.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, code, message, headers } = describeError(error);
     if (status === 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (status === 503) availabilityOf(logger)?.failed(error);
     if (res.headersSent) {
       res.end();
       return;

@@ -283,6 +283,42 @@ describe('the database unreachable', () => {
     expect(frozenMs).toBeLessThan(2_000);
   });
 
+  it('an outage is logged once when it starts and once when it ends, not once per request', async () => {
+    // Setup
+    const own = await startServerBehindProxy();
+    const ada = await signedInUser(own);
+    const watcher = await signedInUser(own, { tenantId: ada.tenantId, role: 'supervisor' });
+    // Every route but sign-out (the sign-ins are needed afterwards), as an agent and as a supervisor.
+    const routes = [ada, watcher].flatMap((who) =>
+      Object.entries(everyRoute(own, who))
+        .filter(([route]) => route !== 'POST /api/auth/logout')
+        .map(([, request]) => request),
+    );
+    const before = own.logs.length;
+
+    // Action
+    await own.proxy.stop();
+    const during = await Promise.all(Array.from({ length: 50 }, (_, i) => routes[i % routes.length]!()));
+    await own.proxy.restart();
+    const after = await until(
+      () => call(own, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } }),
+      (res) => res.status === 200,
+    );
+    await call(own, 'GET', '/api/agents', { cookie: watcher.cookie });
+    const lines = own.logs.slice(before);
+    await own.close();
+
+    // Assertions
+    expect(during.map((r) => r.status)).toEqual(Array(50).fill(503));
+    expect(after.status).toBe(200);
+    const loud = lines.filter((l) => l.level >= 40 || l.err);
+    expect(loud.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^database unavailable/), expect.stringMatching(/^LISTEN connection lost/)]),
+    );
+    expect(loud).toHaveLength(2);
+    expect(lines.filter((l) => /^database available again/.test(l.msg))).toHaveLength(1);
+  });
+
   it('requests succeed again once the database is back, without a restart, and new streams hear transitions', async () => {
     // Setup
     const ada = await signedInUser(server);
