@@ -1,8 +1,7 @@
 // npm run db:migrate | db:start | db:stop: the database side of the project, without the server.
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { databaseSettings, localClusterDir, openDatabase, stopLocalCluster } from './database.ts';
-import { migrate } from './migrate.ts';
+import { describeSweep, migrate } from './migrate.ts';
 
 const usage = 'usage: tsx db/cli.ts <migrate|start|stop>';
 
@@ -15,18 +14,7 @@ async function main(): Promise<void> {
       console.log(`database: ${db.description}`);
       const applied = await migrate(db.url);
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current');
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      const { rows } = await client.query<{ scheduler: string; schedule: string; active: boolean }>(
-        'select * from presence.sweep_scheduler()',
-      );
-      await client.end();
-      const s = rows[0]!;
-      console.log(
-        s.scheduler === 'pg_cron'
-          ? `sweep: pg_cron job presence-sweep, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`
-          : 'sweep: pg_cron unavailable here; the server runs it from graphile-worker cron every minute',
-      );
+      console.log(await describeSweep(db.url));
       break;
     }
     case 'start': {
@@ -47,6 +35,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  const hint = (error as { hint?: unknown }).hint;
   console.error(error instanceof Error ? error.message : error);
+  if (typeof hint === 'string') console.error(`  ${hint}`);
   process.exitCode = 1;
 });

@@ -118,7 +118,7 @@ begin
   -- constraint or enum must admit all four (it is kept, never loosened).
   select a.atttypid::regtype into v_type from pg_attribute a where a.attrelid = v_agents and a.attname = 'status';
   if v_type is not null then
-    execute 'select string_agg(coalesce(quote_literal(s.status), ''null'') || '' ('' || s.n || '' rows)'', '', '')
+    execute 'select string_agg(coalesce(quote_literal(s.status), ''null'') || '' ('' || s.n || case when s.n = 1 then '' row)'' else '' rows)'' end, '', '')
                from (select h.status::text as status, count(*) as n from public.human_agents h
                       where h.status is null or h.status::text <> all ($1) group by 1 order by 1) s'
       into v_found using v_statuses;

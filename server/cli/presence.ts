@@ -7,6 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pg from 'pg';
 import { openDatabase } from '../../db/database.ts';
 import { databaseOptions, loadConfig } from '../config.ts';
+import { describeSweep, migrate } from '../../db/migrate.ts';
 import { startPresenceWorker } from '../presence/worker.ts';
 import { toAgent, type AgentPresenceRow } from '../presence/sql/agents.ts';
 
@@ -58,6 +59,21 @@ const program = new Command('presence')
   .enablePositionalOptions();
 
 const json = new Option('--json', 'print JSON');
+
+program
+  .command('migrate')
+  .description("apply presence's migrations to the database (a platform's tables public.tenants and public.human_agents are adopted, never dropped or retyped)")
+  .addOption(json)
+  .action(async (opts: Output) => {
+    const url = await databaseUrl();
+    const applied = await migrate(url);
+    const sweep = await describeSweep(url);
+    print(
+      opts,
+      { applied, sweep },
+      [applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current', sweep].join('\n'),
+    );
+  });
 
 program
   .command('create-tenant')
@@ -345,6 +361,7 @@ program
   });
 
 program.parseAsync().catch((error: unknown) => {
-  console.error(`presence: ${error instanceof Error ? error.message : String(error)}`);
+  const hint = (error as { hint?: unknown }).hint;
+  console.error(`presence: ${error instanceof Error ? error.message : String(error)}${typeof hint === 'string' ? `\n  ${hint}` : ''}`);
   process.exitCode = 1;
 });

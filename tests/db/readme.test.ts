@@ -1,0 +1,50 @@
+// Every SQL snippet of the README's "For DBAs" and "For analysts" sections, run as the role it is written for: the
+// owner for the DBA's, presence_analyst for the analyst's. A snippet that no longer runs fails here, not in front
+// of a reader. Each runs in a transaction that is rolled back.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../db/database.ts';
+import { testPool } from '../helpers/db.ts';
+
+const db = testPool(2);
+afterAll(() => db.end());
+
+function snippets(section: string): string[] {
+  const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n## ${section}\n`);
+  if (start < 0) throw new Error(`README.md has no section "${section}"`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const text = readme.slice(start, end < 0 ? undefined : end);
+  return [...text.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+async function runAs(role: string | null, sql: string): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    if (role) await client.query(`set local role ${role}`);
+    await client.query(sql);
+  } finally {
+    await client.query('rollback');
+    client.release();
+  }
+}
+
+describe('the README', () => {
+  const dba = snippets('For DBAs');
+  const analyst = snippets('For analysts');
+
+  it('has SQL for DBAs and for analysts', () => {
+    expect(dba.length).toBeGreaterThanOrEqual(6);
+    expect(analyst.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each(dba.map((sql) => [sql.split('\n')[0]!, sql]))('DBA snippet runs as the owner: %s', async (_title, sql) => {
+    await expect(runAs(null, sql)).resolves.toBeUndefined();
+  });
+
+  it.each(analyst.map((sql) => [sql.split('\n')[0]!, sql]))('analyst snippet runs as presence_analyst: %s', async (_title, sql) => {
+    await expect(runAs('presence_analyst', sql)).resolves.toBeUndefined();
+  });
+});
