@@ -567,7 +567,7 @@ describe('platforms the migration refuses, changing nothing', () => {
     // Assertions
     expect(error).toMatchObject({
       code: 'PRADP',
-      message: `public.human_agents.status holds values presence does not know: 'busy' (2 rows), 'on_break' (1 rows)`,
+      message: `public.human_agents.status holds values presence does not know: 'busy' (2 rows), 'on_break' (1 row)`,
       hint: expect.stringContaining(`update public.human_agents set status = 'dnd' where status = 'busy'`),
     });
     expect(after).toEqual(before);
