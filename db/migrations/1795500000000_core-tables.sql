@@ -78,7 +78,7 @@ begin
 
   -- Checks: nothing has changed yet. ---------------------------------------------------------------------------
   select string_agg(c.tab || '.' || c.col, ', ') into v_missing
-    from (values ('tenants', 'id'), ('human_agents', 'id'), ('human_agents', 'tenant_id'),
+    from (values ('tenants', 'id'), ('tenants', 'name'), ('human_agents', 'id'), ('human_agents', 'tenant_id'),
                  ('human_agents', 'name'), ('human_agents', 'email')) c(tab, col)
    where not exists (select 1 from pg_attribute a
                       where a.attrelid = ('public.' || c.tab)::regclass and a.attname = c.col and not a.attisdropped);
