@@ -48,6 +48,10 @@ export function describeError(error: unknown): { status: number; code: string; m
     if (error.type === 'entity.too.large') {
       return { status: 413, code: 'body_too_large', message: 'the request body is too large' };
     }
+    // The router's own: a path parameter that is not valid percent-encoding ('/agents/%/history').
+    if (error instanceof URIError && error.status === 400) {
+      return { status: 400, code: 'invalid_input', message: `the path is not valid percent-encoding: ${error.message}` };
+    }
     if (typeof error.status === 'number' && error.status >= 400 && error.status < 500 && error.expose === true) {
       return { status: error.status, code: 'bad_request', message: String(error.message) };
     }

@@ -384,3 +384,23 @@ describe('bytes PostgreSQL refuses', () => {
     }
   });
 });
+
+describe('paths the router cannot decode', () => {
+  it('a history id that is not valid percent-encoding is a 400 naming it, not a 500 (found by the fuzz)', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+
+    // Action
+    const answers = await Promise.all(
+      ['%', '%zz', '%E0%A4%A'].map((id) => call(server, 'GET', `/api/agents/${id}/history`, { cookie: ada.cookie })),
+    );
+
+    // Assertions
+    expect(answers.map((a) => ({ status: a.status, body: a.body }))).toEqual(
+      ['%', '%zz', '%E0%A4%A'].map((id) => ({
+        status: 400,
+        body: { error: expect.stringContaining(`'${id}'`), code: 'invalid_input' },
+      })),
+    );
+  });
+});
