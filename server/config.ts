@@ -2,7 +2,7 @@
 // db/database.ts's own (the dependency goes server -> db); this file adds the server's.
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { databaseEnv, type DatabaseMode, type DatabaseOptions } from '../db/database.ts';
+import { databaseEnv, SetupError, type DatabaseMode, type DatabaseOptions } from '../db/database.ts';
 
 export { projectRoot } from '../db/database.ts';
 
@@ -52,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new SetupError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
   return {

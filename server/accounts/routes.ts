@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AgentStatus } from '../presence/api-types.ts';
 import { parseInput } from '../presence/errors.ts';
 import { HttpError, unauthenticated } from '../presence/http-error.ts';
+import { originCheck } from '../presence/origin.ts';
 import { pgText, sessionIdSchema } from '../presence/validation.ts';
 import { clearSessionCookie, newSessionToken, sessionTokenHash, setSessionCookie, type CookieSettings } from './cookie.ts';
 import type { AccountSessions } from './sessions.ts';
@@ -50,7 +51,7 @@ export function installAccounts(
 ): void {
   const json = express.json({ limit: '16kb' });
 
-  app.post('/api/auth/login', json, async (req, res) => {
+  app.post('/api/auth/login', originCheck, json, async (req, res) => {
     const { email, password } = parseInput(loginBody, req.body);
     const { token, hash } = newSessionToken();
     const result = await signIn(db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS });
@@ -72,7 +73,7 @@ export function installAccounts(
     res.json(toMe(user));
   });
 
-  app.post('/api/auth/logout', json, async (req, res) => {
+  app.post('/api/auth/logout', originCheck, json, async (req, res) => {
     parseInput(logoutBody, req.body ?? {});
     const hash = sessionTokenHash(req);
     if (hash) await logout(db, hash);

@@ -29,6 +29,7 @@ import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
 import { agentHistory } from './sql/history.ts';
 import { setStatus } from './sql/set-status.ts';
 import { StreamHub } from './streams.ts';
+import { originCheck } from './origin.ts';
 import { agentIdSchema, pgText, sessionIdSchema } from './validation.ts';
 
 export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
@@ -199,26 +200,5 @@ function parseTextBody(body: unknown): unknown {
     return JSON.parse(body);
   } catch {
     throw new HttpError(400, 'malformed_json', 'the request body is not valid JSON');
-  }
-}
-
-/**
- * Cookie-authenticated writes must come from the platform's own pages: a request that states a foreign Origin is
- * refused. (SameSite=Lax keeps most cross-site requests from carrying the cookie; a text/plain beacon is the case it
- * misses.) Host against host, not scheme: behind a proxy that ends TLS the server itself sees plain http.
- */
-const originCheck: RequestHandler = (req, _res, next) => {
-  const origin = req.get('origin');
-  if (origin !== undefined && originHost(origin) !== req.get('host')) {
-    throw new HttpError(403, 'forbidden_origin', `requests from origin ${origin} are not allowed`);
-  }
-  next();
-};
-
-function originHost(origin: string): string | null {
-  try {
-    return new URL(origin).host;
-  } catch {
-    return null; // `null` (sandboxed pages, file:) or garbage: never our own
   }
 }

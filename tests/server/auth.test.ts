@@ -71,6 +71,21 @@ describe('POST /api/auth/login', () => {
     expect(wrongPassword.headers.getSetCookie()).toEqual([]);
   });
 
+  it('refuses a sign-in posted from a foreign origin (login CSRF), and signs nobody in', async () => {
+    // Setup
+    const user = await createUser(server.owner);
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/login', {
+      body: { email: user.email, password: user.password },
+      headers: { origin: 'https://evil.example.com' },
+    });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 403, body: { code: 'forbidden_origin' } });
+    expect(res.headers.getSetCookie()).toEqual([]);
+  });
+
   it('rejects a body without a password with a 400 naming the field', async () => {
     // Action
     const res = await call(server, 'POST', '/api/auth/login', { body: { email: 'a@example.com' } });
