@@ -1,15 +1,24 @@
 // npm start: the database (DATABASE_URL, the local cluster, or embedded PostgreSQL), migrations, the demo
 // tenant on first run, the worker, the API and the client, on HOST:PORT. SIGINT/SIGTERM shut it all down in order.
+//
+// WEB_CONCURRENCY=N (N > 1) serves from N processes on one port (node:cluster): this process (the primary) does the
+// database, the migrations, the demo seed, the app login and the graphile-worker, and hands connections out in
+// turn; each serving process builds its own services (pool, batchers, one LISTEN connection) and app, so a beat
+// through one reaches the live streams of all of them through PostgreSQL's NOTIFY, and sign-in limits, counted in
+// SQL, hold across them. Each answer says which process served it (X-Presence-Process). Why: one Node process uses
+// one core, and Node, not PostgreSQL, spends most of a beat's CPU (docs/scaling.md).
+import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { z } from 'zod';
 import { ensureAppLogin } from '../db/app-login.ts';
 import { openDatabase, SetupError } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
 import { makeApp } from './app.ts';
-import { databaseOptions, loadConfig } from './config.ts';
+import { databaseOptions, loadConfig, type Config } from './config.ts';
 import { DEMO_PASSWORD, seedDemo } from './seed.ts';
 import { prepareClient } from './client-build.ts';
 import { startPresenceWorker } from './presence/worker.ts';
@@ -34,9 +43,164 @@ function serverUrl(address: AddressInfo, host: string | undefined): string {
   return `http://${shown}:${address.port}`;
 }
 
+/** How many processes serve HTTP: WEB_CONCURRENCY, read once at start-up (1, the default: this process alone). */
+function servingProcesses(env: NodeJS.ProcessEnv = process.env): number {
+  const parsed = z.coerce.number().int().min(1).max(256).default(1).safeParse(env.WEB_CONCURRENCY || undefined);
+  if (!parsed.success) throw new SetupError(`invalid configuration: WEB_CONCURRENCY must be a whole number from 1 to 256, got ${env.WEB_CONCURRENCY}`);
+  return parsed.data;
+}
+
+/** The answer header that names the serving process (1..N, as node:cluster numbers them) when there are several. */
+const PROCESS_HEADER = 'X-Presence-Process';
+
+/** The HTTP side of npm start: this process, or the serving processes. */
+interface Serving {
+  address: AddressInfo;
+  /**
+   * Ends the live streams (browsers reconnect) and stops taking connections at once; resolves when every serving
+   * process has answered what it had, and closed its LISTEN connection and pool.
+   */
+  close(): Promise<void>;
+}
+
+/** The app in this process; `processId` names it in every answer (a serving process of several). */
+async function serveHere(
+  config: Config,
+  appDatabaseUrl: string,
+  logger: Logger,
+  clientDir: string | null,
+  processId?: string,
+): Promise<Serving> {
+  const services = createServices(config, appDatabaseUrl, logger, { clientDir });
+  const app = makeApp(services);
+  const server: Server = createServer(
+    processId === undefined
+      ? app
+      : (req, res) => {
+          res.setHeader(PROCESS_HEADER, processId);
+          app(req, res);
+        },
+  );
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await services.close().catch(() => {});
+    throw error;
+  }
+  return {
+    address: server.address() as AddressInfo,
+    async close() {
+      services.presence.streams.close();
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await services.close();
+    },
+  };
+}
+
+/** What the primary tells each serving process. */
+interface ServeOrder {
+  appDatabaseUrl: string;
+  clientDir: string | null;
+}
+
+type ServingReport = { ready: true } | { listening: true } | { failed: string; setup: boolean };
+
+/**
+ * WEB_CONCURRENCY > 1: n serving processes on config's port. Resolves once all listen; a process that cannot (a busy
+ * port) fails the start. One that dies later is replaced, and said so.
+ */
+async function serveFromProcesses(n: number, order: ServeOrder, logger: Logger): Promise<Serving> {
+  let stopping = false;
+  const start = (): Promise<{ worker: Worker; address: AddressInfo }> => {
+    const worker = cluster.fork();
+    return new Promise((resolve, reject) => {
+      worker.on('message', (report: ServingReport) => {
+        if ('ready' in report) worker.send(order);
+        if ('failed' in report) reject(report.setup ? new SetupError(report.failed) : new Error(report.failed));
+      });
+      worker.once('listening', (address: { address: string; port: number; addressType: number | string }) => {
+        const family = address.addressType === 6 || address.addressType === 'udp6' ? 'IPv6' : 'IPv4';
+        resolve({ worker, address: { address: address.address, port: address.port, family } });
+      });
+      worker.once('exit', (code, signal) => reject(new Error(`serving process ${worker.id} exited (${signal ?? code}) before listening`)));
+    });
+  };
+  const keep = (worker: Worker) => {
+    worker.once('exit', (code, signal) => {
+      if (stopping) return;
+      logger.error({ process: worker.id, code, signal }, 'a serving process died; starting another');
+      void start().then(({ worker: next }) => keep(next), (error: unknown) => logger.error({ err: error }, 'could not replace a serving process'));
+    });
+  };
+
+  const started = await Promise.allSettled(Array.from({ length: n }, start));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    stopping = true;
+    await stopAll();
+    throw failed.reason;
+  }
+  const first = (started[0] as PromiseFulfilledResult<{ worker: Worker; address: AddressInfo }>).value;
+  for (const s of started) keep((s as PromiseFulfilledResult<{ worker: Worker }>).value.worker);
+  return {
+    address: first.address,
+    async close() {
+      stopping = true;
+      await stopAll();
+    },
+  };
+
+  async function stopAll(): Promise<void> {
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map(async (worker) => {
+        if (!worker || worker.isDead()) return;
+        const exited = once(worker, 'exit');
+        if (worker.isConnected()) worker.send('shutdown');
+        else worker.kill();
+        await exited;
+      }),
+    );
+  }
+}
+
+/**
+ * A serving process (WEB_CONCURRENCY > 1): the app on the primary's port and nothing else. It stops when the primary
+ * says so (the primary handles Ctrl-C and stops everything in order), or with it.
+ */
+async function servingProcess(): Promise<void> {
+  // Ctrl-C reaches every process of the terminal's group: the primary orders the shutdown.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
+  const config = loadConfig();
+  const logger = pino({ level: config.logLevel });
+  const report = (r: ServingReport) => new Promise<void>((resolve) => process.send!(r, () => resolve()));
+  const ordered = once(process, 'message') as Promise<[ServeOrder]>;
+  await report({ ready: true });
+  const [order] = await ordered;
+  let serving: Serving;
+  try {
+    serving = await serveHere(config, order.appDatabaseUrl, logger, order.clientDir, String(cluster.worker!.id));
+  } catch (error) {
+    await report({ failed: error instanceof Error ? error.message : String(error), setup: error instanceof SetupError });
+    process.exit(1);
+  }
+  await report({ listening: true });
+  process.on('message', (m: unknown) => {
+    if (m !== 'shutdown') return;
+    serving.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown of a serving process failed');
+        process.exit(1);
+      },
+    );
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
+  const processes = servingProcesses();
 
   // Stops the local cluster or embedded PostgreSQL when this process owns it (null with DATABASE_URL, or when
   // another live npm start runs it).
@@ -60,14 +224,15 @@ async function main(): Promise<void> {
     const sweepInWorker = scheduler.scheduler === 'graphile-worker';
 
     const clientDir = await prepareClient(logger);
-    const services = createServices(config, appDatabaseUrl, logger, { clientDir });
     const worker = await startPresenceWorker({ connectionString: database.url, logger });
-    const server: Server = createServer(makeApp(services));
+    let serving: Serving;
     try {
-      await listen(server, config.port, config.host);
+      serving =
+        processes === 1
+          ? await serveHere(config, appDatabaseUrl, logger, clientDir)
+          : await serveFromProcesses(processes, { appDatabaseUrl, clientDir }, logger);
     } catch (error) {
       await worker.stop().catch(() => {});
-      await services.close().catch(() => {});
       throw error;
     }
 
@@ -86,12 +251,10 @@ async function main(): Promise<void> {
           logger.error({ err: error }, `shutdown: ${name} failed`);
         }
       };
-      services.presence.streams.close();
-      server.closeIdleConnections();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Streams end and no connection is taken from here on; requests in flight are answered meanwhile.
+      const closed = serving.close();
       await step('worker', () => worker.stop());
-      await step('http server', () => closed);
-      await step('listener and pool', () => services.close());
+      await step(processes === 1 ? 'http server, listener and pool' : 'serving processes', () => closed);
       if (stopDatabase) await step('database', stopDatabase);
       logger.info('stopped');
       return clean;
@@ -106,7 +269,8 @@ async function main(): Promise<void> {
     console.log(
       [
         '',
-        `agent-presence is up at ${serverUrl(server.address() as AddressInfo, config.host)}`,
+        `agent-presence is up at ${serverUrl(serving.address, config.host)}`,
+        ...(processes > 1 ? [`  serving:   ${processes} processes (WEB_CONCURRENCY), each answer names its own in ${PROCESS_HEADER}`] : []),
         `  database:  ${database.description}`,
         `  sweep:     ${sweepInWorker ? 'graphile-worker cron in this process, every minute' : `pg_cron job presence-sweep, schedule '${scheduler.schedule}'${scheduler.here ? '' : ` (in database ${scheduler.database_name})`}`}`,
         `  client:    ${clientDir ? clientDir : 'none (no client/index.html)'}`,
@@ -127,7 +291,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+(cluster.isWorker ? servingProcess() : main()).catch((error: unknown) => {
   console.error(error instanceof SetupError ? error.message : error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });
