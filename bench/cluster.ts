@@ -1,22 +1,24 @@
 // The database a benchmark run measures: a throwaway cluster of its own (removed afterwards), or DATABASE_URL.
 //
 // The throwaway cluster is durable (fsync on, synchronous_commit on): the heartbeat figures must include the
-// cost of a commit that survives a crash, or asynchronous commit could not be measured as a lever. It is sized
-// like a small production server rather than like initdb's defaults: shared_buffers holds the presence tables
-// (1M agents with their sessions are ~600 MB), and random_page_cost 1.1 says what is true of a cached table on
-// SSD. pg_stat_statements is preloaded to count statements; pg_cron's own sweep job is unscheduled so that
-// nothing sweeps behind the benchmark's back.
-import { mkdtempSync, rmSync } from 'node:fs';
+// cost of a commit that survives a crash wherever a transition happens. It is sized like a small production
+// server rather than like initdb's defaults: shared_buffers holds the presence tables (1M agents with their tabs
+// are ~600 MB), and random_page_cost 1.1 says what is true of a cached table on SSD. pg_stat_statements is
+// preloaded to count the server's statements; pg_cron's own sweep job is unscheduled so that nothing sweeps behind
+// the benchmark's back. max_connections leaves room for the serving processes' pools and LISTEN connections.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
+import { childPids } from './cpu.ts';
 
 export const SERVER_SETTINGS: Record<string, string> = {
   shared_buffers: '1GB',
   random_page_cost: '1.1',
   max_wal_size: '4GB',
+  max_connections: '200',
 };
 
 export interface BenchDatabase {
@@ -25,8 +27,10 @@ export interface BenchDatabase {
   own: boolean;
   /** Settings that shape the figures, as the server reports them. */
   settings: Record<string, string>;
-  /** A second, empty, migrated database on the same server (for the HOT test), with its URL. */
+  /** Another empty, migrated database on the same server, with its URL (DATABASE_URL: that database again). */
   createDatabase(name: string): Promise<string>;
+  /** The server's processes (postmaster and backends) when this run started it, for CPU accounting; else null. */
+  postgresPids: (() => number[]) | null;
   stop(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export async function openBenchDatabase(databaseUrl: string | undefined): Promis
       own: false,
       settings: await reportSettings(databaseUrl),
       createDatabase: async () => databaseUrl,
+      postgresPids: null,
       stop: () =>
         withClient(databaseUrl, async (c) => {
           for (const jobid of paused) await c.query('select cron.alter_job($1::bigint, active => true)', [jobid]);
@@ -71,14 +76,17 @@ export async function openBenchDatabase(databaseUrl: string | undefined): Promis
     }
   });
   const url = cluster.url;
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
     url,
     own: true,
+    postgresPids: () => [postmaster, ...childPids(postmaster)],
     settings: await reportSettings(url),
     async createDatabase(name: string) {
       await withClient(url.replace(/\/[^/]+$/, '/postgres'), (c) => c.query(`create database ${name}`));
       const other = url.replace(/\/[^/]+$/, `/${name}`);
       await migrate(other);
+      await withClient(other, (c) => c.query('create extension if not exists pg_stat_statements'));
       return other;
     },
     async stop() {

@@ -1,11 +1,12 @@
-// HOT updates and growth: table-plus-index size of human_agents and presence_private.sessions, and the share
-// of their updates that were HOT (pg_stat_user_tables), before and after a number of heartbeats through
-// presence.heartbeat. The beats come from several connections at once, in batches of distinct agents (one
-// round trip per batch, so the driver is not the limit), every agent in turn, the agents of one batch scattered over the table.
+// HOT updates and growth: table-plus-index size of human_agents and presence_private.sessions, and the share of
+// their updates that were HOT (pg_stat_user_tables), before and after a number of beats through presence.heartbeats,
+// the batch the server calls. The beats come from several connections at once, in batches of distinct agents (one
+// round trip per batch, so the driver is not the limit), every agent in turn, the agents of one batch scattered
+// over the table, as the concurrent beats of unrelated browsers are.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { withClient } from './cluster.ts';
-import { agentUuid, seedAgents, tenantUuid, AGENTS_PER_TENANT } from './seed.ts';
+import { agentUuid, seedAgents, tabId, tenantOf, tenantUuid } from './seed.ts';
 import { round, sleep } from './stats.ts';
 
 export interface HotResult {
@@ -14,7 +15,7 @@ export interface HotResult {
   connections: number;
   batch: number;
   seconds: number;
-  /** Beats per second through presence.heartbeat in this driver (SQL level, batched). */
+  /** Beats per second through presence.heartbeats in this driver (SQL level, batched). */
   beats_per_s: number;
   hot_ratio: number;
   size_before_bytes: number;
@@ -33,7 +34,7 @@ interface Stats {
   tables: Record<string, { size: number; upd: number; hot: number }>;
 }
 
-/** A prime: coprime with every agent count that is a multiple of 100. */
+/** A prime: coprime with every agent count that is a multiple of 50. */
 const STRIDE = 7919;
 
 const TABLES = ['public.human_agents', 'presence_private.sessions'];
@@ -67,15 +68,16 @@ export async function measureHot(
 ): Promise<HotResult> {
   const { agents, firstAgent, beats, connections, batch, timeLimitS, log } = options;
   const before = await withClient(url, async (c) => {
-    await seedAgents(c, firstAgent, firstAgent + agents - 1, new Date());
+    await seedAgents(c, firstAgent, firstAgent + agents - 1, { at: new Date() });
     await c.query('vacuum analyze public.human_agents');
     await c.query('vacuum analyze presence_private.sessions');
     await c.query('checkpoint');
     return stats(c);
   });
 
-  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(Math.floor((firstAgent + i - 1) / AGENTS_PER_TENANT) + 1));
+  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(tenantOf(firstAgent + i)));
   const ids = Array.from({ length: agents }, (_, i) => agentUuid(firstAgent + i));
+  const tabs = Array.from({ length: agents }, (_, i) => tabId(firstAgent + i, 0));
   let next = 0;
   let done = 0;
   const deadline = performance.now() + timeLimitS * 1000;
@@ -92,11 +94,13 @@ export async function measureHot(
           // Beat i goes to agent (i * STRIDE) mod agents: every agent once per round, and the agents of one
           // batch are far apart, on different pages, as the concurrent beats of unrelated browsers are.
           const slots = Array.from({ length: n }, (_, k) => ((start + k) * STRIDE) % agents);
-          await c.query(
-            `select count(*) from unnest($1::uuid[], $2::uuid[]) b(tenant_id, agent_id)
-              cross join lateral presence.heartbeat(b.tenant_id, b.agent_id, 'tab-1', 'active')`,
-            [slots.map((s) => tenants[s]), slots.map((s) => ids[s])],
-          );
+          await c.query('select count(*) from presence.heartbeats($1, $2, $3, $4, $5)', [
+            slots.map((s) => tenants[s]),
+            slots.map((s) => ids[s]),
+            slots.map((s) => tabs[s]),
+            slots.map(() => 'active'),
+            slots.map(() => null),
+          ]);
           done += n;
         }
       } finally {

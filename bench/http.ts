@@ -1,219 +1,336 @@
-// End-to-end heartbeats through the real server stack, against three baselines served by the same stack and
-// the same sign-in sessions: no-op, Redis and the original design. The server runs in a child process pinned
-// to core 0, autocannon in another pinned to core 1 (PostgreSQL and Redis float); 50 connections, each a
-// different signed-in agent of one tenant of 100 agents.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import argon2 from 'argon2';
+// The HTTP benchmark: for each variant (bench/variants.ts), the largest open-loop rate the server holds with p99 <=
+// 50 ms, no error, no non-2xx answer and the rate achieved, searched step by step (a geometric climb, then
+// bisection). At rate R there are N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
+// of 50 with a supervisor's live stream open per tenant (bench/streams.ts), each with its own sign-in and tab
+// (bench/load.ts). The heartbeat's largest rate held, in agents, is the capacity of this machine.
+//
+// Nothing is pinned: the serving processes, PostgreSQL, the load generator and the streams share both cores, as
+// they would on one machine; each step records the CPU each of them used per request, the machine's other work, and
+// the statements the server sent (pg_stat_statements, by its login role).
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { newSessionToken, SESSION_COOKIE } from '../server/auth.ts';
-import { projectRoot } from '../server/config.ts';
-import type { LoadOptions, LoadResult } from './load.ts';
-import { REDIS_KEY_PREFIX } from './baselines.ts';
+import { ensureAppLogin, SERVER_LOGIN } from '../db/app-login.ts';
+import { Child } from './child.ts';
 import { withClient } from './cluster.ts';
-import { clearRedisKeys, openRedis } from './redis.ts';
-import type { ServerMessage, Variant } from './server.ts';
-import { median } from './stats.ts';
+import { CpuMeter } from './cpu.ts';
+import type { LoadResult, Mix } from './load.ts';
+import { openRedis, clearRedisKeys } from './redis.ts';
+import { AGENTS_PER_TENANT, refreshAgents, seedAgents } from './seed.ts';
+import { median, round, sleep } from './stats.ts';
+import { REDIS_KEY_PREFIX, type Variant } from './variants.ts';
 
-export const VARIANTS: Variant[] = ['heartbeat', 'noop', 'redis', 'seed'];
-const TENANT_AGENTS = 100;
+/** The tenants' heartbeat interval (the default): each agent beats once per this many seconds. */
+export const INTERVAL_S = 30;
+export const P99_TARGET_MS = 50;
+/** A step holds only if the load generator got at least this share of the rate asked through. */
+const ACHIEVED_SHARE = 0.95;
+
+export const MIX: Mix = { status: 0.01, leave: 0.005, comebackMs: 3_000, jitterS: 2 };
+
+export interface SearchOptions {
+  /** First rate tried per variant, req/s. */
+  start: Record<Variant, number>;
+  factor: number;
+  bisections: number;
+  /** A step that fails is run again this many times; it holds if any run holds (other work on the machine). */
+  retries: number;
+  warmupS: number;
+  durationS: number;
+  maxRate: number;
+}
+
+export interface HttpOptions {
+  ownerUrl: string;
+  variants: Variant[];
+  processes: number;
+  /** Keep-alive connections of the load (at most one per request per second): see bench/load.ts. */
+  connections: number;
+  rounds: number;
+  search: SearchOptions;
+  /** Most agents seeded with sign-ins; above rate * INTERVAL_S agents beat more often than once an interval. */
+  maxAgents: number;
+  /** The simulated agents are numbers firstAgent + 1 .. (a multiple of 50: a database shared with the sweep's agents). */
+  agentOffset: number;
+  /** Where the serving processes write CPU profiles (node --cpu-prof), if anywhere. */
+  profileDir?: string;
+  /** pids of the PostgreSQL server (postmaster and backends), when this run owns it. */
+  postgresPids: (() => number[]) | null;
+  log: (m: string) => void;
+}
+
+export interface Step {
+  variant: Variant;
+  rate: number;
+  agents: number;
+  held: boolean;
+  load: LoadResult;
+  /** CPU per request answered, µs: the serving processes, PostgreSQL, the load generator, the streams, the rest. */
+  cpu_us_per_request: Record<string, number>;
+  /** The kernel's part of those (system time: loopback TCP, epoll, WAL writes). */
+  cpu_system_us_per_request: Record<string, number>;
+  /** Share of the machine's CPU (both cores) busy during the step. */
+  machine_busy: number;
+  /** Statements the server's login sent per request, and per beat through presence.heartbeats. */
+  round_trips_per_request: number | null;
+  beats_per_heartbeats_call: number | null;
+  lookups_per_session_users_call: number | null;
+  /** What the supervisors' streams received during the step. */
+  streams: { open: number; status_events: number; snapshots: number } | null;
+}
 
 export interface VariantResult {
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  /** Database statements per request, counted on the server's pools. */
-  round_trips: number;
-  /**
-   * Beats per presence.heartbeat_for_session call (rows / calls in pg_stat_statements), where the database has
-   * pg_stat_statements: the cross-check of round_trips from the database's side.
-   */
-  beats_per_call: number | null;
-  runs: LoadResult[];
+  /** Median over rounds of the largest rate held, req/s. */
+  rate_held: number;
+  rates_held: number[];
+  /** The step that held at that rate (of the last round). */
+  at_capacity: Step | null;
+  steps: Step[];
 }
 
 export interface HttpResult {
+  processes: number;
   connections: number;
-  duration_s: number;
-  warmup_s: number;
-  rounds: number;
-  pinned: boolean;
+  interval_s: number;
+  p99_target_ms: number;
+  mix: Mix;
+  search: SearchOptions;
+  max_agents: number;
   redis: { url: string; own: boolean };
-  variants: Record<Variant, VariantResult>;
-  /**
-   * heartbeat req/s over each baseline's, per round (the variants of a round run back to back), and the median
-   * of those: less at the mercy of other work on the machine than a ratio of medians taken minutes apart.
-   */
-  paired_ratios: Partial<Record<Exclude<Variant, 'heartbeat'>, { median: number; rounds: number[] }>>;
+  variants: Partial<Record<Variant, VariantResult>>;
 }
 
-const canPin = (() => {
-  if (availableParallelism() < 2) return false;
-  try {
-    execFileSync('taskset', ['-c', '0', 'true']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-function nodeChild(core: number, args: string[], ipc: boolean): ChildProcess {
-  const node = [process.execPath, '--import', 'tsx', ...args];
-  const [cmd, ...rest] = canPin ? ['taskset', '-c', String(core), ...node] : node;
-  return spawn(cmd!, rest, { cwd: projectRoot, stdio: ['ignore', ipc ? 'ignore' : 'pipe', 'inherit', ...(ipc ? ['ipc' as const] : [])] });
-}
-
-/** 50 signed-in agents: real accounts (argon2id) and real sign-in sessions, cookies as a browser sends them. */
-async function signedInAgents(url: string, count: number): Promise<string[]> {
-  const owner = new pg.Client({ connectionString: url });
+export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
+  const { ownerUrl, log } = options;
+  const secret = randomBytes(9).toString('base64url');
+  const appUrl = await ensureAppLogin(ownerUrl);
+  const redis = await openRedis(process.env.REDIS_URL);
+  const owner = new pg.Client({ connectionString: ownerUrl });
   await owner.connect();
+  let seeded = 0;
+  const ensureSeeded = async (agents: number) => {
+    if (seeded >= agents) return;
+    const to = Math.min(options.maxAgents, Math.ceil(agents / 50_000) * 50_000);
+    const first = options.agentOffset;
+    await seedAgents(owner, first + seeded + 1, first + to, { at: new Date(), signIns: { secret } });
+    await owner.query('vacuum analyze');
+    log(`  seeded agents ${first + seeded + 1}-${first + to} with their sign-ins`);
+    seeded = to;
+  };
+
+  const result: HttpResult = {
+    processes: options.processes,
+    connections: options.connections,
+    interval_s: INTERVAL_S,
+    p99_target_ms: P99_TARGET_MS,
+    mix: MIX,
+    search: options.search,
+    max_agents: options.maxAgents,
+    redis: { url: redis.url, own: redis.own },
+    variants: {},
+  };
   try {
-    const hash = await argon2.hash('bench password, never used to sign in', { type: argon2.argon2id });
-    const tenant = (await owner.query<{ id: string }>('select presence.create_tenant($1) as id', [`bench http ${Date.now()}`])).rows[0]!.id;
-    const cookies: string[] = [];
-    for (let i = 0; i < TENANT_AGENTS; i++) {
-      const { rows } = await owner.query<{ user_id: string }>('select * from presence.create_account($1, $2, $3, $4, $5, $6)', [
-        tenant,
-        `bench-${tenant.slice(0, 8)}-${i}@bench.example`,
-        `Bench Agent ${i}`,
-        'support_staff',
-        hash,
-        5,
-      ]);
-      if (i >= count) continue;
-      const { token, hash: tokenHash } = newSessionToken();
-      await owner.query('select * from presence.start_session($1, $2, $3)', [rows[0]!.user_id, tokenHash, 24 * 3600]);
-      cookies.push(`${SESSION_COOKIE}=${token}`);
+    for (let round = 0; round < options.rounds; round++) {
+      for (const variant of options.variants) {
+        const found = await searchVariant(variant, { ...options, appUrl, secret, redisUrl: redis.url, owner, ensureSeeded });
+        const previous = result.variants[variant];
+        const rates = [...(previous?.rates_held ?? []), found.rate];
+        result.variants[variant] = {
+          rate_held: Math.round(median(rates)),
+          rates_held: rates,
+          at_capacity: found.step,
+          steps: [...(previous?.steps ?? []), ...found.steps],
+        };
+        log(`http ${variant} round ${round + 1}: ${found.rate} req/s held`);
+      }
     }
-    return cookies;
+    return result;
   } finally {
     await owner.end();
+    if (!redis.own) await clearRedisKeys(redis.url, REDIS_KEY_PREFIX);
+    await redis.stop();
   }
 }
 
-class BenchServer {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-  ) {}
+interface SearchContext extends HttpOptions {
+  appUrl: string;
+  secret: string;
+  redisUrl: string;
+  owner: pg.Client;
+  ensureSeeded: (agents: number) => Promise<void>;
+}
 
-  static async start(variant: Variant, databaseUrl: string, redisUrl: string): Promise<BenchServer> {
-    const child = nodeChild(0, ['bench/server.ts', variant, databaseUrl, redisUrl], true);
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (m: ServerMessage) => resolve(m.port!));
-      child.once('exit', (code) => reject(new Error(`bench server (${variant}) exited with ${code}`)));
+async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ rate: number; step: Step | null; steps: Step[] }> {
+  const { search, log } = ctx;
+  const { child: server, ready } = await Child.start<{ port: number; pids: number[] }>(`server ${variant}`, 'server.ts', [
+    variant,
+    String(ctx.processes),
+    ctx.appUrl,
+    ctx.ownerUrl,
+    ctx.redisUrl,
+  ], ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []);
+  const url = `http://127.0.0.1:${ready.port}`;
+  const withStreams = variant !== 'bare';
+  const offset = String(ctx.agentOffset);
+  const streams = withStreams ? (await Child.start('streams', 'streams.ts', [url, ctx.secret, offset])).child : null;
+  const load = (await Child.start('load', 'load.ts', [url, ctx.secret, String(ctx.maxAgents), offset])).child;
+  const meter = new CpuMeter({
+    node: () => ready.pids,
+    postgres: ctx.postgresPids ?? (() => []),
+    load: () => [load.pid],
+    streams: () => (streams ? [streams.pid] : []),
+  });
+
+  const steps: Step[] = [];
+  const runStep = async (rate: number): Promise<Step> => {
+    let step = await runOnce(rate);
+    for (let i = 0; i < search.retries && !step.held; i++) step = await runOnce(rate);
+    return step;
+  };
+  const runOnce = async (rate: number): Promise<Step> => {
+    const agents = Math.min(Math.round(rate * INTERVAL_S), ctx.maxAgents);
+    if (variant !== 'bare') {
+      await ctx.ensureSeeded(agents);
+      // Agents the previous steps did not reach have been silent longer than offline_after_s: live again.
+      await refreshAgents(ctx.owner, ctx.agentOffset + 1, ctx.agentOffset + agents, new Date());
+    }
+    if (streams) await streams.request({ type: 'open', tenants: Math.ceil(agents / AGENTS_PER_TENANT) });
+    const running = load.request<{ result: LoadResult }>({
+      type: 'run',
+      rate,
+      agents,
+      connections: ctx.connections,
+      warmupS: search.warmupS,
+      durationS: search.durationS,
+      mix: MIX,
     });
-    return new BenchServer(child, `http://127.0.0.1:${port}`);
-  }
+    // The counters cover the measured window.
+    await sleep(search.warmupS * 1000);
+    await statements(ctx.ownerUrl, 'reset');
+    const streamsBefore = await streams?.request<StreamCounts>({ type: 'count' });
+    const before = meter.sample();
+    const { result: loadResult } = await running;
+    const after = meter.sample();
+    const streamsAfter = await streams?.request<StreamCounts>({ type: 'count' });
+    const stmts = await statements(ctx.ownerUrl, 'read');
 
-  count(): Promise<{ requests: number; queries: number }> {
-    return new Promise((resolve) => {
-      this.child.once('message', (m: ServerMessage) => resolve({ requests: m.requests!, queries: m.queries! }));
-      this.child.send('count');
-    });
-  }
+    const cpu = CpuMeter.between(before, after);
+    const requests = Math.max(1, loadResult.requests);
+    const perRequest = (us: number) => round(us / requests);
+    const ours = Object.values(cpu.groups).reduce((a, b) => a + b, 0);
+    const held =
+      loadResult.errors === 0 &&
+      loadResult.timeouts === 0 &&
+      loadResult.non2xx === 0 &&
+      loadResult.achieved_rate >= ACHIEVED_SHARE * rate &&
+      loadResult.p99_ms <= P99_TARGET_MS;
+    const step: Step = {
+      variant,
+      rate,
+      agents,
+      held,
+      load: loadResult,
+      cpu_us_per_request: {
+        ...Object.fromEntries(Object.entries(cpu.groups).map(([k, v]) => [k, perRequest(v)])),
+        other: perRequest(Math.max(0, cpu.machine_busy_us - ours)),
+      },
+      cpu_system_us_per_request: Object.fromEntries(Object.entries(cpu.system).map(([k, v]) => [k, perRequest(v)])),
+      machine_busy: round(cpu.machine_busy_us / Math.max(1, cpu.machine_total_us), 3),
+      round_trips_per_request: stmts ? round(stmts.calls / requests, 3) : null,
+      beats_per_heartbeats_call: stmts?.heartbeats_calls ? round(stmts.heartbeats_rows / stmts.heartbeats_calls, 2) : null,
+      lookups_per_session_users_call: stmts?.session_users_calls ? round(stmts.session_users_rows / stmts.session_users_calls, 2) : null,
+      streams:
+        streamsBefore && streamsAfter
+          ? {
+              open: streamsAfter.open,
+              status_events: streamsAfter.status - streamsBefore.status,
+              snapshots: streamsAfter.snapshots - streamsBefore.snapshots,
+            }
+          : null,
+    };
+    steps.push(step);
+    log(
+      `  ${variant} ${rate} req/s (${agents} agents): ${held ? 'held' : 'NOT held'}; ${loadResult.achieved_rate} req/s, ` +
+        `p50 ${loadResult.p50_ms} p99 ${loadResult.p99_ms} max ${loadResult.max_ms} ms, ${loadResult.errors + loadResult.timeouts} errors, ` +
+        `${loadResult.non2xx} non-2xx${Object.keys(loadResult.failed).length ? ` ${JSON.stringify(loadResult.failed)}` : ''}; ` +
+        `CPU µs/request ${JSON.stringify(step.cpu_us_per_request)} (kernel ${JSON.stringify(step.cpu_system_us_per_request)}), machine ${Math.round(step.machine_busy * 100)} % busy; ` +
+        `${step.round_trips_per_request ?? '-'} statements/request, ${step.beats_per_heartbeats_call ?? '-'} beats/call` +
+        (step.streams ? `; streams ${step.streams.open} open, ${step.streams.status_events} status events` : ''),
+    );
+    return step;
+  };
 
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.send('stop');
-    await exited;
+  try {
+    let best: Step | null = null;
+    let failedAt: number | null = null;
+    let rate = search.start[variant];
+    // Climb until a step fails (or, if the first fails, come down until one holds).
+    for (;;) {
+      const step = await runStep(rate);
+      if (step.held) {
+        best = step;
+        if (failedAt !== null || rate >= search.maxRate) break;
+        rate = Math.min(search.maxRate, Math.round(rate * search.factor));
+      } else {
+        failedAt = rate;
+        if (best) break;
+        rate = Math.round(rate / search.factor);
+        if (rate < 20) break;
+      }
+    }
+    for (let i = 0; i < search.bisections && best && failedAt !== null; i++) {
+      const mid = Math.round(Math.sqrt(best.rate * failedAt));
+      if (mid <= best.rate * 1.02 || mid >= failedAt * 0.98) break;
+      const step = await runStep(mid);
+      if (step.held) best = step;
+      else failedAt = mid;
+    }
+    return { rate: best?.rate ?? 0, step: best, steps };
+  } finally {
+    await load.stop();
+    await streams?.stop();
+    await server.stop();
   }
 }
 
-/** Resets pg_stat_statements, or reads the calls and rows of heartbeat_for_session; null without the extension. */
-async function statementStats(url: string, action: 'reset' | 'read'): Promise<{ calls: number; rows: number } | null> {
+interface StreamCounts {
+  open: number;
+  snapshots: number;
+  status: number;
+}
+
+interface StatementCounts {
+  calls: number;
+  heartbeats_calls: number;
+  heartbeats_rows: number;
+  session_users_calls: number;
+  session_users_rows: number;
+}
+
+/** Resets pg_stat_statements, or reads what the server's login sent since; null without the extension. */
+async function statements(url: string, action: 'reset' | 'read'): Promise<StatementCounts | null> {
   return withClient(url, async (c) => {
     if (!(await c.query("select 1 from pg_extension where extname = 'pg_stat_statements'")).rowCount) return null;
     if (action === 'reset') {
       await c.query('select pg_stat_statements_reset()');
       return null;
     }
-    const { rows } = await c.query<{ calls: string | null; rows: string | null }>(
-      `select sum(calls) as calls, sum(rows) as rows from pg_stat_statements
-        where query like '%presence.heartbeat_for_session(%' and toplevel`,
+    const { rows } = await c.query<Record<keyof StatementCounts, string>>(
+      `select coalesce(sum(s.calls), 0) as calls,
+              coalesce(sum(s.calls) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_calls,
+              coalesce(sum(s.rows) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_rows,
+              coalesce(sum(s.calls) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_calls,
+              coalesce(sum(s.rows) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_rows
+         from pg_stat_statements s join pg_roles r on r.oid = s.userid
+        where r.rolname = $1 and s.toplevel`,
+      [SERVER_LOGIN],
     );
-    const calls = Number(rows[0]?.calls ?? 0);
-    return calls ? { calls, rows: Number(rows[0]!.rows) } : null;
-  });
-}
-
-async function load(options: LoadOptions): Promise<LoadResult> {
-  const child = nodeChild(1, ['bench/load.ts', JSON.stringify(options)], false);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`load generator exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
-}
-
-export async function measureHttp(
-  databaseUrl: string,
-  options: {
-    connections: number;
-    durationS: number;
-    warmupS: number;
-    rounds: number;
-    variants?: Variant[];
-    log: (m: string) => void;
-  },
-): Promise<HttpResult> {
-  const { connections, durationS, warmupS, rounds, log, variants: only = VARIANTS } = options;
-  const redis = await openRedis(process.env.REDIS_URL);
-  try {
-    const cookies = await signedInAgents(databaseUrl, connections);
-    const batchSizes = Object.fromEntries(only.map((v) => [v, [] as number[]])) as Record<Variant, number[]>;
-    const runs = Object.fromEntries(only.map((v) => [v, []])) as unknown as Record<Variant, Array<LoadResult & { round_trips: number }>>;
-    for (let round = 0; round < rounds; round++) {
-      for (const variant of only) {
-        const server = await BenchServer.start(variant, databaseUrl, redis.url);
-        try {
-          await load({ url: server.url, cookies, connections, durationS: warmupS });
-          await statementStats(databaseUrl, 'reset');
-          const before = await server.count();
-          const result = await load({ url: server.url, cookies, connections, durationS });
-          const after = await server.count();
-          const calls = await statementStats(databaseUrl, 'read');
-          if (calls) batchSizes[variant].push(calls.rows / calls.calls);
-          const roundTrips = (after.queries - before.queries) / Math.max(1, after.requests - before.requests);
-          if (result.non2xx || result.errors) throw new Error(`${variant}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-          runs[variant].push({ ...result, round_trips: roundTrips });
-          if (variant === 'heartbeat' && calls) log(`  pg_stat_statements: ${calls.calls} heartbeat_for_session calls, ${(calls.rows / calls.calls).toFixed(1)} beats per call`);
-          log(`http ${variant} round ${round + 1}: ${result.rps} req/s, p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms, ${roundTrips.toFixed(3)} round trips/request`);
-        } finally {
-          await server.stop();
-        }
-      }
-    }
-    const variants = {} as Record<Variant, VariantResult>;
-    for (const v of only) {
-      variants[v] = {
-        rps: Math.round(median(runs[v].map((r) => r.rps))),
-        p50_ms: median(runs[v].map((r) => r.p50_ms)),
-        p99_ms: median(runs[v].map((r) => r.p99_ms)),
-        round_trips: Math.round(median(runs[v].map((r) => r.round_trips)) * 1000) / 1000,
-        beats_per_call: batchSizes[v].length ? Math.round(median(batchSizes[v]) * 10) / 10 : null,
-        runs: runs[v],
-      };
-    }
-    const paired_ratios: HttpResult['paired_ratios'] = {};
-    if (runs.heartbeat) {
-      for (const v of only.filter((x): x is Exclude<Variant, 'heartbeat'> => x !== 'heartbeat')) {
-        const ratios = runs[v].map((r, i) => Math.round((runs.heartbeat[i]!.rps / r.rps) * 100) / 100);
-        paired_ratios[v] = { median: median(ratios), rounds: ratios };
-      }
-    }
+    const r = rows[0]!;
     return {
-      connections,
-      duration_s: durationS,
-      warmup_s: warmupS,
-      rounds,
-      pinned: canPin,
-      redis: { url: redis.url, own: redis.own },
-      variants,
-      paired_ratios,
+      calls: Number(r.calls),
+      heartbeats_calls: Number(r.heartbeats_calls),
+      heartbeats_rows: Number(r.heartbeats_rows),
+      session_users_calls: Number(r.session_users_calls),
+      session_users_rows: Number(r.session_users_rows),
     };
-  } finally {
-    if (!redis.own) await clearRedisKeys(redis.url, REDIS_KEY_PREFIX);
-    await redis.stop();
-  }
+  });
 }

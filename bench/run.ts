@@ -1,30 +1,48 @@
-// npm run bench [-- --quick] [-- --only sql|http] [-- --duration S --rounds N --variants heartbeat,noop]
+// npm run bench [-- --quick] [-- --only sql|http] [-- --variants heartbeat,noop] [-- --processes N]
+//               [-- --connections N] [-- --rounds N] [-- --duration S] [-- --profile DIR]
 //               [-- --out FILE (instead of bench/results/latest.json)]
-// Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates, the sweep and
-// the HTTP heartbeat path against its baselines, writes bench/results/latest.json and prints a markdown table.
-// --quick (under 2 minutes) beats 200k times over 20k agents instead of 1M over 100k, runs every HTTP variant
-// once for 4 s instead of five times for 6 s and takes the sweep median of 3 runs instead of 5.
+// Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates and growth, the sweep
+// and the HTTP capacity against its baselines, writes bench/results/latest.json and prints markdown tables.
+// --quick (under 5 minutes) beats 200k times over 20k agents instead of 1M over 100k, takes the sweep median of 3
+// runs instead of 5, and searches the largest rate held in coarser steps (x1.4, 4 s, one bisection) than the full
+// run (x1.2, 10 s, two bisections).
 import { parseArgs } from 'node:util';
 import { openBenchDatabase } from './cluster.ts';
 import { measureHot } from './hot.ts';
-import { measureHttp } from './http.ts';
-import { buildReport, machineNow, markdownTable, writeReport } from './report.ts';
-import type { Variant } from './server.ts';
+import { measureHttp, type SearchOptions } from './http.ts';
+import { buildReport, machineNow, markdownTables, writeReport } from './report.ts';
 import { measureSweep } from './sweep.ts';
+import { VARIANTS, type Variant } from './variants.ts';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
-    duration: { type: 'string' },
-    rounds: { type: 'string' },
     variants: { type: 'string' },
+    processes: { type: 'string' },
+    connections: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
     out: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const quick = values.quick!;
 const only = values.only as 'sql' | 'http' | undefined;
+const variants = (values.variants?.split(',') ?? VARIANTS) as Variant[];
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+// First rates tried: near where each variant held in earlier runs, so that the search spends its steps close to
+// the answer.
+const search: SearchOptions = {
+  start: { heartbeat: 700, noop: 700, redis: 700, seed: 120, bare: 1400 },
+  factor: quick ? 1.4 : 1.2,
+  bisections: quick ? 1 : 2,
+  retries: 1,
+  warmupS: quick ? 1 : 3,
+  durationS: Number(values.duration ?? (quick ? 4 : 10)),
+  maxRate: 20_000,
+};
 
 const started = Date.now();
 const machine = machineNow();
@@ -36,7 +54,7 @@ try {
       ? null
       : await measureHot(await db.createDatabase('presence_hot'), {
           agents: quick ? 20_000 : 100_000,
-          // Under DATABASE_URL the HOT test shares the database with the sweep: agents 2M+ stay out of its way.
+          // Under DATABASE_URL every measure shares one database: the HOT test's agents stay out of the others' way.
           firstAgent: db.own ? 1 : 2_000_001,
           beats: quick ? 200_000 : 1_000_000,
           connections: 8,
@@ -48,26 +66,23 @@ try {
   const http =
     only === 'sql'
       ? null
-      : await measureHttp(db.url, {
-          connections: 50,
-          durationS: Number(values.duration ?? (quick ? 4 : 6)),
-          warmupS: quick ? 1 : 2,
-          rounds: Number(values.rounds ?? (quick ? 1 : 5)),
-          variants: values.variants?.split(',') as Variant[] | undefined,
+      : await measureHttp({
+          ownerUrl: db.own ? await db.createDatabase('presence_http') : db.url,
+          variants,
+          processes: Number(values.processes ?? 2),
+          connections: Number(values.connections ?? 100),
+          rounds: Number(values.rounds ?? 1),
+          search,
+          maxAgents: quick ? 200_000 : 300_000,
+          agentOffset: db.own ? 0 : 3_000_000,
+          postgresPids: db.postgresPids,
+          profileDir: values.profile,
           log,
         });
   if (hot && sweep && http && !values.variants) {
-    const report = buildReport({
-      quick,
-      started,
-      machine,
-      database: { own_cluster: db.own, settings: db.settings },
-      http,
-      sweep,
-      hot,
-    });
+    const report = buildReport({ quick, started, machine, database: { own_cluster: db.own, settings: db.settings }, http, sweep, hot });
     const file = writeReport(report, values.out);
-    console.log(markdownTable(report));
+    console.log(markdownTables(report));
     log(`wrote ${file}`);
   } else {
     console.log(JSON.stringify({ hot, sweep, http }, null, 2));

@@ -1,49 +1,122 @@
-// Bench data straight into the tables, fast: tenants of AGENTS_PER_TENANT agents, one live browser session
-// each, with ids that are plain numbers so that a run can grow 10k -> 100k -> 1M agents by adding the missing
-// ones. Every 100th agent is stale (its last beat an hour before `at`): 1 % of the agents.
+// Bench data written straight into the tables as the owner, fast (generate_series, no per-row calls): tenants of
+// AGENTS_PER_TENANT agents with one live tab each, and, for the HTTP load, a real sign-in per agent and one
+// supervisor per tenant. Ids are numbers in uuids, so a run grows 10k -> 100k -> 1M agents by adding the missing ones
+// and the load generator knows every agent's cookie and tab without asking the database.
+//
+// A sign-in made here is as real as one made by POST /api/auth/login: a presence_accounts.auth_sessions row keyed by
+// the SHA-256 of the agent's own token, which the server hashes from the cookie and looks up with
+// presence_accounts.session_users. Only the password step is skipped (bcrypt in SQL costs ~60 ms an account at
+// cost 10; 200k accounts would take hours).
 import type pg from 'pg';
 
-export const AGENTS_PER_TENANT = 100;
-export const STALE_EVERY = 100;
+export const AGENTS_PER_TENANT = 50;
 
-export const tenantUuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
-export const agentUuid = (n: number): string => `00000000-0000-4000-9000-${n.toString(16).padStart(12, '0')}`;
+export const tenantUuid = (n: number): string => `00000000-0000-4000-8000-${hex12(n)}`;
+export const agentUuid = (n: number): string => `00000000-0000-4000-9000-${hex12(n)}`;
+/** The sign-in (auth session id) of agent n, which its tab records as sign_in. */
+export const agentSignInUuid = (n: number): string => `00000000-0000-4000-a000-${hex12(n)}`;
+const hex12 = (n: number) => n.toString(16).padStart(12, '0');
+export const tenantOf = (agent: number): number => Math.floor((agent - 1) / AGENTS_PER_TENANT) + 1;
 
-/** The SQL of tenantUuid / agentUuid. */
+/** The SQL of the uuids above. */
 const uuidSql = (group: string, n: string): string => `('00000000-0000-4000-${group}-' || lpad(to_hex(${n}), 12, '0'))::uuid`;
 
-/** Agents `from`..`to` (1-based, inclusive) with their tenants and sessions. `at` is the beat time of the live ones. */
-export async function seedAgents(client: pg.Client, from: number, to: number, at: Date): Promise<void> {
+/** Cookie tokens: the server sees nothing else. `secret` is per run, so a token of one run opens nothing in the next. */
+export const agentToken = (secret: string, n: number): string => `bench.${secret}.a${n}`;
+export const supervisorToken = (secret: string, tenant: number): string => `bench.${secret}.s${tenant}`;
+export const tabId = (n: number, generation: number): string => `tab-${n}-${generation}`;
+
+export interface SeedOptions {
+  /** Beat time of the live agents (and of their tabs). */
+  at: Date;
+  /** Every k-th agent's last beat is an hour before `at` (the sweep's 1 %); 0: none. */
+  staleEvery?: number;
+  /** Sign-ins: each agent's user and session, and a supervisor per tenant, under this run's token secret. */
+  signIns?: { secret: string };
+}
+
+/** Agents from..to (1-based, inclusive) with their tenants and tabs, and their sign-ins if asked. */
+export async function seedAgents(client: pg.Client, from: number, to: number, options: SeedOptions): Promise<void> {
+  const { at, staleEvery = 0, signIns } = options;
+  const firstTenant = tenantOf(from);
+  const lastTenant = tenantOf(to);
   await client.query('begin');
   // Generated rows are valid by construction: skip the per-row foreign-key triggers (owner connection only).
   await client.query('set local session_replication_role = replica');
   await client.query(
     `insert into public.tenants (id, name)
-     select ${uuidSql('8000', 't')}, 'bench tenant ' || t
-       from generate_series(($1::integer - 1) / $3 + 1, ($2::integer - 1) / $3 + 1) t
+     select ${uuidSql('8000', 't')}, 'bench tenant ' || t from generate_series($1::integer, $2::integer) t
      on conflict do nothing`,
-    [from, to, AGENTS_PER_TENANT],
+    [firstTenant, lastTenant],
   );
   await client.query(
-    `insert into public.human_agents (id, tenant_id, name, email, status, status_since, last_seen)
-     select ${uuidSql('9000', 'i')},
-            ${uuidSql('8000', '(i - 1) / $3 + 1')},
-            'Agent ' || i, 'agent' || i || '@bench.example', 'available', $4::timestamptz,
-            case when i % $5 = 0 then $4::timestamptz - interval '1 hour' else $4::timestamptz end
+    `insert into public.human_agents (id, tenant_id, name, email, status, chosen_status, status_since, last_seen)
+     select ${uuidSql('9000', 'i')}, ${uuidSql('8000', '(i - 1) / $3 + 1')},
+            'Agent ' || i, 'agent' || i || '@bench.example', 'available', 'available', $4::timestamptz,
+            case when $5 > 0 and i % $5 = 0 then $4::timestamptz - interval '1 hour' else $4::timestamptz end
        from generate_series($1::integer, $2::integer) i`,
-    [from, to, AGENTS_PER_TENANT, at, STALE_EVERY],
+    [from, to, AGENTS_PER_TENANT, at, staleEvery],
   );
   await client.query(
-    `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen)
-     select a.id, 'tab-1', a.tenant_id, 'active', a.status_since, a.last_seen
-       from public.human_agents a
-      where a.id between ${uuidSql('9000', '$1::integer')} and ${uuidSql('9000', '$2::integer')}`,
-    [from, to],
+    `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen, sign_in)
+     select a.id, 'tab-' || i || '-0', a.tenant_id, 'active', a.status_since, a.last_seen,
+            case when $3 then ${uuidSql('a000', 'i')}::text end
+       from generate_series($1::integer, $2::integer) i
+       join public.human_agents a on a.id = ${uuidSql('9000', 'i')}`,
+    [from, to, !!signIns],
   );
+  if (signIns) {
+    // One bcrypt hash for everyone (nobody signs in with a password during the load), at the cheapest cost.
+    const { rows } = await client.query<{ hash: string }>(
+      "select presence_accounts.bcrypt(presence_accounts.password_secret('bench password, never used'), 4) as hash",
+    );
+    const hash = rows[0]!.hash;
+    await client.query(
+      `insert into presence_accounts.users (id, tenant_id, email, name, role, agent_id, password_hash)
+       select ${uuidSql('b000', 'i')}, ${uuidSql('8000', '(i - 1) / $3 + 1')}, 'agent' || i || '@bench.example',
+              'Agent ' || i, 'support_staff', ${uuidSql('9000', 'i')}, $4
+         from generate_series($1::integer, $2::integer) i`,
+      [from, to, AGENTS_PER_TENANT, hash],
+    );
+    await client.query(
+      `insert into presence_accounts.auth_sessions (token_hash, id, user_id, created_at, expires_at)
+       select sha256(convert_to('bench.' || $3 || '.a' || i, 'UTF8')), ${uuidSql('a000', 'i')}, ${uuidSql('b000', 'i')},
+              now(), now() + interval '1 day'
+         from generate_series($1::integer, $2::integer) i`,
+      [from, to, signIns.secret],
+    );
+    // Supervisors: one per tenant, made with the tenant's first agent.
+    await client.query(
+      `insert into presence_accounts.users (id, tenant_id, email, name, role, agent_id, password_hash)
+       select ${uuidSql('c000', 't')}, ${uuidSql('8000', 't')}, 'supervisor' || t || '@bench.example',
+              'Supervisor ' || t, 'supervisor', null, $3
+         from generate_series($1::integer, $2::integer) t
+       on conflict do nothing`,
+      [firstTenant, lastTenant, hash],
+    );
+    await client.query(
+      `insert into presence_accounts.auth_sessions (token_hash, id, user_id, created_at, expires_at)
+       select sha256(convert_to('bench.' || $3 || '.s' || t, 'UTF8')), ${uuidSql('d000', 't')}, ${uuidSql('c000', 't')},
+              now(), now() + interval '1 day'
+         from generate_series($1::integer, $2::integer) t
+       on conflict do nothing`,
+      [firstTenant, lastTenant, signIns.secret],
+    );
+  }
   await client.query('commit');
 }
 
-/** Brings every stale agent back to the state before a sweep: available, with its (stale) session. */
+/** Agents from..to and their tabs: live again at `at` (their beats left the bench's clock behind). */
+export async function refreshAgents(client: pg.Client, from: number, to: number, at: Date): Promise<void> {
+  const range = [agentUuid(from), agentUuid(to), at];
+  await client.query(
+    `update public.human_agents set last_seen = $3 where id between $1::uuid and $2::uuid and status <> 'offline'`,
+    range,
+  );
+  await client.query(`update presence_private.sessions set last_seen = $3 where agent_id between $1::uuid and $2::uuid`, range);
+}
+
+/** Brings every stale agent back to the state before a sweep: available, with its (stale) tab. */
 export async function restoreStale(client: pg.Client, at: Date): Promise<number> {
   const { rowCount } = await client.query(
     `update public.human_agents set status = 'available', status_reason = null
@@ -52,7 +125,7 @@ export async function restoreStale(client: pg.Client, at: Date): Promise<number>
   );
   await client.query(
     `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen)
-     select a.id, 'tab-1', a.tenant_id, 'active', a.last_seen, a.last_seen
+     select a.id, 'tab-restored', a.tenant_id, 'active', a.last_seen, a.last_seen
        from public.human_agents a
       where a.last_seen = $1::timestamptz - interval '1 hour'
      on conflict do nothing`,
