@@ -30,6 +30,11 @@ export function makeApp(services: Services): Express {
 
 function installSettings(app: Express, { config }: Services): void {
   app.disable('x-powered-by');
+  // No ETag on JSON answers: Express hashes every body it sends (SHA-1) for a validator that only a repeated GET of
+  // an unchanged body could use, and a beat is a POST whose answer changes every time. The beat's Node CPU with the
+  // database answered by constants, median of 4 alternated runs: 205-225 -> 199-211 µs per request (npm run bench's
+  // figures: docs/benchmarks.md). Static files keep theirs (serve-static makes its own).
+  app.set('etag', false);
   if (config.trustProxy !== undefined) {
     const hops = Number(config.trustProxy);
     app.set('trust proxy', Number.isInteger(hops) ? hops : config.trustProxy);
