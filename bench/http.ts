@@ -45,6 +45,8 @@ export interface HttpOptions {
   processes: number;
   /** Keep-alive connections of the load (at most one per request per second): see bench/load.ts. */
   connections: number;
+  /** A supervisor's live stream per tenant (default); false to measure without them. */
+  streams: boolean;
   rounds: number;
   search: SearchOptions;
   /** Most agents seeded with sign-ins; above rate * INTERVAL_S agents beat more often than once an interval. */
@@ -90,6 +92,7 @@ export interface VariantResult {
 export interface HttpResult {
   processes: number;
   connections: number;
+  streams: boolean;
   interval_s: number;
   p99_target_ms: number;
   mix: Mix;
@@ -120,6 +123,7 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
   const result: HttpResult = {
     processes: options.processes,
     connections: options.connections,
+    streams: options.streams,
     interval_s: INTERVAL_S,
     p99_target_ms: P99_TARGET_MS,
     mix: MIX,
@@ -169,7 +173,7 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
     ctx.redisUrl,
   ], ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []);
   const url = `http://127.0.0.1:${ready.port}`;
-  const withStreams = variant !== 'bare';
+  const withStreams = variant !== 'bare' && ctx.streams;
   const offset = String(ctx.agentOffset);
   const streams = withStreams ? (await Child.start('streams', 'streams.ts', [url, ctx.secret, offset])).child : null;
   const load = (await Child.start('load', 'load.ts', [url, ctx.secret, String(ctx.maxAgents), offset])).child;

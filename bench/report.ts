@@ -52,7 +52,7 @@ export function gitState(): { commit: string; commit_dirty: boolean; uncommitted
       .split('\n')
       .filter(Boolean)
       .map((l) => l.slice(3))
-      .filter((f) => f !== 'bench/results/latest.json');
+      .filter((f) => !f.startsWith('bench/results/'));
     return { commit, commit_dirty: uncommitted.length > 0, uncommitted };
   } catch {
     return { commit: 'unknown', commit_dirty: true, uncommitted: [] };

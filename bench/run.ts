@@ -1,5 +1,5 @@
 // npm run bench [-- --quick] [-- --only sql|http] [-- --variants heartbeat,noop] [-- --processes N]
-//               [-- --connections N] [-- --rounds N] [-- --duration S] [-- --profile DIR]
+//               [-- --connections N] [-- --streams off] [-- --rounds N] [-- --duration S] [-- --profile DIR]
 //               [-- --out FILE (instead of bench/results/latest.json)]
 // Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates and growth, the sweep
 // and the HTTP capacity against its baselines, writes bench/results/latest.json and prints markdown tables.
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     variants: { type: 'string' },
     processes: { type: 'string' },
     connections: { type: 'string' },
+    streams: { type: 'string' },
     rounds: { type: 'string' },
     duration: { type: 'string' },
     out: { type: 'string' },
@@ -35,7 +36,7 @@ const log = (m: string) => console.error(`[bench ${new Date().toISOString().slic
 // First rates tried: near where each variant held in earlier runs, so that the search spends its steps close to
 // the answer.
 const search: SearchOptions = {
-  start: { heartbeat: 700, noop: 700, redis: 700, seed: 120, bare: 1400 },
+  start: { heartbeat: 1000, noop: 1200, redis: 1200, seed: 150, bare: 2500 },
   factor: quick ? 1.4 : 1.2,
   bisections: quick ? 1 : 2,
   retries: 1,
@@ -71,6 +72,7 @@ try {
           variants,
           processes: Number(values.processes ?? 2),
           connections: Number(values.connections ?? 100),
+          streams: values.streams !== 'off',
           rounds: Number(values.rounds ?? 1),
           search,
           maxAgents: quick ? 200_000 : 300_000,
