@@ -2,7 +2,8 @@
 // route of the standalone server (fast-check), as nobody, as an agent, as a supervisor and with forged cookies.
 // Every answer is below 500 and is either the route's documented success or JSON {error, code}. Tenant B is the
 // bystander: its ids, e-mails and names are thrown at every route by the users of tenant A, and afterwards B's rows
-// are exactly what they were, and no answer to A ever carried anything of B's.
+// are exactly what they were, and no answer to A ever carried anything of B's. Two tests then do on purpose what the
+// fuzz does at random: every route aimed at tenant B, and every write sent from another site (CSRF).
 //
 // The requests come from a loopback address of their own (127.x.y.z, not 127.0.0.1), so the failed sign-ins they
 // cause count against that address only and never lock out the sign-ins of test files running beside this one.
@@ -581,5 +582,38 @@ describe('tenant isolation, on purpose', () => {
     expect(after).toEqual(before);
     expect(ofB).toBeNull();
     expect(own).toMatchObject({ agentId: a.agent.agentId, to: 'dnd' });
+  });
+});
+
+describe('writes from another site', () => {
+  it('every write route refuses a foreign or null Origin with 403 and changes nothing, the sign-in included', async () => {
+    // Setup
+    const ada = await signedInUser(server, { tenantSettings: { offline_after_s: 3600 } });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
+    const before = await rowsOf(ada.tenantId);
+    const writes = (origin: string) => {
+      const headers = { origin };
+      const { cookie } = ada;
+      return [
+        call(server, 'POST', '/api/auth/heartbeat', { cookie, headers, body: { sessionId: 'tab-2', activity: 'idle' } }),
+        call(server, 'POST', '/api/auth/leave', { cookie, headers: { ...headers, 'content-type': 'text/plain' }, body: '{"sessionId":"tab-1"}' }),
+        call(server, 'PUT', '/api/agents/me/status', { cookie, headers, body: { status: 'dnd' } }),
+        call(server, 'POST', '/api/auth/logout', { cookie, headers }),
+        call(server, 'POST', '/api/auth/login', { headers, body: { email: ada.email, password: ada.password } }),
+      ];
+    };
+
+    // Action
+    const answers = await Promise.all([...writes('https://evil.example'), ...writes('null')]);
+    const after = await rowsOf(ada.tenantId);
+    const me = await call(server, 'GET', '/api/auth/me', { cookie: ada.cookie });
+
+    // Assertions
+    expect(answers.map((a) => ({ status: a.status, code: a.body.code }))).toEqual(
+      Array(10).fill({ status: 403, code: 'forbidden_origin' }),
+    );
+    expect(answers.every((a) => a.headers.getSetCookie().length === 0)).toBe(true);
+    expect(after).toEqual(before);
+    expect(me.status).toBe(200);
   });
 });
