@@ -634,6 +634,11 @@ interface Trend {
   /** Residual standard deviation around that line. */
   noise: number;
   flat: boolean;
+  /**
+   * The same judgement over the second half of the run alone: a table that grows until its first autovacuum and
+   * then holds is flat there; one that keeps growing is not.
+   */
+  flat_second_half: boolean;
 }
 
 /**
@@ -641,6 +646,12 @@ interface Trend {
  * deviation, or 5 % of the mean (whichever is larger; sizes move in 8 kB pages, memory in allocator chunks).
  */
 function trend(points: Array<[number, number]>): Trend {
+  const whole = fit(points);
+  const half = fit(points.slice(Math.floor(points.length / 2)));
+  return { ...whole, flat_second_half: half.flat };
+}
+
+function fit(points: Array<[number, number]>): Omit<Trend, 'flat_second_half'> {
   const n = points.length;
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
@@ -744,7 +755,8 @@ function soakMarkdown(r: {
 }): string {
   const l = r.load;
   const rows = Object.entries(r.trends).map(
-    ([name, t]) => `| ${name} | ${t.first} | ${t.last} | ${t.max} | ${t.slope_per_10min} | ${t.noise} | ${t.flat ? 'yes' : 'no'} |`,
+    ([name, t]) =>
+      `| ${name} | ${t.first} | ${t.last} | ${t.max} | ${t.slope_per_10min} | ${t.noise} | ${t.flat ? 'yes' : 'no'} | ${t.flat_second_half ? 'yes' : 'no'} |`,
   );
   return [
     `# Soak, ${r.when}`,
@@ -760,8 +772,8 @@ function soakMarkdown(r: {
     '',
     'Samples every 10 s; first, slope and flatness over the samples after the first minute (warm-up).',
     '',
-    '| measure | first | last | max | slope per 10 min | noise (sd) | flat |',
-    '|---|---:|---:|---:|---:|---:|:---:|',
+    '| measure | first | last | max | slope per 10 min | noise (sd) | flat | flat, second half |',
+    '|---|---:|---:|---:|---:|---:|:---:|:---:|',
     ...rows,
     '',
   ].join('\n');
