@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 export const STAGES: Array<[stage: string, match: RegExp]> = [
   ['pg client (protocol, parsing rows, socket writes)', /node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-\w+|pg-connection-string|pgpass)\//],
   ['JSON body parsing (express.json)', /node_modules\/(body-parser|raw-body|type-is|content-type|media-typer|mime-types|mime-db|iconv-lite|bytes|http-errors)\//],
-  ['Express routing and res.json (with ETag)', /node_modules\/(express|router|parseurl|path-to-regexp|finalhandler|etag|fresh|vary|depd|encodeurl|escape-html|accepts|negotiator|statuses|on-finished|ee-first|merge-descriptors|setprototypeof|qs|range-parser|debug|ms)\//],
+  ['Express routing and res.json', /node_modules\/(express|router|parseurl|path-to-regexp|finalhandler|etag|fresh|vary|depd|encodeurl|escape-html|accepts|negotiator|statuses|on-finished|ee-first|merge-descriptors|setprototypeof|qs|range-parser|debug|ms)\//],
   ['cookie parsing', /node_modules\/(cookie|cookie-parser|cookie-signature)\//],
   ['zod (validation)', /node_modules\/zod\//],
   ['metrics (prom-client)', /node_modules\/(prom-client|tdigest|bintrees)\//],
@@ -27,7 +27,7 @@ export const STAGES: Array<[stage: string, match: RegExp]> = [
 ];
 const HTTP = 'Node HTTP and sockets (parsing, writing, event loop)';
 const GC = 'garbage collection';
-const CRYPTO = 'hashing (the cookie token\'s SHA-256, the ETag\'s SHA-1)';
+const CRYPTO = 'hashing (the cookie token\'s SHA-256)';
 const PROGRAM = 'V8 and Node native code V8 cannot attribute';
 const STARTUP = /node:internal\/modules|node_modules\/tsx\/|node_modules\/esbuild\//;
 
