@@ -30,7 +30,7 @@ beforeAll(async () => {
   child.stderr!.on('data', (d) => (output += d));
   base = new URL(
     await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 55_000);
+      const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 110_000);
       child.stdout!.on('data', () => {
         const match = /is up at (http:\/\/\S+)/.exec(output);
         if (match) {
@@ -44,7 +44,7 @@ beforeAll(async () => {
   // The migrations ran in npm start; cheap hashes for this test's accounts.
   owner = new pg.Pool({ connectionString: database.url, max: 2 });
   await owner.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 4)');
-});
+}, 120_000); // npm start builds the client first when its build is missing or stale
 
 afterAll(async () => {
   if (child && child.exitCode === null) {
