@@ -21,12 +21,15 @@ export class Batcher<I, O> {
   run(item: I): Promise<O> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.inFlight) void this.flush();
+      if (this.inFlight) return;
+      // The first item of an idle batcher waits for the rest of this turn of the event loop: requests whose bytes
+      // arrived together go in one call instead of the first alone.
+      this.inFlight = true;
+      setImmediate(() => void this.flush());
     });
   }
 
   private async flush(): Promise<void> {
-    this.inFlight = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {

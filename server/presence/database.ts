@@ -9,9 +9,10 @@ export class PresenceDb {
     readonly availability: DatabaseAvailability,
   ) {}
 
-  async query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  /** `name` makes it a prepared statement, parsed once per connection (for the calls every request makes). */
+  async query<R extends pg.QueryResultRow>(text: string, values: unknown[], name?: string): Promise<pg.QueryResult<R>> {
     try {
-      const result = await this.pool.query<R>(text, values);
+      const result = await this.pool.query<R>(name ? { name, text, values } : { text, values });
       this.availability.succeeded();
       return result;
     } catch (error) {

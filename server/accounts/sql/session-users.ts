@@ -40,7 +40,11 @@ interface Row {
 
 /** One answer per token hash, in order: the user, or null for an unknown, expired or revoked session. */
 export async function sessionUsers(db: pg.Pool, tokenHashes: Buffer[]): Promise<Array<SessionUser | null>> {
-  const { rows } = await db.query<Row>('select * from presence_accounts.session_users($1)', [tokenHashes]);
+  const { rows } = await db.query<Row>({
+    name: 'presence-session-users',
+    text: 'select * from presence_accounts.session_users($1)',
+    values: [tokenHashes],
+  });
   const users: Array<SessionUser | null> = tokenHashes.map(() => null);
   for (const r of rows) {
     users[r.ord - 1] = {

@@ -26,6 +26,7 @@ export async function heartbeats(db: PresenceDb, beats: Beat[]): Promise<BeatRes
       beats.map((b) => b.activity),
       beats.map((b) => b.signIn),
     ],
+    'presence-heartbeats',
   );
   return rows.map((r) => ({ status: r.status, lastSeen: r.last_seen, heartbeatIntervalS: r.heartbeat_interval_s }));
 }
