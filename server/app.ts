@@ -74,9 +74,10 @@ function installClient(app: Express, { clientDir }: Services): void {
   app.use(spa);
 }
 
+/** Anything no route or page answered: a JSON 404 (a wrong method on /healthz too), never Express's HTML page. */
 function installNotFound(app: Express): void {
   const notFound: RequestHandler = (req, _res, next) => {
     next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path}`));
   };
-  app.use('/api', notFound);
+  app.use(notFound);
 }

@@ -30,6 +30,8 @@ create schema presence_accounts;
 comment on schema presence_accounts is 'The standalone server''s own accounts and sign-in (users, sign-in sessions, sign-in limits). Not used by a platform that signs its users in itself.';
 alter table presence_private.users set schema presence_accounts;
 alter table presence_private.auth_sessions set schema presence_accounts;
+-- sign_in prunes sessions expired for a day, a hundred at a time.
+create index auth_sessions_expires_at_idx on presence_accounts.auth_sessions (expires_at);
 
 -- pgcrypto in a schema of its own, which no role but the owner may use (where the database has it already, that
 -- installation is used: see the search_path set on the two functions below).
@@ -348,8 +350,13 @@ begin
            legacy_argon2 = null
      where u.id = v_user.id;
   end if;
-  -- Expired sessions of this user go when it signs in again: the table holds live sessions and recent ones.
-  delete from presence_accounts.auth_sessions s where s.user_id = v_user.id and s.expires_at < now() - interval '1 day';
+  -- Sessions expired for a day go, this user's and, a hundred at a time, anyone's: the table holds live sessions and
+  -- recent ones, also of people who never sign in again.
+  delete from presence_accounts.auth_sessions s
+   where s.expires_at < now() - interval '1 day'
+     and (s.user_id = v_user.id
+          or s.token_hash in (select o.token_hash from presence_accounts.auth_sessions o
+                               where o.expires_at < now() - interval '1 day' limit 100));
   insert into presence_accounts.auth_sessions (token_hash, user_id, created_at, expires_at)
   values (p_token_hash, v_user.id, now(), now() + p_ttl_s * interval '1 second');
   return query select 'ok'::text, null::integer, null::text;

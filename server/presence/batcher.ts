@@ -2,6 +2,7 @@
 // next call (unnest arrays), so a burst of N requests costs far fewer than N round trips and never more than one
 // per request. Why: on this 2-core machine Node spends ~150 us per request and PostgreSQL ~100 us per single-row
 // call (shared/FIELD-NOTES.md); one call per item leaves PostgreSQL doing per-statement work a batch does once.
+import { isUnavailable } from './availability.ts';
 
 const MAX_BATCH = 500;
 
@@ -36,8 +37,9 @@ export class Batcher<I, O> {
         const results = await this.send(batch.map((p) => p.item));
         batch.forEach((p, i) => p.resolve(results[i]!));
       } catch (error) {
-        // One bad item must not fail its neighbours: on error, each goes alone and gets its own answer.
-        if (batch.length === 1) batch[0]!.reject(error);
+        // One bad item must not fail its neighbours: on error, each goes alone and gets its own answer. A database
+        // that does not answer fails them all at once (each alone would wait out its own timeout in turn).
+        if (batch.length === 1 || isUnavailable(error)) batch.forEach((p) => p.reject(error));
         else await Promise.all(batch.map((p) => this.send([p.item]).then((r) => p.resolve(r[0]!), p.reject)));
       }
     }
