@@ -552,44 +552,73 @@ create table presence_private.sweep_stats (
 insert into presence_private.sweep_stats default values;
 comment on table presence_private.sweep_stats is 'One row: how many sweeps ran, when the last one ran and how many agents it took offline, whichever scheduler ran them.';
 
+-- Most agents of a large platform are offline at any moment. This partial index holds only the others; beats never
+-- touch it (they change last_seen, which it neither holds nor filters on), so every beat stays a HOT update
+-- (measured: 200,000 of 200,000 beats HOT with it in place, no index grew). Only a transition to or from offline
+-- writes it. Sweep of 1M agents with 100k online, 1 % of those stale: 146 ms -> 88-95 ms (warm; a fresh pg_cron
+-- backend adds 40-55 ms of page faults).
+create index human_agents_online_idx on public.human_agents (tenant_id) where status <> 'offline';
+
+-- The sweep's first pass: the row addresses of agents that may be stale, without locks. RETURN QUERY lets its scan
+-- run in parallel (a SELECT ... INTO in PL/pgSQL never launches workers): 1M agents all online, 1 % stale,
+-- 368 -> 287-314 ms. `last_seen <= cutoff or last_seen is null`, not a coalesce: with the coalesce the planner
+-- expects a third of the rows and gives up the parallel plan.
+create function presence_private.sweep_candidates(p_cutoff timestamptz)
+returns setof tid
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  return query
+    select a.ctid from public.human_agents a
+     where a.status <> 'offline' and (a.last_seen <= p_cutoff or a.last_seen is null);
+end
+$$;
+comment on function presence_private.sweep_candidates(timestamptz) is 'The row addresses of agents not offline whose last beat is at or before p_cutoff (or who never beat): the sweep''s unlocked first pass.';
+
 create function presence.sweep_stale_agents(p_now timestamptz default now())
 returns integer
 language plpgsql volatile security definer
 set search_path = ''
 as $$
 declare
-  v_changes presence_private.transition[];
-  v_min_offline_after integer;
-  v_count integer;
+  v_min integer;
+  v_max integer;
+  v_candidates tid[];
+  v_changes presence_private.transition[] := '{}';
+  v_count integer := 0;
 begin
-  -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: ruling fresh
-  -- agents out with that in the scan itself leaves the join with the settings 1 % of the rows
-  -- (npm run bench, 1M agents with 1 % stale: -150 ms).
-  select min(s.offline_after_s) into v_min_offline_after from presence.settings s;
+  -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: the first pass
+  -- uses that; the second checks each candidate against its own tenant's (looked up only when tenants differ).
+  select min(s.offline_after_s), max(s.offline_after_s) into v_min, v_max from presence.settings s;
+  select array_agg(c) into v_candidates from presence_private.sweep_candidates(p_now - v_min * interval '1 second') c;
 
-  -- One statement finds and locks every stale agent of every tenant. FOR UPDATE re-checks the staleness of a row
-  -- that a heartbeat committed meanwhile, and SKIP LOCKED passes over rows a heartbeat is writing right now (they
-  -- are fresh): a committed beat is never undone by this sweep. Each is recorded offline at the moment readers
-  -- began to see it offline, not at the sweep's.
-  select coalesce(array_agg((x.id, x.tenant_id, x.status, 'offline', 'timeout', x.at)::presence_private.transition), '{}')
-    into v_changes
-    from (
-      select a.id, a.tenant_id, a.status::text as status,
-             coalesce(presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since), p_now) as at
-        from public.human_agents a
-        join presence.settings s on s.tenant_id = a.tenant_id
-       where a.status <> 'offline'
-         and presence.offline_at(a.last_seen, v_min_offline_after) <= p_now
-         and presence.offline_at(a.last_seen, s.offline_after_s) <= p_now
-         for update of a skip locked
-    ) x;
+  if v_candidates is not null then
+    -- The second pass locks the candidates and re-checks them on the newest row version: FOR UPDATE passes over a
+    -- version a heartbeat replaced meanwhile (that agent is fresh), SKIP LOCKED over rows a heartbeat is writing
+    -- right now: a committed beat is never undone by this sweep. A candidate changed by anything else meanwhile is
+    -- left to the next sweep. Each is recorded offline at the moment readers began to see it offline.
+    select coalesce(array_agg((x.id, x.tenant_id, x.status, 'offline', 'timeout', x.at)::presence_private.transition), '{}')
+      into v_changes
+      from (
+        select a.id, a.tenant_id, a.status::text as status,
+               coalesce(presence.timeout_at(a.last_seen, o.offline_after_s, a.status_since), p_now) as at
+          from public.human_agents a
+         cross join lateral (
+           select case when v_min = v_max then v_min
+                       else (select s.offline_after_s from presence.settings s where s.tenant_id = a.tenant_id) end
+         ) o(offline_after_s)
+         where a.ctid = any (v_candidates)
+           and a.status <> 'offline'
+           and presence.offline_at(a.last_seen, o.offline_after_s) <= p_now
+           for update of a skip locked
+      ) x;
 
-  -- Lock order: the agents above, then their tabs.
-  delete from presence_private.sessions s
-   using unnest(v_changes) c
-   where s.agent_id = c.agent_id;
-
-  v_count := presence_private.apply_transitions(v_changes);
+    -- Lock order: the agents above, then their tabs.
+    delete from presence_private.sessions s
+     where s.agent_id = any (array(select c.agent_id from unnest(v_changes) c));
+    v_count := presence_private.apply_transitions(v_changes);
+  end if;
   update presence_private.sweep_stats set runs = runs + 1, last_run_at = now(), last_swept = v_count;
   return v_count;
 end
