@@ -9,6 +9,7 @@ export { projectRoot } from '../db/database.ts';
 const schema = databaseEnv.extend({
   APP_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  WEB_CONCURRENCY: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(256).default(1)),
   HOST: z.string().min(1).optional(),
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -26,6 +27,8 @@ export type Config = Readonly<{
   /** The request path's login, a member of presence_app only; unset: npm start makes login role presence_server. */
   appDatabaseUrl: string | undefined;
   port: number;
+  /** How many processes serve HTTP on the port (node:cluster); 1: this process alone. */
+  webConcurrency: number;
   /** Where the HTTP server listens: HOST; unset: 127.0.0.1 outside production, every interface in production. */
   host: string | undefined;
   env: 'development' | 'production' | 'test';
@@ -59,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     appDatabaseUrl: e.APP_DATABASE_URL,
     port: e.PORT,
+    webConcurrency: e.WEB_CONCURRENCY,
     host: e.HOST ?? (e.NODE_ENV === 'production' ? undefined : '127.0.0.1'),
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,

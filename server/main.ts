@@ -13,7 +13,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { z } from 'zod';
 import { ensureAppLogin } from '../db/app-login.ts';
 import { openDatabase, SetupError } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
@@ -41,13 +40,6 @@ async function listen(server: Server, port: number, host: string | undefined): P
 function serverUrl(address: AddressInfo, host: string | undefined): string {
   const shown = host === undefined ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${shown}:${address.port}`;
-}
-
-/** How many processes serve HTTP: WEB_CONCURRENCY, read once at start-up (1, the default: this process alone). */
-function servingProcesses(env: NodeJS.ProcessEnv = process.env): number {
-  const parsed = z.coerce.number().int().min(1).max(256).default(1).safeParse(env.WEB_CONCURRENCY || undefined);
-  if (!parsed.success) throw new SetupError(`invalid configuration: WEB_CONCURRENCY must be a whole number from 1 to 256, got ${env.WEB_CONCURRENCY}`);
-  return parsed.data;
 }
 
 /** The answer header that names the serving process (1..N, as node:cluster numbers them) when there are several. */
@@ -200,7 +192,7 @@ async function servingProcess(): Promise<void> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = pino({ level: config.logLevel });
-  const processes = servingProcesses();
+  const processes = config.webConcurrency;
 
   // Stops the local cluster or embedded PostgreSQL when this process owns it (null with DATABASE_URL, or when
   // another live npm start runs it).
