@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../db/database.ts';
 import { migrate } from '../../db/migrate.ts';
 import { agentRow, beat, createTenant, eventsOf, scratchDatabase, testPool } from '../helpers/db.ts';
+import { argon2Digest } from '../../server/accounts/sql/sign-in.ts';
 
 const db = testPool();
 afterAll(() => db.end());
@@ -31,22 +32,6 @@ async function landedMigrations(): Promise<string> {
     writeFileSync(join(dir, file.split('/').at(-1)!), (await git('show', `${LANDED_COMMIT}:${file}`)).stdout);
   }
   return dir;
-}
-
-/** What the server computes for a legacy account: the argon2id digest of the password under the stored parameters. */
-async function argon2Digest(password: string, params: string): Promise<string> {
-  const [, , version, costs, salt] = params.split('$');
-  const cost = Object.fromEntries(costs!.split(',').map((kv) => kv.split('=') as [string, string]));
-  const raw = await argon2.hash(password, {
-    type: argon2.argon2id,
-    version: Number(version!.slice(2)),
-    memoryCost: Number(cost.m),
-    timeCost: Number(cost.t),
-    parallelism: Number(cost.p),
-    salt: Buffer.from(salt!, 'base64'),
-    raw: true,
-  });
-  return raw.toString('base64').replace(/=+$/, '');
 }
 
 function address(): string {

@@ -35,7 +35,7 @@ export async function signIn(
 }
 
 /** The argon2 digest of a password under stored parameters ($argon2id$v=19$m=…,t=…,p=…$salt), in PHC base64. */
-async function argon2Digest(password: string, params: string): Promise<string> {
+export async function argon2Digest(password: string, params: string): Promise<string> {
   const [, , version, costs, salt] = params.split('$');
   const cost = Object.fromEntries(costs!.split(',').map((kv) => kv.split('=') as [string, string]));
   const raw = await argon2.hash(password, {
