@@ -36,7 +36,7 @@ const log = (m: string) => console.error(`[bench ${new Date().toISOString().slic
 // First rates tried: near where each variant held in earlier runs, so that the search spends its steps close to
 // the answer.
 const search: SearchOptions = {
-  start: { heartbeat: 1000, noop: 1200, redis: 1200, seed: 150, bare: 2500 },
+  start: { heartbeat: 2000, noop: 1000, redis: 1500, seed: 1500, bare: 5000 },
   factor: quick ? 1.4 : 1.2,
   bisections: quick ? 1 : 2,
   retries: 1,
