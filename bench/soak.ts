@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
+import { createParser } from 'eventsource-parser';
 import pg from 'pg';
 import { pino } from 'pino';
 import { ensureAppLogin } from '../db/app-login.ts';
@@ -319,20 +320,16 @@ class StreamClient {
         return;
       }
       this.open = true;
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.startsWith('event: status')) {
+      const parser = createParser({
+        onEvent: (message) => {
+          if (message.event === 'status') {
             this.statusEvents += 1;
             this.lastStatusAt = Date.now();
-          } else if (block.startsWith('event: snapshot')) this.snapshots += 1;
-        }
+          } else if (message.event === 'snapshot') this.snapshots += 1;
+        },
       });
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => parser.feed(chunk));
       res.on('close', () => {
         this.open = false;
         this.retry();

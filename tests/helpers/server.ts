@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { createParser } from 'eventsource-parser';
 import pg from 'pg';
 import { pino } from 'pino';
 import { inject } from 'vitest';
@@ -182,24 +183,16 @@ export async function openStream(server: TestServer, cookie: string | undefined)
   if (res.ok && res.body) {
     ended = (async () => {
       const decoder = new TextDecoder();
-      let buffer = '';
+      const parser = createParser({
+        onEvent: (message) => {
+          if (message.data) events.push({ event: message.event ?? 'message', data: JSON.parse(message.data) });
+          for (const wake of waiters) wake();
+        },
+        onComment: (comment) => comments.push(comment.trim()),
+      });
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            let event = 'message';
-            const data: string[] = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith(':')) comments.push(line.slice(1).trim());
-              else if (line.startsWith('event: ')) event = line.slice(7);
-              else if (line.startsWith('data: ')) data.push(line.slice(6));
-            }
-            if (data.length) events.push({ event, data: JSON.parse(data.join('\n')) });
-            for (const wake of waiters) wake();
-          }
+          parser.feed(decoder.decode(chunk, { stream: true }));
         }
       } catch {
         // aborted by close()

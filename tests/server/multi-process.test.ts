@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
+import { createParser } from 'eventsource-parser';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../server/config.ts';
@@ -135,22 +136,16 @@ function openStream(cookie: string): Promise<{ process: string; statusOf: (agent
           reject(new Error(`stream answered ${res.statusCode}`));
           return;
         }
-        let buffer = '';
         const events: Array<{ event: string; data: any }> = [];
         const waiters = new Set<() => void>();
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const event = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (event && data) events.push({ event, data: JSON.parse(data) });
+        const parser = createParser({
+          onEvent: (message) => {
+            if (message.event && message.data) events.push({ event: message.event, data: JSON.parse(message.data) });
             for (const wake of waiters) wake();
-          }
+          },
         });
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => parser.feed(chunk));
         resolve({
           process: String(res.headers[PROCESS_HEADER]),
           statusOf: (agentId) =>
