@@ -21,8 +21,12 @@ function workerLogger(logger: Logger): WorkerLogger {
     info: 'info',
     debug: 'debug',
   };
+  // A job that succeeded is a debug line: graphile-worker writes one at info per job, and the fallback sweep's job runs
+  // every minute in every worker even while pg_cron sweeps (1,440 lines a day of "Completed task ... presence_sweep").
+  // The tasks log what they did themselves; failures stay at error.
   return new WorkerLogger((scope) => (level, message, meta) => {
-    logger[levels[level] ?? 'info']({ worker: scope, ...meta }, message);
+    const pinoLevel = level === 'info' && meta?.success === true ? 'debug' : (levels[level] ?? 'info');
+    logger[pinoLevel]({ worker: scope, ...meta }, message);
   });
 }
 

@@ -4,7 +4,8 @@ import { Logger, runOnce } from 'graphile-worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../db/migrate.ts';
-import { presenceTaskList } from '../../server/presence/worker.ts';
+import { pino } from 'pino';
+import { presenceTaskList, startPresenceWorker } from '../../server/presence/worker.ts';
 import { scratchDatabase } from '../helpers/db.ts';
 
 const silent = new Logger(() => () => {});
@@ -70,5 +71,43 @@ describe('the worker fallback sweep', () => {
     expect(swept).toEqual([]);
     const { rows } = await db.query('select status from human_agents where id = $1', [agent]);
     expect(rows[0].status).toBe('available');
+  });
+
+  it('logs a sweep that took agents offline at info, and a job that only succeeded at debug', async () => {
+    // Setup: the worker as a host runs it, logging to a capture; one job that sweeps a silent agent, then one that
+    // stands down because a pg_cron job sweeps (what every worker does every minute beside pg_cron).
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const worker = await startPresenceWorker({ connectionString: scratch.url, logger });
+    const jobDone = async (id: string) => {
+      for (let i = 0; i < 200; i++) {
+        if ((await db.query('select 1 from graphile_worker.jobs where id = $1', [id])).rowCount === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`job ${id} did not complete within 5 s`);
+    };
+    const addSweepJob = async () =>
+      (await db.query<{ id: string }>(`select id from graphile_worker.add_job('presence_sweep', '{}'::json)`)).rows[0]!.id;
+    try {
+      await db.query('select presence.sweep_stale_agents()'); // agents the tests above left silent
+      await silentAgent();
+
+      // Action
+      await jobDone(await addSweepJob());
+      await db.query(
+        `insert into presence_private.remote_cron_job (database_name, job_name, schedule) values ('postgres', 'presence-sweep:x', '* * * * *')`,
+      );
+      await jobDone(await addSweepJob());
+      await db.query('delete from presence_private.remote_cron_job');
+    } finally {
+      await worker.stop();
+    }
+
+    // Assertions
+    const info = lines.filter((l) => l.level >= 30).map((l) => l.msg);
+    expect(info.filter((m) => m.startsWith('fallback sweep'))).toEqual(['fallback sweep took 1 agents offline']);
+    expect(info.filter((m) => m.startsWith('Completed task'))).toEqual([]);
+    const completed = lines.filter((l) => l.msg.startsWith('Completed task') && l.msg.includes('presence_sweep'));
+    expect(completed.map((l) => l.level)).toEqual([20, 20]);
   });
 });

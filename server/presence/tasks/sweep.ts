@@ -9,6 +9,9 @@ export function sweepTask(onSwept: (agents: number) => void): Task {
       `select case when (select s.scheduler from presence.sweep_scheduler() s) = 'graphile-worker'
                    then presence.sweep_stale_agents() end as swept`,
     );
-    if (rows[0]!.swept !== null) onSwept(rows[0]!.swept);
+    const swept = rows[0]!.swept;
+    if (swept === null) return;
+    if (swept > 0) helpers.logger.info(`fallback sweep took ${swept} agents offline`);
+    onSwept(swept);
   };
 }
