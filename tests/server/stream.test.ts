@@ -114,6 +114,27 @@ describe('GET /api/agents/stream', () => {
     expect(cost).toBeLessThanOrEqual(2);
   });
 
+  it('refreshes tenants whose streams opened together at phases of their own, not in one burst', async () => {
+    // Setup: 16 tenants' streams open at the same moment, as dashboards do after a deploy
+    const users = await Promise.all(
+      Array.from({ length: 16 }, () => signedInUser(server, { tenantSettings: { heartbeat_interval_s: 2, offline_after_s: 4 } })),
+    );
+    const streams = await Promise.all(users.map((u) => openStream(server, u.cookie)));
+    await Promise.all(streams.map((s) => s.next('snapshot')));
+
+    // Action: when each tenant's first refresh arrives
+    const arrivals = await Promise.all(
+      streams.map(async (s) => {
+        await s.next('snapshot', undefined, 3_500);
+        return Date.now();
+      }),
+    );
+    for (const s of streams) s.close();
+
+    // Assertions: spread over the 2 s period (timers started together would all fire within a few ms)
+    expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThan(500);
+  });
+
   it('keeps streaming after the listening connection is killed and comes back', async () => {
     // Setup
     const ada = await signedInUser(server);
