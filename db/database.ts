@@ -1,19 +1,29 @@
 // Which database the project runs on, decided here and nowhere else: DATABASE_URL when set; else the project's own
 // local cluster from the machine's PostgreSQL server binaries (db/cluster.ts); else, on a machine without them,
 // embedded PostgreSQL (db/embedded.ts). npm start, the CLIs and the tests' set-up all ask this module.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { findPgInstall, startCluster, stopCluster } from './cluster.ts';
 import { runningEmbeddedUrl, startEmbedded, type EmbeddedLog } from './embedded.ts';
 import { claimServer, forgetOwner } from './owner.ts';
+import { SetupError } from './setup-error.ts';
 
-export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * The package's root: the nearest folder above this file that holds db/migrations. The same whether this module runs
+ * as TypeScript from db/ or compiled from dist/db/ (the CLI a platform installs runs the compiled one).
+ */
+export const projectRoot = packageRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** A problem the operator fixes, said in one line: printed without a stack. */
-export class SetupError extends Error {
-  override name = 'SetupError';
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'db', 'migrations'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no db/migrations in any folder above ${from}`);
+  }
 }
+
+export { SetupError };
 
 /** The environment this module reads; server/config.ts extends the same schema. */
 export const databaseEnv = z.object({

