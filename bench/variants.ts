@@ -7,7 +7,7 @@
 //   heartbeat  the server as it is: presence.heartbeats, one call for the beats in flight
 //   noop       a constant answer instead of that call
 //   redis      ZADD presence:<tenant> <now> <agent> for each beat (ioredis, auto-pipelining), as Chatwoot keeps it
-//   seed       the original design (/work/shared/seeds/000_285fde5533c63b85.txt): per beat, read all of the tenant's
+//   seed       the original design note's heartbeat: per beat, read all of the tenant's
 //              agents, find the caller (by e-mail there; by its agent id here, which the beat carries), update its
 //              last_seen and, if it was offline, its status: three statements as the database owner
 //   bare       bare Express 5: express.json() and a constant answer, no other middleware, no authentication: the
