@@ -6,6 +6,7 @@
 // are ~600 MB), and random_page_cost 1.1 says what is true of a cached table on SSD. pg_stat_statements is
 // preloaded to count the server's statements; pg_cron's own sweep job is unscheduled so that nothing sweeps behind
 // the benchmark's back. max_connections leaves room for the serving processes' pools and LISTEN connections.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,7 +28,7 @@ export interface BenchDatabase {
   own: boolean;
   /** Settings that shape the figures, as the server reports them. */
   settings: Record<string, string>;
-  /** Another empty, migrated database on the same server, with its URL (DATABASE_URL: that database again). */
+  /** Another empty, migrated database on the same server, with its URL. */
   createDatabase(name: string): Promise<string>;
   /** The server's processes (postmaster and backends) when this run started it, for CPU accounting; else null. */
   postgresPids: (() => number[]) | null;
@@ -36,27 +37,36 @@ export interface BenchDatabase {
 
 export async function openBenchDatabase(databaseUrl: string | undefined): Promise<BenchDatabase> {
   if (databaseUrl) {
-    await migrate(databaseUrl);
-    // The sweeps the benchmark times are dated; pg_cron's own sweep, dated now, would take the bench agents
-    // offline between runs. It is paused for the run and resumed afterwards.
-    const paused = await withClient(databaseUrl, async (c) => {
-      if (!(await c.query("select 1 from pg_extension where extname = 'pg_cron'")).rowCount) return [];
-      const { rows } = await c.query<{ jobid: string }>(
-        "select jobid from cron.job where jobname = 'presence-sweep' and active",
-      );
-      for (const { jobid } of rows) await c.query('select cron.alter_job($1::bigint, active => false)', [jobid]);
-      return rows.map((r) => r.jobid);
-    });
+    // Every measure runs in a database of its own on that server, dropped afterwards: nothing else there (agents of
+    // the platform, of tests, of an earlier run) is swept or counted, and pg_cron, which runs jobs only in
+    // cron.database_name, never sweeps behind the bench's back. The role needs CREATEDB.
+    const made: string[] = [];
+    const createDatabase = async (name: string): Promise<string> => {
+      const unique = `${name}_${randomBytes(4).toString('hex')}`;
+      try {
+        await withClient(databaseUrl, (c) => c.query(`create database ${unique}`));
+      } catch (error) {
+        throw new Error(`the bench makes databases of its own on DATABASE_URL's server and could not (${String(error)}): give the role CREATEDB`);
+      }
+      made.push(unique);
+      const other = withDatabase(databaseUrl, unique);
+      await migrate(other);
+      await withClient(other, async (c) => {
+        const available = await c.query("select 1 from pg_available_extensions where name = 'pg_stat_statements'");
+        if (available.rowCount) await c.query('create extension if not exists pg_stat_statements').catch(() => {});
+      });
+      return other;
+    };
+    const url = await createDatabase('presence_bench');
     return {
-      url: databaseUrl,
+      url,
       own: false,
-      settings: await reportSettings(databaseUrl),
-      createDatabase: async () => databaseUrl,
+      settings: await reportSettings(url),
+      createDatabase,
       postgresPids: null,
-      stop: () =>
-        withClient(databaseUrl, async (c) => {
-          for (const jobid of paused) await c.query('select cron.alter_job($1::bigint, active => true)', [jobid]);
-        }),
+      stop: async () => {
+        for (const name of made) await withClient(databaseUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
+      },
     };
   }
 
@@ -83,8 +93,8 @@ export async function openBenchDatabase(databaseUrl: string | undefined): Promis
     postgresPids: () => [postmaster, ...childPids(postmaster)],
     settings: await reportSettings(url),
     async createDatabase(name: string) {
-      await withClient(url.replace(/\/[^/]+$/, '/postgres'), (c) => c.query(`create database ${name}`));
-      const other = url.replace(/\/[^/]+$/, `/${name}`);
+      await withClient(withDatabase(url, 'postgres'), (c) => c.query(`create database ${name}`));
+      const other = withDatabase(url, name);
       await migrate(other);
       await withClient(other, (c) => c.query('create extension if not exists pg_stat_statements'));
       return other;
@@ -94,6 +104,12 @@ export async function openBenchDatabase(databaseUrl: string | undefined): Promis
       rmSync(dirname(dataDir), { recursive: true, force: true });
     },
   };
+}
+
+function withDatabase(url: string, name: string): string {
+  const other = new URL(url);
+  other.pathname = `/${name}`;
+  return other.toString();
 }
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

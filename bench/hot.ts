@@ -57,8 +57,6 @@ export async function measureHot(
   url: string,
   options: {
     agents: number;
-    /** Number of the first agent: a database shared with the sweep's agents (DATABASE_URL) needs other ids. */
-    firstAgent: number;
     beats: number;
     connections: number;
     batch: number;
@@ -66,7 +64,8 @@ export async function measureHot(
     log: (m: string) => void;
   },
 ): Promise<HotResult> {
-  const { agents, firstAgent, beats, connections, batch, timeLimitS, log } = options;
+  const { agents, beats, connections, batch, timeLimitS, log } = options;
+  const firstAgent = 1;
   const before = await withClient(url, async (c) => {
     await seedAgents(c, firstAgent, firstAgent + agents - 1, { at: new Date() });
     await c.query('vacuum analyze public.human_agents');

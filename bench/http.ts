@@ -51,8 +51,6 @@ export interface HttpOptions {
   search: SearchOptions;
   /** Most agents seeded with sign-ins; above rate * INTERVAL_S agents beat more often than once an interval. */
   maxAgents: number;
-  /** The simulated agents are numbers firstAgent + 1 .. (a multiple of 50: a database shared with the sweep's agents). */
-  agentOffset: number;
   /** Where the serving processes write CPU profiles (node --cpu-prof), if anywhere. */
   profileDir?: string;
   /** pids of the PostgreSQL server (postmaster and backends), when this run owns it. */
@@ -113,10 +111,9 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
   const ensureSeeded = async (agents: number) => {
     if (seeded >= agents) return;
     const to = Math.min(options.maxAgents, Math.ceil(agents / 50_000) * 50_000);
-    const first = options.agentOffset;
-    await seedAgents(owner, first + seeded + 1, first + to, { at: new Date(), signIns: { secret } });
+    await seedAgents(owner, seeded + 1, to, { at: new Date(), signIns: { secret } });
     await owner.query('vacuum analyze');
-    log(`  seeded agents ${first + seeded + 1}-${first + to} with their sign-ins`);
+    log(`  seeded agents ${seeded + 1}-${to} with their sign-ins`);
     seeded = to;
   };
 
@@ -174,9 +171,8 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
   ], ctx.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : []);
   const url = `http://127.0.0.1:${ready.port}`;
   const withStreams = variant !== 'bare' && ctx.streams;
-  const offset = String(ctx.agentOffset);
-  const streams = withStreams ? (await Child.start('streams', 'streams.ts', [url, ctx.secret, offset])).child : null;
-  const load = (await Child.start('load', 'load.ts', [url, ctx.secret, String(ctx.maxAgents), offset])).child;
+  const streams = withStreams ? (await Child.start('streams', 'streams.ts', [url, ctx.secret])).child : null;
+  const load = (await Child.start('load', 'load.ts', [url, ctx.secret, String(ctx.maxAgents)])).child;
   const meter = new CpuMeter({
     node: () => ready.pids,
     postgres: ctx.postgresPids ?? (() => []),
@@ -195,7 +191,7 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
     if (variant !== 'bare') {
       await ctx.ensureSeeded(agents);
       // Agents the previous steps did not reach have been silent longer than offline_after_s: live again.
-      await refreshAgents(ctx.owner, ctx.agentOffset + 1, ctx.agentOffset + agents, new Date());
+      await refreshAgents(ctx.owner, 1, agents, new Date());
     }
     if (streams) await streams.request({ type: 'open', tenants: Math.ceil(agents / AGENTS_PER_TENANT) });
     const running = load.request<{ result: LoadResult }>({

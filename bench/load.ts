@@ -20,7 +20,7 @@
 // or, for a share of turns, a status change (PUT /api/agents/me/status, away and back) or a tab that leaves
 // (POST /api/auth/leave) and comes back a few seconds later as a new tab: the transitions, with their durable
 // commits, notifications to the supervisors' streams and new tab rows, that a real day has.
-//   node --import tsx bench/load.ts <url> <secret> <maxAgents> <agentOffset>
+//   node --import tsx bench/load.ts <url> <secret> <maxAgents>
 import autocannon, { type Client } from 'autocannon';
 import { ready, serveRequests } from './child.ts';
 import { agentToken, tabId } from './seed.ts';
@@ -68,9 +68,8 @@ export interface LoadResult {
 
 type Kind = 'beat' | 'status' | 'leave' | 'comeback';
 
-const [url, secret, maxAgentsArg, offsetArg] = process.argv.slice(2) as [string, string, string, string];
+const [url, secret, maxAgentsArg] = process.argv.slice(2) as [string, string, string];
 const maxAgents = Number(maxAgentsArg);
-const offset = Number(offsetArg);
 const STRIDE = 1_000_003; // a prime above any agent count: (k * STRIDE) mod N visits every agent once per N turns
 
 const generation = new Uint16Array(maxAgents + 1);
@@ -126,7 +125,7 @@ function runStep({ rate, agents, connections: asked, warmupS, durationS, mix }: 
               }
               kinds[kind] += 1;
               context.kind = kind;
-              const n = offset + agent;
+              const n = agent;
               const headers = { 'content-type': 'application/json', cookie: `presence_session=${agentToken(secret, n)}` };
               if (kind === 'status') {
                 away[agent] = away[agent] ? 0 : 1;

@@ -61,8 +61,6 @@ try {
       ? null
       : await measureHot(await db.createDatabase('presence_hot'), {
           agents: quick ? 20_000 : 100_000,
-          // Under DATABASE_URL every measure shares one database: the HOT test's agents stay out of the others' way.
-          firstAgent: db.own ? 1 : 2_000_001,
           beats: quick ? 200_000 : 1_000_000,
           connections: 8,
           batch: 100,
@@ -74,7 +72,7 @@ try {
     only === 'sql'
       ? null
       : await measureHttp({
-          ownerUrl: db.own ? await db.createDatabase('presence_http') : db.url,
+          ownerUrl: await db.createDatabase('presence_http'),
           variants,
           processes: Number(values.processes ?? 2),
           connections: Number(values.connections ?? 100),
@@ -82,7 +80,6 @@ try {
           rounds: Number(values.rounds ?? (quick ? 1 : 3)),
           search,
           maxAgents: quick ? 200_000 : 300_000,
-          agentOffset: db.own ? 0 : 3_000_000,
           postgresPids: db.postgresPids,
           profileDir: values.profile,
           log,

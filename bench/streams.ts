@@ -1,14 +1,13 @@
 // The supervisors' dashboards: one live stream (GET /api/agents/stream, Server-Sent Events) per tenant, held open
 // by a supervisor's sign-in, in a process of its own. Counts what arrives (snapshots, status events, bytes), so that
 // a step can show that transitions reached the dashboards while it ran.
-//   node --import tsx bench/streams.ts <url> <secret> <agentOffset>
+//   node --import tsx bench/streams.ts <url> <secret>
 import http from 'node:http';
 import { ready, serveRequests } from './child.ts';
-import { AGENTS_PER_TENANT, supervisorToken } from './seed.ts';
+import { supervisorToken } from './seed.ts';
 import { sleep } from './stats.ts';
 
-const [base, secret, offsetArg] = process.argv.slice(2) as [string, string, string];
-const firstTenant = Number(offsetArg) / AGENTS_PER_TENANT;
+const [base, secret] = process.argv.slice(2) as [string, string];
 const target = new URL(base);
 
 const counts = { open: 0, snapshots: 0, status: 0, bytes: 0, ended: 0, failed: 0 };
@@ -77,7 +76,7 @@ serveRequests(async (m) => {
     const tenants = Number(m.tenants);
     const pending: Array<Promise<void>> = [];
     for (; opened < tenants; opened++) {
-      pending.push(openStream(firstTenant + opened + 1));
+      pending.push(openStream(opened + 1));
       if (opened % 50 === 49) await sleep(100);
     }
     await Promise.all(pending);
