@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { withClient } from './cluster.ts';
-import { agentUuid, seedAgents, tabId, tenantOf, tenantUuid } from './seed.ts';
+import { agentUuid, seedAgents, tabId, tenantUuid } from './seed.ts';
+import type { TenantLayout } from './tenants.ts';
 import { round, sleep } from './stats.ts';
 
 export interface HotResult {
@@ -57,6 +58,7 @@ export async function measureHot(
   url: string,
   options: {
     agents: number;
+    layout: TenantLayout;
     beats: number;
     connections: number;
     batch: number;
@@ -64,17 +66,17 @@ export async function measureHot(
     log: (m: string) => void;
   },
 ): Promise<HotResult> {
-  const { agents, beats, connections, batch, timeLimitS, log } = options;
+  const { agents, layout, beats, connections, batch, timeLimitS, log } = options;
   const firstAgent = 1;
   const before = await withClient(url, async (c) => {
-    await seedAgents(c, firstAgent, firstAgent + agents - 1, { at: new Date() });
+    await seedAgents(c, layout, firstAgent, firstAgent + agents - 1, { at: new Date() });
     await c.query('vacuum analyze public.human_agents');
     await c.query('vacuum analyze presence_private.sessions');
     await c.query('checkpoint');
     return stats(c);
   });
 
-  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(tenantOf(firstAgent + i)));
+  const tenants = Array.from({ length: agents }, (_, i) => tenantUuid(layout.tenantOf(firstAgent + i)));
   const ids = Array.from({ length: agents }, (_, i) => agentUuid(firstAgent + i));
   const tabs = Array.from({ length: agents }, (_, i) => tabId(firstAgent + i, 0));
   let next = 0;

@@ -1,8 +1,8 @@
 // The HTTP benchmark: for each variant (bench/variants.ts), the largest open-loop rate the server holds with p99 <=
 // 50 ms, no error, no non-2xx answer and the rate achieved, searched step by step (a geometric climb, then
 // bisection). At rate R there are N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
-// of 50 with a supervisor's live stream open per tenant (bench/streams.ts), each with its own sign-in and tab
-// (bench/load.ts). The heartbeat's largest rate held, in agents, is the capacity of this machine.
+// of every size (bench/tenants.ts) with their supervisors' live streams open (bench/streams.ts), each agent with its
+// own sign-in and tab (bench/load.ts). The heartbeat's largest rate held, in agents, is the capacity of this machine.
 //
 // Nothing is pinned: the serving processes, PostgreSQL, the load generator and the streams share both cores, as
 // they would on one machine; each step records the CPU each of them used per request, the machine's other work, and
@@ -15,7 +15,8 @@ import { withClient } from './cluster.ts';
 import { CpuMeter } from './cpu.ts';
 import type { LoadResult, Mix } from './load.ts';
 import { openRedis, clearRedisKeys } from './redis.ts';
-import { AGENTS_PER_TENANT, refreshAgents, seedAgents } from './seed.ts';
+import { refreshAgents, seedAgents } from './seed.ts';
+import type { TenantLayout } from './tenants.ts';
 import { median, round, sleep } from './stats.ts';
 import { REDIS_KEY_PREFIX, type Variant } from './variants.ts';
 
@@ -45,8 +46,10 @@ export interface HttpOptions {
   processes: number;
   /** Keep-alive connections of the load (at most one per request per second): see bench/load.ts. */
   connections: number;
-  /** A supervisor's live stream per tenant (default); false to measure without them. */
+  /** The supervisors' live streams (default); false to measure without them. */
   streams: boolean;
+  /** Which agents are in which tenant, and the tenants' supervisors. */
+  layout: TenantLayout;
   rounds: number;
   search: SearchOptions;
   /** Most agents seeded with sign-ins; above rate * INTERVAL_S agents beat more often than once an interval. */
@@ -96,6 +99,8 @@ export interface HttpResult {
   mix: Mix;
   search: SearchOptions;
   max_agents: number;
+  /** The tenants' shape ('realistic' or agents a tenant), and the tenants and supervisors of the most agents seeded. */
+  tenants: { shape: TenantLayout['shape'] } & ReturnType<TenantLayout['describe']>;
   redis: { url: string; own: boolean };
   variants: Partial<Record<Variant, VariantResult>>;
 }
@@ -111,7 +116,7 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
   const ensureSeeded = async (agents: number) => {
     if (seeded >= agents) return;
     const to = Math.min(options.maxAgents, Math.ceil(agents / 50_000) * 50_000);
-    await seedAgents(owner, seeded + 1, to, { at: new Date(), signIns: { secret } });
+    await seedAgents(owner, options.layout, seeded + 1, to, { at: new Date(), signIns: { secret } });
     await owner.query('vacuum analyze');
     log(`  seeded agents ${seeded + 1}-${to} with their sign-ins`);
     seeded = to;
@@ -126,6 +131,7 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
     mix: MIX,
     search: options.search,
     max_agents: options.maxAgents,
+    tenants: { shape: options.layout.shape, ...options.layout.describe(options.maxAgents) },
     redis: { url: redis.url, own: redis.own },
     variants: {},
   };
@@ -193,7 +199,7 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
       // Agents the previous steps did not reach have been silent longer than offline_after_s: live again.
       await refreshAgents(ctx.owner, 1, agents, new Date());
     }
-    if (streams) await streams.request({ type: 'open', tenants: Math.ceil(agents / AGENTS_PER_TENANT) });
+    if (streams) await streams.request({ type: 'open', supervisors: ctx.layout.supervisorsUpTo(agents) });
     const running = load.request<{ result: LoadResult }>({
       type: 'run',
       rate,

@@ -1,5 +1,6 @@
 // npm run bench [-- --quick] [-- --only sql|http] [-- --variants heartbeat,noop] [-- --processes N]
 //               [-- --connections N] [-- --streams off] [-- --rounds N] [-- --duration S] [-- --profile DIR]
+//               [-- --tenant-size realistic|N (agents a tenant; default realistic, bench/tenants.ts)]
 //               [-- --out FILE (instead of bench/results/latest.json)]
 // Starts a throwaway durable PostgreSQL cluster (or uses DATABASE_URL), measures HOT updates and growth, the sweep
 // and the HTTP capacity against its baselines, writes bench/results/latest.json and prints markdown tables.
@@ -14,6 +15,7 @@ import { measureHot } from './hot.ts';
 import { measureHttp, type SearchOptions } from './http.ts';
 import { buildReport, machineNow, markdownTables, writeReport } from './report.ts';
 import { measureSweep } from './sweep.ts';
+import { parseTenantShape, tenantLayout } from './tenants.ts';
 import { VARIANTS, type Variant } from './variants.ts';
 
 const { values } = parseArgs({
@@ -28,11 +30,14 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     out: { type: 'string' },
     profile: { type: 'string' },
+    'tenant-size': { type: 'string' },
   },
 });
 const quick = values.quick!;
 const only = values.only as 'sql' | 'http' | undefined;
 const variants = (values.variants?.split(',') ?? VARIANTS) as Variant[];
+// Laid out past the largest measure (the sweep's 1M agents); every measure takes its agents from the front.
+const layout = tenantLayout(parseTenantShape(values['tenant-size']), 1_000_000);
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 // First rates tried: near where each variant held in earlier runs, so that the search spends its steps close to
@@ -61,13 +66,14 @@ try {
       ? null
       : await measureHot(await db.createDatabase('presence_hot'), {
           agents: quick ? 20_000 : 100_000,
+          layout,
           beats: quick ? 200_000 : 1_000_000,
           connections: 8,
           batch: 100,
           timeLimitS: quick ? 20 : 150,
           log,
         });
-  const sweep = only === 'http' ? null : await measureSweep(db.url, { runs: quick ? 3 : 5, log });
+  const sweep = only === 'http' ? null : await measureSweep(db.url, { runs: quick ? 3 : 5, layout, log });
   const http =
     only === 'sql'
       ? null
@@ -77,6 +83,7 @@ try {
           processes: Number(values.processes ?? 2),
           connections: Number(values.connections ?? 100),
           streams: values.streams !== 'off',
+          layout,
           rounds: Number(values.rounds ?? (quick ? 1 : 3)),
           search,
           maxAgents: quick ? 200_000 : 300_000,

@@ -1,6 +1,6 @@
-// Bench data written straight into the tables as the owner, fast (generate_series, no per-row calls): tenants of
-// AGENTS_PER_TENANT agents with one live tab each, and, for the HTTP load, a real sign-in per agent and one
-// supervisor per tenant. Ids are numbers in uuids, so a run grows 10k -> 100k -> 1M agents by adding the missing ones
+// Bench data written straight into the tables as the owner, fast (generate_series, no per-row calls): tenants as
+// bench/tenants.ts lays them out, agents with one live tab each, and, for the HTTP load, a real sign-in per agent
+// and the tenants' supervisors. Ids are numbers in uuids, so a run grows 10k -> 100k -> 1M agents by adding the missing ones
 // and the load generator knows every agent's cookie and tab without asking the database.
 //
 // A sign-in made here is as real as one made by POST /api/auth/login: a presence_accounts.auth_sessions row keyed by
@@ -8,22 +8,20 @@
 // presence_accounts.session_users. Only the password step is skipped (bcrypt in SQL costs ~60 ms an account at
 // cost 10; 200k accounts would take hours).
 import type pg from 'pg';
-
-export const AGENTS_PER_TENANT = 50;
+import type { TenantLayout } from './tenants.ts';
 
 export const tenantUuid = (n: number): string => `00000000-0000-4000-8000-${hex12(n)}`;
 export const agentUuid = (n: number): string => `00000000-0000-4000-9000-${hex12(n)}`;
 /** The sign-in (auth session id) of agent n, which its tab records as sign_in. */
 export const agentSignInUuid = (n: number): string => `00000000-0000-4000-a000-${hex12(n)}`;
 const hex12 = (n: number) => n.toString(16).padStart(12, '0');
-export const tenantOf = (agent: number): number => Math.floor((agent - 1) / AGENTS_PER_TENANT) + 1;
 
 /** The SQL of the uuids above. */
 const uuidSql = (group: string, n: string): string => `('00000000-0000-4000-${group}-' || lpad(to_hex(${n}), 12, '0'))::uuid`;
 
 /** Cookie tokens: the server sees nothing else. `secret` is per run, so a token of one run opens nothing in the next. */
 export const agentToken = (secret: string, n: number): string => `bench.${secret}.a${n}`;
-export const supervisorToken = (secret: string, tenant: number): string => `bench.${secret}.s${tenant}`;
+export const supervisorToken = (secret: string, supervisor: number): string => `bench.${secret}.s${supervisor}`;
 export const tabId = (n: number, generation: number): string => `tab-${n}-${generation}`;
 
 export interface SeedOptions {
@@ -31,31 +29,33 @@ export interface SeedOptions {
   at: Date;
   /** Every k-th agent's last beat is an hour before `at` (the sweep's 1 %); 0: none. */
   staleEvery?: number;
-  /** Sign-ins: each agent's user and session, and a supervisor per tenant, under this run's token secret. */
+  /** Sign-ins: each agent's user and session, and the tenants' supervisors, under this run's token secret. */
   signIns?: { secret: string };
 }
 
 /** Agents from..to (1-based, inclusive) with their tenants and tabs, and their sign-ins if asked. */
-export async function seedAgents(client: pg.Client, from: number, to: number, options: SeedOptions): Promise<void> {
+export async function seedAgents(client: pg.Client, layout: TenantLayout, from: number, to: number, options: SeedOptions): Promise<void> {
   const { at, staleEvery = 0, signIns } = options;
-  const firstTenant = tenantOf(from);
-  const lastTenant = tenantOf(to);
+  const ranges = layout.tenantsOf(from, to);
+  const tenants = [ranges.map((r) => r.tenant), ranges.map((r) => r.firstAgent), ranges.map((r) => r.lastAgent)];
+  const agentsSql = `unnest($1::integer[], $2::integer[], $3::integer[]) r(t, first_agent, last_agent)
+                     cross join lateral generate_series(greatest(r.first_agent, $4::integer), least(r.last_agent, $5::integer)) i`;
   await client.query('begin');
   // Generated rows are valid by construction: skip the per-row foreign-key triggers (owner connection only).
   await client.query('set local session_replication_role = replica');
   await client.query(
     `insert into public.tenants (id, name)
-     select ${uuidSql('8000', 't')}, 'bench tenant ' || t from generate_series($1::integer, $2::integer) t
+     select ${uuidSql('8000', 't')}, 'bench tenant ' || t from unnest($1::integer[]) t
      on conflict do nothing`,
-    [firstTenant, lastTenant],
+    [tenants[0]],
   );
   await client.query(
     `insert into public.human_agents (id, tenant_id, name, email, status, chosen_status, status_since, last_seen)
-     select ${uuidSql('9000', 'i')}, ${uuidSql('8000', '(i - 1) / $3 + 1')},
-            'Agent ' || i, 'agent' || i || '@bench.example', 'available', 'available', $4::timestamptz,
-            case when $5 > 0 and i % $5 = 0 then $4::timestamptz - interval '1 hour' else $4::timestamptz end
-       from generate_series($1::integer, $2::integer) i`,
-    [from, to, AGENTS_PER_TENANT, at, staleEvery],
+     select ${uuidSql('9000', 'i')}, ${uuidSql('8000', 'r.t')},
+            'Agent ' || i, 'agent' || i || '@bench.example', 'available', 'available', $6::timestamptz,
+            case when $7 > 0 and i % $7 = 0 then $6::timestamptz - interval '1 hour' else $6::timestamptz end
+       from ${agentsSql}`,
+    [...tenants, from, to, at, staleEvery],
   );
   await client.query(
     `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen, sign_in)
@@ -73,10 +73,10 @@ export async function seedAgents(client: pg.Client, from: number, to: number, op
     const hash = rows[0]!.hash;
     await client.query(
       `insert into presence_accounts.users (id, tenant_id, email, name, role, agent_id, password_hash)
-       select ${uuidSql('b000', 'i')}, ${uuidSql('8000', '(i - 1) / $3 + 1')}, 'agent' || i || '@bench.example',
-              'Agent ' || i, 'support_staff', ${uuidSql('9000', 'i')}, $4
-         from generate_series($1::integer, $2::integer) i`,
-      [from, to, AGENTS_PER_TENANT, hash],
+       select ${uuidSql('b000', 'i')}, ${uuidSql('8000', 'r.t')}, 'agent' || i || '@bench.example',
+              'Agent ' || i, 'support_staff', ${uuidSql('9000', 'i')}, $6
+         from ${agentsSql}`,
+      [...tenants, from, to, hash],
     );
     await client.query(
       `insert into presence_accounts.auth_sessions (token_hash, id, user_id, created_at, expires_at)
@@ -85,22 +85,25 @@ export async function seedAgents(client: pg.Client, from: number, to: number, op
          from generate_series($1::integer, $2::integer) i`,
       [from, to, signIns.secret],
     );
-    // Supervisors: one per tenant, made with the tenant's first agent.
+    // The tenants' supervisors, made with the tenant's first agents seeded.
+    const supervisorsSql = `unnest($1::integer[], $2::integer[], $3::integer[]) r(t, first_supervisor, supervisors)
+                            cross join lateral generate_series(r.first_supervisor, r.first_supervisor + r.supervisors - 1) s`;
+    const supervisors = [tenants[0], ranges.map((r) => r.firstSupervisor), ranges.map((r) => r.supervisors)];
     await client.query(
       `insert into presence_accounts.users (id, tenant_id, email, name, role, agent_id, password_hash)
-       select ${uuidSql('c000', 't')}, ${uuidSql('8000', 't')}, 'supervisor' || t || '@bench.example',
-              'Supervisor ' || t, 'supervisor', null, $3
-         from generate_series($1::integer, $2::integer) t
+       select ${uuidSql('c000', 's')}, ${uuidSql('8000', 'r.t')}, 'supervisor' || s || '@bench.example',
+              'Supervisor ' || s, 'supervisor', null, $4
+         from ${supervisorsSql}
        on conflict do nothing`,
-      [firstTenant, lastTenant, hash],
+      [...supervisors, hash],
     );
     await client.query(
       `insert into presence_accounts.auth_sessions (token_hash, id, user_id, created_at, expires_at)
-       select sha256(convert_to('bench.' || $3 || '.s' || t, 'UTF8')), ${uuidSql('d000', 't')}, ${uuidSql('c000', 't')},
+       select sha256(convert_to('bench.' || $4 || '.s' || s, 'UTF8')), ${uuidSql('d000', 's')}, ${uuidSql('c000', 's')},
               now(), now() + interval '1 day'
-         from generate_series($1::integer, $2::integer) t
+         from ${supervisorsSql}
        on conflict do nothing`,
-      [firstTenant, lastTenant, signIns.secret],
+      [...supervisors, signIns.secret],
     );
   }
   await client.query('commit');

@@ -1,5 +1,5 @@
-// The supervisors' dashboards: one live stream (GET /api/agents/stream, Server-Sent Events) per tenant, held open
-// by a supervisor's sign-in, in a process of its own. Counts what arrives (snapshots, status events, bytes), so that
+// The supervisors' dashboards: one live stream (GET /api/agents/stream, Server-Sent Events) per supervisor, held
+// open by its sign-in, in a process of its own. Counts what arrives (snapshots, status events, bytes), so that
 // a step can show that transitions reached the dashboards while it ran.
 //   node --import tsx bench/streams.ts <url> <secret>
 import http from 'node:http';
@@ -14,8 +14,8 @@ const counts = { open: 0, snapshots: 0, status: 0, bytes: 0, ended: 0, failed: 0
 const requests: http.ClientRequest[] = [];
 let opened = 0;
 
-/** Opens the stream of `tenant`; resolves once its first snapshot arrived. */
-function openStream(tenant: number): Promise<void> {
+/** Opens the stream of supervisor n; resolves once its first snapshot arrived. */
+function openStream(supervisor: number): Promise<void> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = () => {
@@ -30,7 +30,7 @@ function openStream(tenant: number): Promise<void> {
         port: target.port,
         path: '/api/agents/stream',
         agent: false,
-        headers: { accept: 'text/event-stream', cookie: `presence_session=${supervisorToken(secret, tenant)}` },
+        headers: { accept: 'text/event-stream', cookie: `presence_session=${supervisorToken(secret, supervisor)}` },
       },
       (res) => {
         if (res.statusCode !== 200) {
@@ -73,9 +73,9 @@ function openStream(tenant: number): Promise<void> {
 serveRequests(async (m) => {
   if (m.type === 'open') {
     // Paced, as dashboards open over time: each first snapshot is a query.
-    const tenants = Number(m.tenants);
+    const supervisors = Number(m.supervisors);
     const pending: Array<Promise<void>> = [];
-    for (; opened < tenants; opened++) {
+    for (; opened < supervisors; opened++) {
       pending.push(openStream(opened + 1));
       if (opened % 50 === 49) await sleep(100);
     }

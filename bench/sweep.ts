@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { withClient } from './cluster.ts';
 import { restoreStale, seedAgents } from './seed.ts';
+import type { TenantLayout } from './tenants.ts';
 import { median, round } from './stats.ts';
 
 export const SWEEP_KEYS = ['10k', '100k', '1m', '1m_100k_online'] as const;
@@ -32,7 +33,10 @@ export interface SweepResult {
   seed_seconds: number;
 }
 
-export async function measureSweep(url: string, { runs, log }: { runs: number; log: (m: string) => void }): Promise<SweepResult> {
+export async function measureSweep(
+  url: string,
+  { runs, layout, log }: { runs: number; layout: TenantLayout; log: (m: string) => void },
+): Promise<SweepResult> {
   // Beats are dated, not "now": the sweep takes p_now, so a slow seed never makes live agents stale.
   const at = new Date(Date.now() - 60_000);
   const sweepAt = new Date(at.getTime() + 30_000);
@@ -73,7 +77,7 @@ export async function measureSweep(url: string, { runs, log }: { runs: number; l
     let seeded = 0;
     for (const [key, size] of ALL_ONLINE) {
       const t0 = performance.now();
-      await seedAgents(c, seeded + 1, size, { at, staleEvery: STALE_EVERY });
+      await seedAgents(c, layout, seeded + 1, size, { at, staleEvery: STALE_EVERY });
       seeded = size;
       await settle();
       result.seed_seconds += (performance.now() - t0) / 1000;
