@@ -1,0 +1,159 @@
+// db/schema.sql and the table of objects in db/README.md are generated (npm run db:schema): this test generates them
+// again, from a database of its own on the test cluster migrated afresh, and fails when the committed files differ.
+// Other test files' tenants, logins and sweeps never reach that database.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { generateSchema, normaliseDump, README_FILE, SCHEMA_FILE, withObjectsTable, type Generated } from '../../db/schema.ts';
+
+const STALE = 'stale: run `npm run db:schema` and commit what it writes, in the same commit as the migration';
+
+describe('the live schema', () => {
+  let generated: Generated;
+
+  beforeAll(async () => {
+    generated = await generateSchema(inject('databaseUrl'));
+  }, 180_000);
+
+  it('db/schema.sql is what the migrations make of an empty database', () => {
+    // Setup
+    const committed = readFileSync(SCHEMA_FILE, 'utf8');
+
+    // Action
+    const current = generated.schemaSql;
+
+    // Assertions
+    expect(committed, `db/schema.sql is ${STALE}`).toBe(current);
+  });
+
+  it("db/README.md's table says which migrations made and changed each live object", () => {
+    // Setup
+    const committed = readFileSync(README_FILE, 'utf8');
+
+    // Action
+    const current = withObjectsTable(committed, generated.objectsTable);
+
+    // Assertions
+    expect(committed, `the table of objects in db/README.md is ${STALE}`).toBe(current);
+    expect(generated.objectsTable).toContain('| `presence.heartbeat(tenant_key, agent_key, text, text, text)` | function |');
+  });
+
+  it("holds presence's schemas and the platform's tables, not graphile-worker's, pg_cron's or the migrations' bookkeeping", () => {
+    // Setup
+    const sql = generated.schemaSql;
+
+    // Action
+    const created = [...sql.matchAll(/^CREATE (?:SCHEMA|TABLE|EXTENSION IF NOT EXISTS) ([\w.]+)/gm)].map((m) => m[1]);
+
+    // Assertions
+    expect(created).toEqual(expect.arrayContaining(['presence', 'presence_private', 'presence_accounts', 'public.tenants', 'public.human_agents']));
+    expect(created.filter((name) => /^(graphile_worker|cron|presence_migrations)(\.|$)|^pg_cron$/.test(name!))).toEqual([]);
+  });
+
+  it('carries no owner, version, session settings or restrict keys', () => {
+    // Setup
+    const lines = generated.schemaSql.split('\n');
+
+    // Action
+    const noise = lines.filter((l) => /^(-- Dumped|SET |SELECT pg_catalog\.set_config|\\(un)?restrict)|OWNER TO|Owner:/.test(l));
+
+    // Assertions
+    expect(noise).toEqual([]);
+    expect(generated.schemaSql).not.toMatch(/\n\n\n/);
+  });
+});
+
+describe('normalising a dump', () => {
+  it("keeps grants to presence's roles, PUBLIC and the migrating role, and leaves out other roles' and the version noise", () => {
+    // Setup
+    const dump = [
+      '--',
+      '-- PostgreSQL database dump',
+      '--',
+      '',
+      '\\restrict AbC123',
+      '',
+      '-- Dumped from database version 15.20',
+      '-- Dumped by pg_dump version 15.20',
+      '',
+      'SET statement_timeout = 0;',
+      "SELECT pg_catalog.set_config('search_path', '', false);",
+      '',
+      '--',
+      '-- Name: heartbeat(uuid); Type: FUNCTION; Schema: presence; Owner: -',
+      '--',
+      '',
+      'CREATE FUNCTION presence.heartbeat(p_agent uuid) RETURNS void',
+      '    LANGUAGE sql',
+      '    AS $$',
+      'select 1',
+      '',
+      '',
+      '',
+      '$$;',
+      '',
+      '',
+      "SET default_tablespace = '';",
+      '',
+      '--',
+      '-- Name: FUNCTION heartbeat(p_agent uuid); Type: ACL; Schema: presence; Owner: -',
+      '--',
+      '',
+      'REVOKE ALL ON FUNCTION presence.heartbeat(p_agent uuid) FROM PUBLIC;',
+      'GRANT ALL ON FUNCTION presence.heartbeat(p_agent uuid) TO presence_app;',
+      'GRANT ALL ON FUNCTION presence.heartbeat(p_agent uuid) TO "Jane Owner";',
+      'GRANT ALL ON FUNCTION presence.heartbeat(p_agent uuid) TO test_login_4f2a;',
+      '',
+      '',
+      '--',
+      '-- Name: TABLE tenants; Type: ACL; Schema: public; Owner: -',
+      '--',
+      '',
+      'GRANT SELECT ON TABLE public.tenants TO test_login_4f2a;',
+      '',
+      '',
+      '--',
+      '-- Name: DEFAULT PRIVILEGES FOR FUNCTIONS; Type: DEFAULT ACL; Schema: -; Owner: -',
+      '--',
+      '',
+      'ALTER DEFAULT PRIVILEGES FOR ROLE "Jane Owner" REVOKE ALL ON FUNCTIONS  FROM PUBLIC;',
+      '',
+      '',
+      '--',
+      '-- PostgreSQL database dump complete',
+      '--',
+      '',
+      '\\unrestrict AbC123',
+      '',
+    ].join('\n');
+
+    // Action
+    const entries = normaliseDump(dump, 'Jane Owner');
+
+    // Assertions
+    expect(entries).toEqual([
+      {
+        name: 'heartbeat(uuid)',
+        type: 'FUNCTION',
+        schema: 'presence',
+        sql: 'CREATE FUNCTION presence.heartbeat(p_agent uuid) RETURNS void\n    LANGUAGE sql\n    AS $$\nselect 1\n\n$$;',
+      },
+      {
+        name: 'FUNCTION heartbeat(p_agent uuid)',
+        type: 'ACL',
+        schema: 'presence',
+        sql: [
+          'REVOKE ALL ON FUNCTION presence.heartbeat(p_agent uuid) FROM PUBLIC;',
+          'GRANT ALL ON FUNCTION presence.heartbeat(p_agent uuid) TO presence_app;',
+          'GRANT ALL ON FUNCTION presence.heartbeat(p_agent uuid) TO CURRENT_USER;',
+        ].join('\n'),
+      },
+      {
+        name: 'DEFAULT PRIVILEGES FOR FUNCTIONS',
+        type: 'DEFAULT ACL',
+        schema: '-',
+        sql: 'ALTER DEFAULT PRIVILEGES REVOKE ALL ON FUNCTIONS  FROM PUBLIC;',
+      },
+    ]);
+  });
+});
