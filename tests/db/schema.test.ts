@@ -1,9 +1,11 @@
 // db/schema.sql and the table of objects in db/README.md are generated (npm run db:schema): this test generates them
 // again, from a database of its own on the test cluster migrated afresh, and fails when the committed files differ.
 // Other test files' tenants, logins and sweeps never reach that database.
-import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { MIGRATIONS_DIR } from '../../db/migrate.ts';
+import { describeError } from '../../server/presence/errors.ts';
 import { generateSchema, normaliseDump, README_FILE, SCHEMA_FILE, withObjectsTable, type Generated } from '../../db/schema.ts';
 
 const STALE = 'stale: run `npm run db:schema` and commit what it writes, in the same commit as the migration';
@@ -155,5 +157,45 @@ describe('normalising a dump', () => {
         sql: 'ALTER DEFAULT PRIVILEGES REVOKE ALL ON FUNCTIONS  FROM PUBLIC;',
       },
     ]);
+  });
+});
+
+describe('the SQLSTATE registry in db/README.md', () => {
+  const registry = () =>
+    [...readFileSync(README_FILE, 'utf8').matchAll(/^\| `(PR[A-Z0-9]{3})` \| ([^|]*) \| ([^|]*) \|/gm)].map((m) => ({
+      code: m[1]!,
+      retired: m[2]!.startsWith('retired'),
+      http: m[3]!,
+    }));
+
+  it('lists every code the migrations raise, and no code in the live schema as retired', () => {
+    // Setup
+    const migrations = readdirSync(MIGRATIONS_DIR)
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => readFileSync(join(MIGRATIONS_DIR, f), 'utf8'))
+      .join('\n');
+    const raised = (sql: string) => new Set([...sql.matchAll(/errcode = '(PR[A-Z0-9]{3})'/gi)].map((m) => m[1]!));
+
+    // Action
+    const listed = registry();
+
+    // Assertions
+    const unlisted = [...raised(migrations)].filter((code) => !listed.some((r) => r.code === code));
+    expect(unlisted, 'codes raised in db/migrations but missing from the registry in db/README.md').toEqual([]);
+    const live = [...raised(readFileSync(SCHEMA_FILE, 'utf8'))];
+    expect(live.length).toBeGreaterThan(5);
+    expect(listed.filter((r) => r.retired && live.includes(r.code))).toEqual([]);
+  });
+
+  it('gives each code the HTTP status the server answers with', () => {
+    // Setup
+    const withStatus = registry().filter((r) => /^\d{3}\b/.test(r.http));
+
+    // Action
+    const answered = withStatus.map((r) => ({ code: r.code, status: describeError({ code: r.code, message: 'x' }).status }));
+
+    // Assertions
+    expect(withStatus.length).toBeGreaterThan(5);
+    expect(answered).toEqual(withStatus.map((r) => ({ code: r.code, status: Number(r.http.slice(0, 3)) })));
   });
 });
