@@ -290,7 +290,8 @@ function renderObjects(steps: Array<{ migration: string; entries: Map<string, Du
       if (!objects.has(owner.key)) continue;
       const changes = history.get(owner.key) ?? [];
       if (changes.at(-1)?.migration !== step.migration) changes.push({ migration: step.migration, parts: new Set() });
-      changes.at(-1)!.parts.add(owner.part);
+      // An object that a migration drops and a later one makes again (a view over a column that changes type).
+      changes.at(-1)!.parts.add(owner.part === 'definition' && !step.entries.has(key) ? 'dropped' : owner.part);
       history.set(owner.key, changes);
     }
     previous = step.entries;
@@ -309,8 +310,11 @@ function renderObjects(steps: Array<{ migration: string; entries: Map<string, Du
     .sort((a, b) => compare(order(a), order(b)))
     .map((entry) => {
       const [made, ...changed] = history.get(keyOf(entry)) ?? [];
+      // A drop takes the comment and grants with it: "dropped" says all.
       const describe = (c: { migration: string; parts: Set<string> }) =>
-        c.parts.has('definition') ? `\`${c.migration}\`` : `\`${c.migration}\` (${[...c.parts].sort().join(', ')})`;
+        c.parts.has('definition')
+          ? `\`${c.migration}\``
+          : `\`${c.migration}\` (${c.parts.has('dropped') ? 'dropped' : [...c.parts].sort().join(', ')})`;
       return `| \`${displayName(entry)}\` | ${entry.type.toLowerCase()} | ${made ? `\`${made.migration}\`` : ''} | ${changed.map(describe).join(', ')} |`;
     });
   return ['| object | kind | made in | changed in |', '|---|---|---|---|', ...rows].join('\n');
@@ -343,8 +347,9 @@ async function main(): Promise<void> {
   }
   try {
     const generated = await generateSchema(serverUrl);
+    const readme = withObjectsTable(readFileSync(README_FILE, 'utf8'), generated.objectsTable);
     writeFileSync(SCHEMA_FILE, generated.schemaSql);
-    writeFileSync(README_FILE, withObjectsTable(readFileSync(README_FILE, 'utf8'), generated.objectsTable));
+    writeFileSync(README_FILE, readme);
     const where = settings.databaseUrl ? `a scratch database on ${redactUrl(settings.databaseUrl)}` : 'a throwaway cluster';
     console.log(`wrote db/schema.sql and the table of db/README.md from ${where} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
