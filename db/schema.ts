@@ -301,7 +301,11 @@ function renderObjects(steps: Array<{ migration: string; entries: Map<string, Du
   const extensionSchema = (e: DumpEntry) => / WITH SCHEMA (\S+);/.exec(e.sql)?.[1] ?? '';
   const schemaOf = (e: DumpEntry) =>
     e.type === 'SCHEMA' ? e.name : e.type === 'EXTENSION' ? extensionSchema(e) : e.schema === '-' ? '\uffff' : e.schema;
-  const order = (e: DumpEntry) => [schemaOf(e) === 'public' ? '' : schemaOf(e), String(KINDS.indexOf(e.type)).padStart(2), e.name];
+  const order = (e: DumpEntry) => [
+    schemaOf(e) === 'public' ? '' : schemaOf(e),
+    String(KINDS.indexOf(e.type)).padStart(2),
+    e.name,
+  ];
   const compare = (a: string[], b: string[]) => {
     for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
     return 0;
@@ -315,7 +319,8 @@ function renderObjects(steps: Array<{ migration: string; entries: Map<string, Du
         c.parts.has('definition')
           ? `\`${c.migration}\``
           : `\`${c.migration}\` (${c.parts.has('dropped') ? 'dropped' : [...c.parts].sort().join(', ')})`;
-      return `| \`${displayName(entry)}\` | ${entry.type.toLowerCase()} | ${made ? `\`${made.migration}\`` : ''} | ${changed.map(describe).join(', ')} |`;
+      const cells = [`\`${displayName(entry)}\``, entry.type.toLowerCase(), made ? `\`${made.migration}\`` : '', changed.map(describe).join(', ')];
+      return `| ${cells.join(' | ')} |`;
     });
   return ['| object | kind | made in | changed in |', '|---|---|---|---|', ...rows].join('\n');
 }
