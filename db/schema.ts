@@ -34,6 +34,12 @@ export interface DumpEntry {
   sql: string;
 }
 
+/** The dump after one migration, by entry. */
+export interface Step {
+  migration: string;
+  entries: Map<string, DumpEntry>;
+}
+
 export interface Generated {
   /** db/schema.sql as it should be. */
   schemaSql: string;
@@ -54,7 +60,7 @@ export async function generateSchema(serverUrl: string, migrationsDir: string = 
   try {
     const pgDump = await findPgDump(url.toString());
     const files = readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort();
-    const steps: Array<{ migration: string; entries: Map<string, DumpEntry> }> = [];
+    const steps: Step[] = [];
     for (const file of files) {
       // node-pg-migrate applies what the folder holds and the database lacks: the next file alone.
       copyFileSync(join(migrationsDir, file), join(stepsDir, file));
@@ -197,7 +203,7 @@ function keyOf(e: { type: string; schema: string; name: string }): string {
   return `${e.type}|${e.schema}|${e.name}`;
 }
 
-function keyed(entries: DumpEntry[]): Map<string, DumpEntry> {
+export function keyed(entries: DumpEntry[]): Map<string, DumpEntry> {
   return new Map(entries.map((e) => [keyOf(e), e]));
 }
 
@@ -275,7 +281,7 @@ function displayName(entry: DumpEntry): string {
  * One row per live object: the migration that made it and each later one that changed it (its definition, or
  * the parts named in parentheses: comment, grants, constraints, indexes, …). The last is where to read it.
  */
-function renderObjects(steps: Array<{ migration: string; entries: Map<string, DumpEntry> }>): string {
+export function renderObjects(steps: Step[]): string {
   const final = steps.at(-1)?.entries ?? new Map<string, DumpEntry>();
   const objects = new Map([...final].filter(([, e]) => KINDS.includes(e.type)));
   // Every object any step defined, live or since dropped: a comment on a dropped function is no change of its schema.

@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../db/migrate.ts';
 import { describeError } from '../../server/presence/errors.ts';
-import { generateSchema, normaliseDump, README_FILE, SCHEMA_FILE, withObjectsTable, type Generated } from '../../db/schema.ts';
+import {
+  generateSchema,
+  keyed,
+  normaliseDump,
+  README_FILE,
+  renderObjects,
+  SCHEMA_FILE,
+  withObjectsTable,
+  type Generated,
+} from '../../db/schema.ts';
 
 const STALE = 'stale: run `npm run db:schema` and commit what it writes, in the same commit as the migration';
 
@@ -197,5 +206,47 @@ describe('the SQLSTATE registry in db/README.md', () => {
     // Assertions
     expect(withStatus.length).toBeGreaterThan(5);
     expect(answered).toEqual(withStatus.map((r) => ({ code: r.code, status: Number(r.http.slice(0, 3)) })));
+  });
+});
+
+describe('the table of objects', () => {
+  const fn = (args: string, sql: string) => ({ name: `f(${args})`, type: 'FUNCTION', schema: 'presence', sql });
+  const comment = (sql: string) => ({ name: 'FUNCTION f(p_id presence.tenant_key)', type: 'COMMENT', schema: 'presence', sql });
+  const grant = (sql: string) => ({ name: 'FUNCTION f(p_id presence.tenant_key)', type: 'ACL', schema: 'presence', sql });
+  const schema = { name: 'presence', type: 'SCHEMA', schema: '-', sql: 'CREATE SCHEMA presence;' };
+
+  it('names the migration that made each object and those that changed it, with the parts they changed', () => {
+    // Setup
+    const steps = [
+      { migration: '0001_make', entries: keyed([schema, fn('uuid', 'v1'), { ...comment('c1'), name: 'FUNCTION f(p_id uuid)' }]) },
+      { migration: '0002_keys', entries: keyed([schema, fn('presence.tenant_key', 'v2'), comment('c2')]) },
+      { migration: '0003_grants', entries: keyed([schema, fn('presence.tenant_key', 'v2'), comment('c2'), grant('g')]) },
+      { migration: '0004_body', entries: keyed([schema, fn('presence.tenant_key', 'v3'), comment('c3'), grant('g')]) },
+    ];
+
+    // Action
+    const rows = renderObjects(steps).split('\n').slice(2);
+
+    // Assertions
+    expect(rows).toEqual([
+      '| `presence` | schema | `0001_make` |  |',
+      '| `presence.f(tenant_key)` | function | `0002_keys` | `0003_grants` (grants), `0004_body` |',
+    ]);
+  });
+
+  it('marks a migration that drops an object a later one makes again', () => {
+    // Setup
+    const view = { name: 'v', type: 'VIEW', schema: 'presence', sql: 'CREATE VIEW presence.v AS SELECT 1;' };
+    const steps = [
+      { migration: '0001_make', entries: keyed([schema, view]) },
+      { migration: '0002_drop', entries: keyed([schema]) },
+      { migration: '0003_again', entries: keyed([schema, { ...view, sql: 'CREATE VIEW presence.v AS SELECT 2;' }]) },
+    ];
+
+    // Action
+    const rows = renderObjects(steps).split('\n').slice(2);
+
+    // Assertions
+    expect(rows).toContain('| `presence.v` | view | `0001_make` | `0002_drop` (dropped), `0003_again` |');
   });
 });
