@@ -55,7 +55,10 @@ export async function generateSchema(serverUrl: string, migrationsDir: string = 
   const name = `schema_dump_${randomBytes(6).toString('hex')}`;
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  await withClient(serverUrl, (c) => c.query(`create database ${name}`));
+  await withClient(serverUrl, (c) => c.query(`create database ${name}`)).catch((error: unknown) => {
+    if ((error as { code?: string }).code !== '42501') throw error;
+    throw new Error(`npm run db:schema makes a scratch database, and ${redactUrl(serverUrl)} may not create one`, { cause: error });
+  });
   const stepsDir = mkdtempSync(join(tmpdir(), 'presence-schema-'));
   try {
     const pgDump = await findPgDump(url.toString());
