@@ -81,6 +81,12 @@ export async function generateSchema(serverUrl: string, migrationsDir: string = 
   }
 }
 
+/** db/schema.sql as it would be for the database at `url`, migrated already (whatever way it was). */
+export async function dumpSchema(url: string): Promise<string> {
+  const pgDump = await findPgDump(url);
+  return renderSchema(await dumpEntries(pgDump, url), pgDump.major);
+}
+
 async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

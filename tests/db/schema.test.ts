@@ -1,12 +1,15 @@
 // db/schema.sql and the table of objects in db/README.md are generated (npm run db:schema): this test generates them
 // again, from a database of its own on the test cluster migrated afresh, and fails when the committed files differ.
-// Other test files' tenants, logins and sweeps never reach that database.
+// Other test files' tenants, logins and sweeps never reach that database. It also checks the registry of SQLSTATEs
+// in db/README.md against the migrations and the server's mapping.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { MIGRATIONS_DIR } from '../../db/migrate.ts';
+import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { migrate, MIGRATIONS_DIR } from '../../db/migrate.ts';
 import { describeError } from '../../server/presence/errors.ts';
+import { scratchDatabase } from '../helpers/db.ts';
 import {
+  dumpSchema,
   generateSchema,
   keyed,
   normaliseDump,
@@ -36,6 +39,19 @@ describe('the live schema', () => {
     // Assertions
     expect(committed, `db/schema.sql is ${STALE}`).toBe(current);
   });
+
+  it('is the same for an install migrated in one transaction as for one upgraded migration by migration', async () => {
+    // Setup
+    const fresh = await scratchDatabase('schema_fresh');
+    onTestFinished(() => fresh.drop());
+    await migrate(fresh.url);
+
+    // Action
+    const dumped = await dumpSchema(fresh.url);
+
+    // Assertions
+    expect(dumped).toBe(generated.schemaSql);
+  }, 120_000);
 
   it("db/README.md's table says which migrations made and changed each live object", () => {
     // Setup
