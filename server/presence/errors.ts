@@ -19,6 +19,12 @@ const SQLSTATES: Record<string, { status: number; code: string }> = {
   PRUSR: { status: 400, code: 'invalid_input' }, // bad input or range
 };
 
+/**
+ * PostgreSQL answering "not now": a statement that ran out of its statement_timeout (57014) or a lock not granted
+ * within lock_timeout (55P03). The database is up; the client may try again shortly.
+ */
+const BUSY_SQLSTATES = new Set(['57014', '55P03']);
+
 /** Validates input with a zod schema; a failure is a 400 whose message names each bad field. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
@@ -38,6 +44,19 @@ export function describeError(error: unknown): { status: number; code: string; m
     const sqlstate = typeof error.code === 'string' ? error.code : undefined;
     const mapped = sqlstate ? SQLSTATES[sqlstate] : undefined;
     if (mapped) return { ...mapped, message: String(error.message) };
+    // PRSCR: too many changes of status by hand; the function says when the next one is allowed.
+    if (sqlstate === 'PRSCR') {
+      const retryAfter = /retry_after_s=(\d+)/.exec(String(error.detail ?? ''))?.[1] ?? '60';
+      return { status: 429, code: 'rate_limited', message: String(error.message), headers: { 'Retry-After': retryAfter } };
+    }
+    if (sqlstate && BUSY_SQLSTATES.has(sqlstate)) {
+      return {
+        status: 503,
+        code: 'busy',
+        message: 'the database did not answer in time: try again shortly',
+        headers: { 'Retry-After': '5' },
+      };
+    }
     // Class 22, data exception: input PostgreSQL refuses (an id that is not of the platform's key type, a value out
     // of range). Its message names the value.
     if (sqlstate?.startsWith('22')) return { status: 400, code: 'invalid_input', message: String(error.message) };

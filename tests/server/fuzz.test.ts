@@ -365,6 +365,7 @@ const SUCCESS: Record<string, z.ZodType> = {
     to: iso,
     statusAtStart: status,
     events: z.array(z.strictObject({ from: status, to: status, reason: z.enum(REASONS), at: iso })),
+    nextCursor: z.string().nullable(),
   }),
   'GET /healthz': z.strictObject({ status: z.literal('ok') }),
 };
