@@ -4,16 +4,25 @@
 // migrates to the newest and measures the same questions again:
 //   - the busy agent's whole history in one answer (before) / its first page and a page from the middle (after);
 //   - one agent-day of time_in_status, for an ordinary agent and for the busy one: the view filtered on tenant,
-//     agent and day (before and after), presence.time_in_status_for (after).
+//     agent and day (before and after), presence.time_in_status_for (after);
+//   - after: over HTTP (the presence router in this process, its pool as npm start makes it), 20 concurrent requests
+//     of the issue's whole-of-time range and 20 of the busy agent's last 31 days, and one client walking all
+//     200k events page by page.
 // Prints median milliseconds of 5 runs and the size of each answer; docs/reliability.md carries the figures.
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type pg from 'pg';
+import { pino } from 'pino';
+import { ensureAppLogin } from '../db/app-login.ts';
 import { startCluster } from '../db/cluster.ts';
 import { migrate, MIGRATIONS_DIR } from '../db/migrate.ts';
 import { withClient } from './cluster.ts';
+import { createAppPool } from '../server/pool.ts';
+import { presenceRouter } from '../server/presence/router.ts';
 import { median, round } from './stats.ts';
 
 const AGENTS = 2_000;
@@ -118,6 +127,56 @@ async function measure(c: pg.Client, ids: { tenant: string; agent: string; busy:
   }
 }
 
+/** The history route over HTTP, as a platform mounts the router, for the busy agent's tenant. */
+async function overHttp(url: string, ids: { tenant: string; busy: string }) {
+  const pool = createAppPool(await ensureAppLogin(url));
+  const router = presenceRouter({ pool, identify: () => ({ tenantId: ids.tenant, agentId: null }), logger: pino({ level: 'silent' }) });
+  const server = express().use(router).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agents/${ids.busy}/history`;
+  try {
+    const burst = async (label: string, query: string) => {
+      const rss0 = process.memoryUsage().rss;
+      const t0 = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const s0 = performance.now();
+          const res = await fetch(`${base}?${query}`);
+          const bytes = (await res.arrayBuffer()).byteLength;
+          return { status: res.status, ms: performance.now() - s0, bytes };
+        }),
+      );
+      const statuses = [...new Set(answers.map((a) => a.status))].join(', ');
+      log(
+        `after, HTTP: 20 concurrent ${label}: status ${statuses}, all answered in ${round(performance.now() - t0)} ms ` +
+          `(median ${round(median(answers.map((a) => a.ms)))} ms), ${round(answers[0]!.bytes / 1e3)} kB each, ` +
+          `process RSS ${round(rss0 / 1e6)} -> ${round(process.memoryUsage().rss / 1e6)} MB`,
+      );
+    };
+    await burst('whole-of-time requests (0001 to 9999)', 'from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z');
+    const to = new Date().toISOString();
+    const from = new Date(Date.now() - (DAYS + 1) * 86_400_000).toISOString();
+    const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    await burst(`first pages of ${DAYS + 1} days`, range);
+    const t0 = performance.now();
+    let pages = 0;
+    let events = 0;
+    let cursor: string | null = null;
+    do {
+      const res = await fetch(`${base}?${range}&limit=2000${cursor ? `&cursor=${cursor}` : ''}`);
+      const page = (await res.json()) as { events: unknown[]; nextCursor: string | null };
+      pages += 1;
+      events += page.events.length;
+      cursor = page.nextCursor;
+    } while (cursor);
+    log(`after, HTTP: one client walking ${events} events in ${pages} pages of 2,000: ${round((performance.now() - t0) / 1000)} s`);
+  } finally {
+    server.close();
+    await router.close();
+    await pool.end();
+  }
+}
+
 async function main() {
   const root = mkdtempSync(join(tmpdir(), 'presence-bench-history-'));
   const cluster = await startCluster({ dataDir: join(root, 'pg'), ephemeral: true });
@@ -139,6 +198,13 @@ async function main() {
       await c.query('analyze presence.status_events');
       await measure(c, ids, ids.day, true);
     });
+    const ids = await withClient(cluster.url, async (c) => {
+      const { rows } = await c.query<{ tenant: string; busy: string }>(
+        `select tenant_id as tenant, agent_id as busy from presence.status_events group by 1, 2 order by count(*) desc limit 1`,
+      );
+      return rows[0]!;
+    });
+    await overHttp(cluster.url, ids);
   } finally {
     await cluster.stop({ remove: true });
     rmSync(root, { recursive: true, force: true });

@@ -13,6 +13,8 @@ export interface MigrateOptions {
   log?: (message: string) => void;
   /** Another folder of migrations (a test replays the landed files from git history). */
   dir?: string;
+  /** Told once per holder while another migration holds the migrations lock; default a line on stderr. */
+  onWait?: (message: string) => void;
 }
 
 /**
@@ -24,11 +26,14 @@ export interface MigrateOptions {
  * node-pg-migrate makes its bookkeeping table before its transaction begins, and graphile-worker's schema is made
  * in transactions of its own, so what this run made of either is dropped again.
  */
-export async function migrate(databaseUrl: string, { log = () => {}, dir = MIGRATIONS_DIR }: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(
+  databaseUrl: string,
+  { log = () => {}, dir = MIGRATIONS_DIR, onWait = (m) => process.stderr.write(`${m}\n`) }: MigrateOptions = {},
+): Promise<string[]> {
   const lock = new pg.Client({ connectionString: databaseUrl, application_name: 'presence-migrate' });
   await lock.connect();
   try {
-    await takeMigrationsLock(lock, log);
+    await takeMigrationsLock(lock, onWait);
     const before = await schemasPresent(databaseUrl);
     try {
       await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
@@ -68,7 +73,7 @@ export async function migrate(databaseUrl: string, { log = () => {}, dir = MIGRA
 export const MIGRATIONS_LOCK_KEY = 7241865325823964n;
 const LOCK_RETRY_MS = 250;
 
-async function takeMigrationsLock(client: pg.Client, log: (message: string) => void): Promise<void> {
+async function takeMigrationsLock(client: pg.Client, onWait: (message: string) => void): Promise<void> {
   const key = MIGRATIONS_LOCK_KEY.toString();
   let waitingFor: number | null = null;
   for (;;) {
@@ -101,7 +106,7 @@ async function takeMigrationsLock(client: pg.Client, log: (message: string) => v
     }
     if (holder && holder.pid !== waitingFor) {
       waitingFor = holder.pid;
-      log(
+      onWait(
         `waiting for the migrations lock, held by process ${holder.pid} (role ${holder.role ?? 'unknown'}` +
           `${holder.application ? `, application "${holder.application}"` : ''}): another migration is running`,
       );

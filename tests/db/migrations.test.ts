@@ -76,7 +76,7 @@ describe('npm run db:migrate', () => {
 
     // Action
     let settled = false;
-    const run = migrate(inject('databaseUrl'), { log: (m) => said.push(m) }).finally(() => {
+    const run = migrate(inject('databaseUrl'), { onWait: (m) => said.push(m) }).finally(() => {
       settled = true;
     });
     while (said.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
