@@ -1,6 +1,7 @@
 // Errors as JSON {error, code}, in one place: HttpErrors as they are, the project's SQLSTATEs and input PostgreSQL
-// refuses mapped to 4xx, an unreachable database to 503, malformed JSON to 400, and anything else to a 500 that is
-// logged and tells the client nothing of internals.
+// refuses mapped to 4xx (too many changes of status: 429), an unreachable database to 503, a statement or a lock
+// that ran out of its timeout to 503 too (the database answers: not an outage), malformed JSON to 400, and anything
+// else to a 500 that is logged and tells the client nothing of internals.
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
