@@ -1,13 +1,39 @@
 // The login of the server's request path: a role that is a member of presence_app only (not a superuser, not the
 // owner, no SET ROLE back to either). Either APP_DATABASE_URL, which names a role the operator made (checked
 // here), or login role presence_server, made from the owner URL with a password kept in
-// presence_private.server_login (owner-only), so that every replica logs in with the same one.
+// presence_private.server_login (owner-only), so that every replica logs in with the same one, with the request
+// path's timeouts set on it.
 import pg from 'pg';
 import { redactUrl, SetupError } from './database.ts';
 import { generatePassword, scramVerifier } from './password.ts';
 
 const APP_ROLE = 'presence_app';
 export const SERVER_LOGIN = 'presence_server';
+
+export interface AppTimeouts {
+  /** statement_timeout: a statement that runs longer is cancelled (57014; the server answers 503). */
+  statementMs: number;
+  /** lock_timeout: a lock not granted in this time is an error (55P03; 503) instead of a queue behind it. */
+  lockMs: number;
+  /** idle_in_transaction_session_timeout: a session left idle inside a transaction is ended. */
+  idleInTransactionMs: number;
+}
+
+/**
+ * The request path's timeouts: set by its pool on every connection (server/pool.ts) and on login role
+ * presence_server, so that any session of that login has them. A NOLOGIN group role's settings (presence_app) are
+ * not inherited by its members: a DBA sets them on each login role (README, "For DBAs").
+ */
+export const APP_TIMEOUTS: AppTimeouts = { statementMs: 5_000, lockMs: 2_000, idleInTransactionMs: 10_000 };
+
+/** `alter role … set` for the timeouts, as SQL (the values in milliseconds). */
+export function roleTimeoutSettings(role: string, t: AppTimeouts = APP_TIMEOUTS): string[] {
+  return [
+    `alter role ${role} set statement_timeout = ${t.statementMs}`,
+    `alter role ${role} set lock_timeout = ${t.lockMs}`,
+    `alter role ${role} set idle_in_transaction_session_timeout = ${t.idleInTransactionMs}`,
+  ];
+}
 
 /**
  * Returns the URL the request path connects with. `appDatabaseUrl` (APP_DATABASE_URL) is checked and returned as
@@ -121,6 +147,7 @@ async function ensureServerLogin(ownerUrl: string): Promise<string> {
         await client.query(`alter role ${SERVER_LOGIN} login password ${verifier}`);
         await client.query(`grant ${APP_ROLE} to ${SERVER_LOGIN}`);
       }
+      for (const statement of roleTimeoutSettings(SERVER_LOGIN)) await client.query(statement);
       await client.query('commit');
       return password;
     } catch (error) {

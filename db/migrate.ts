@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
-import { projectRoot } from './database.ts';
+import { projectRoot, SetupError } from './database.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
@@ -13,38 +13,105 @@ export interface MigrateOptions {
   log?: (message: string) => void;
   /** Another folder of migrations (a test replays the landed files from git history). */
   dir?: string;
+  /** Told once per holder while another migration holds the migrations lock; default a line on stderr. */
+  onWait?: (message: string) => void;
 }
 
 /**
  * Installs or upgrades graphile-worker's own schema first (our functions enqueue its jobs), then runs every pending
- * migration of ours in one transaction; returns the names of those it applied.
+ * migration of ours in one transaction; returns the names of those it applied. Runs one at a time per database,
+ * under the migrations lock (takeMigrationsLock).
  *
  * A refused migration (a platform's tables that cannot be adopted, say) leaves the database as it found it:
  * node-pg-migrate makes its bookkeeping table before its transaction begins, and graphile-worker's schema is made
  * in transactions of its own, so what this run made of either is dropped again.
  */
-export async function migrate(databaseUrl: string, { log = () => {}, dir = MIGRATIONS_DIR }: MigrateOptions = {}): Promise<string[]> {
-  const before = await schemasPresent(databaseUrl);
+export async function migrate(
+  databaseUrl: string,
+  { log = () => {}, dir = MIGRATIONS_DIR, onWait = (m) => process.stderr.write(`${m}\n`) }: MigrateOptions = {},
+): Promise<string[]> {
+  const lock = new pg.Client({ connectionString: databaseUrl, application_name: 'presence-migrate' });
+  await lock.connect();
   try {
-    await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
-    const applied = await runner({
-      databaseUrl,
-      dir,
-      direction: 'up',
-      migrationsTable: 'migrations',
-      migrationsSchema: MIGRATIONS_SCHEMA,
-      createMigrationsSchema: true,
-      checkOrder: true,
-      singleTransaction: true,
-      advisoryLockMode: 'wait',
-      log,
-      logger: { debug: () => {}, info: log, warn: log, error: log },
-    });
-    return applied.map((m) => m.name);
-  } catch (error) {
-    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
-    if (made.length) await withClient(databaseUrl, (c) => c.query(`drop schema if exists ${made.join(', ')} cascade`));
-    throw error;
+    await takeMigrationsLock(lock, onWait);
+    const before = await schemasPresent(databaseUrl);
+    try {
+      await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
+      const applied = await runner({
+        databaseUrl,
+        dir,
+        direction: 'up',
+        migrationsTable: 'migrations',
+        migrationsSchema: MIGRATIONS_SCHEMA,
+        createMigrationsSchema: true,
+        checkOrder: true,
+        singleTransaction: true,
+        // The lock is ours, taken above on a connection of its own.
+        noLock: true,
+        log,
+        logger: { debug: () => {}, info: log, warn: log, error: log },
+      });
+      return applied.map((m) => m.name);
+    } catch (error) {
+      const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
+      if (made.length) await withClient(databaseUrl, (c) => c.query(`drop schema if exists ${made.join(', ')} cascade`));
+      throw error;
+    }
+  } finally {
+    // Ending the session releases its advisory lock.
+    await lock.end();
+  }
+}
+
+/**
+ * node-pg-migrate's advisory lock key. Advisory locks need no privilege: any role that can connect can take this
+ * key, and node-pg-migrate would wait for it without a word. We take the same key (so a run of node-pg-migrate
+ * itself and ours still exclude each other), but try it rather than wait: while a role that could run the
+ * migrations (a superuser, or a member of the migrating role) holds it, we wait and say for whom; a role that could
+ * not is not migrating, and we stop at once, naming its session.
+ */
+export const MIGRATIONS_LOCK_KEY = 7241865325823964n;
+const LOCK_RETRY_MS = 250;
+
+async function takeMigrationsLock(client: pg.Client, onWait: (message: string) => void): Promise<void> {
+  const key = MIGRATIONS_LOCK_KEY.toString();
+  let waitingFor: number | null = null;
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
+    if (rows[0]!.ok) return;
+    const { rows: holders } = await client.query<{
+      pid: number;
+      role: string | null;
+      application: string | null;
+      client: string | null;
+      can_migrate: boolean;
+    }>(
+      `select l.pid, a.usename as role, a.application_name as application, a.client_addr::text as client,
+              coalesce(r.rolsuper or pg_has_role(r.oid, current_user, 'MEMBER'), false) as can_migrate
+         from pg_locks l
+         left join pg_stat_activity a on a.pid = l.pid
+         left join pg_roles r on r.oid = a.usesysid
+        where l.locktype = 'advisory' and l.granted and l.objsubid = 1
+          and l.database = (select oid from pg_database where datname = current_database())
+          and l.classid = ($1::bigint >> 32)::oid and l.objid = ($1::bigint & 4294967295)::oid`,
+      [key],
+    );
+    const holder = holders[0];
+    if (holder && !holder.can_migrate) {
+      throw new SetupError(
+        `the migrations lock (advisory lock ${key}) is held by process ${holder.pid}, role ${holder.role ?? 'unknown'}` +
+          `${holder.application ? `, application "${holder.application}"` : ''}${holder.client ? `, from ${holder.client}` : ''}` +
+          `, which cannot run migrations: end that session (select pg_terminate_backend(${holder.pid})) and migrate again`,
+      );
+    }
+    if (holder && holder.pid !== waitingFor) {
+      waitingFor = holder.pid;
+      onWait(
+        `waiting for the migrations lock, held by process ${holder.pid} (role ${holder.role ?? 'unknown'}` +
+          `${holder.application ? `, application "${holder.application}"` : ''}): another migration is running`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
   }
 }
 

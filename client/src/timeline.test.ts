@@ -12,6 +12,7 @@ describe('the 24-hour timeline', () => {
       from: '2026-11-23T00:00:00Z',
       to: '2026-11-23T12:00:00Z',
       statusAtStart: 'offline',
+      nextCursor: null,
       events: [
         { from: 'offline', to: 'available', reason: 'heartbeat', at: '2026-11-23T08:00:00Z' },
         { from: 'available', to: 'away', reason: 'idle', at: '2026-11-23T10:00:00Z' },
@@ -37,6 +38,7 @@ describe('the 24-hour timeline', () => {
       from: '2026-11-23T00:00:00Z',
       to: '2026-11-23T12:00:00Z',
       statusAtStart: 'available',
+      nextCursor: null,
       events: [{ from: 'available', to: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' }],
     };
     const live: StatusChange[] = [
@@ -60,6 +62,7 @@ describe('the 24-hour timeline', () => {
       from: '2026-11-23T00:00:00Z',
       to: '2026-11-23T12:00:00Z',
       statusAtStart: 'available',
+      nextCursor: null,
       events: [],
     };
     const live: StatusChange[] = [

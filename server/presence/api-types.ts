@@ -52,13 +52,16 @@ export interface HeartbeatReply {
   intervalMs: number | null;
 }
 
-/** GET /agents/:id/history. */
+/** GET /agents/:id/history?from&to&cursor&limit: one page (default 500, at most 2000 events) of at most 31 days. */
 export interface History {
   agentId: string;
   from: string;
   to: string;
   statusAtStart: AgentStatus;
+  /** One page of the transitions in [from, to), in time order. */
   events: Array<{ from: AgentStatus; to: AgentStatus; reason: Reason; at: string }>;
+  /** null on the last page; otherwise ask again with the same from and to and `cursor` set to this. */
+  nextCursor: string | null;
 }
 
 /** Every error answer: a message for people and a stable code for programs. */

@@ -1,6 +1,7 @@
 // Errors as JSON {error, code}, in one place: HttpErrors as they are, the project's SQLSTATEs and input PostgreSQL
-// refuses mapped to 4xx, an unreachable database to 503, malformed JSON to 400, and anything else to a 500 that is
-// logged and tells the client nothing of internals.
+// refuses mapped to 4xx (too many changes of status: 429), an unreachable database to 503, a statement or a lock
+// that ran out of its timeout to 503 too (the database answers: not an outage), malformed JSON to 400, and anything
+// else to a 500 that is logged and tells the client nothing of internals.
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -18,6 +19,12 @@ const SQLSTATES: Record<string, { status: number; code: string }> = {
   PRSET: { status: 400, code: 'invalid_input' }, // bad setting
   PRUSR: { status: 400, code: 'invalid_input' }, // bad input or range
 };
+
+/**
+ * PostgreSQL answering "not now": a statement that ran out of its statement_timeout (57014) or a lock not granted
+ * within lock_timeout (55P03). The database is up; the client may try again shortly.
+ */
+const BUSY_SQLSTATES = new Set(['57014', '55P03']);
 
 /** Validates input with a zod schema; a failure is a 400 whose message names each bad field. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
@@ -38,6 +45,19 @@ export function describeError(error: unknown): { status: number; code: string; m
     const sqlstate = typeof error.code === 'string' ? error.code : undefined;
     const mapped = sqlstate ? SQLSTATES[sqlstate] : undefined;
     if (mapped) return { ...mapped, message: String(error.message) };
+    // PRSCR: too many changes of status by hand; the function says when the next one is allowed.
+    if (sqlstate === 'PRSCR') {
+      const retryAfter = /retry_after_s=(\d+)/.exec(String(error.detail ?? ''))?.[1] ?? '60';
+      return { status: 429, code: 'rate_limited', message: String(error.message), headers: { 'Retry-After': retryAfter } };
+    }
+    if (sqlstate && BUSY_SQLSTATES.has(sqlstate)) {
+      return {
+        status: 503,
+        code: 'busy',
+        message: 'the database did not answer in time: try again shortly',
+        headers: { 'Retry-After': '5' },
+      };
+    }
     // Class 22, data exception: input PostgreSQL refuses (an id that is not of the platform's key type, a value out
     // of range). Its message names the value.
     if (sqlstate?.startsWith('22')) return { status: 400, code: 'invalid_input', message: String(error.message) };

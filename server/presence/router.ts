@@ -7,7 +7,7 @@
 //   PUT  {base}/status               the agent's own choice                  -> { status }
 //   GET  {base}/agents               the caller's tenant                     -> { agents }
 //   GET  {base}/stream               Server-Sent Events of the caller's tenant
-//   GET  {base}/agents/:id/history   one agent's timeline                    -> History
+//   GET  {base}/agents/:id/history   one agent's timeline, a page at a time  -> History
 import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type pg from 'pg';
@@ -30,7 +30,7 @@ import { agentHistory } from './sql/history.ts';
 import { setStatus } from './sql/set-status.ts';
 import { StreamHub } from './streams.ts';
 import { originCheck } from './origin.ts';
-import { agentIdSchema, pgText, sessionIdSchema } from './validation.ts';
+import { agentIdSchema, historyCursorSchema, historyLimitSchema, pgText, sessionIdSchema } from './validation.ts';
 
 export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
 
@@ -77,6 +77,8 @@ const historyParams = z.object({ id: agentIdSchema });
 const historyQuery = z.object({
   from: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
   to: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
+  cursor: historyCursorSchema.optional(),
+  limit: historyLimitSchema.optional(),
 });
 
 export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
@@ -168,8 +170,13 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
 
   router.get(paths.history, identified, async (req, res) => {
     const { id } = parseInput(historyParams, req.params);
-    const { from, to } = parseInput(historyQuery, req.query);
-    const history = await agentHistory(db, callerOf(req).tenantId, id, from ? new Date(from) : null, to ? new Date(to) : null);
+    const { from, to, cursor, limit } = parseInput(historyQuery, req.query);
+    const history = await agentHistory(db, callerOf(req).tenantId, id, {
+      from: from ? new Date(from) : null,
+      to: to ? new Date(to) : null,
+      cursor: cursor ?? null,
+      limit: limit ?? null,
+    });
     res.json({ agentId: id, ...history });
   });
 

@@ -17,3 +17,14 @@ export const agentIdSchema = pgText()
   .min(1)
   .max(200)
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+
+/** A history cursor: what presence.agent_history handed out (base64url); the function itself refuses any other. */
+export const historyCursorSchema = pgText()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a nextCursor this API returned');
+
+/** A history page size, as a query string: an integer; presence.agent_history says what range it accepts. */
+export const historyLimitSchema = pgText()
+  .regex(/^[0-9]{1,9}$/, 'must be a whole number of events')
+  .transform(Number);

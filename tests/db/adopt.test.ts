@@ -420,7 +420,7 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
 
       // History and reports by the platform's ids.
       const { rows: history } = await app.query(
-        `select status_at_start, events from presence.agent_history($1, $2, '2000-01-01Z')`,
+        `select status_at_start, events from presence.agent_history($1, $2, now() - interval '31 days')`,
         [Acme, Ada],
       );
       expect(history[0].events.map((e: { to: string; reason: string }) => `${e.to}/${e.reason}`)).toEqual([

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppLogin } from '../../db/app-login.ts';
 import { startCluster, type Cluster } from '../../db/cluster.ts';
 import { SetupError } from '../../db/database.ts';
+import { createAppPool } from '../../server/pool.ts';
 
 const hasPostgres = existsSync('/usr/lib/postgresql');
 
@@ -139,5 +140,50 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
     // Assertions
     expect(outsider).toMatch(/logs in as platform_outsider, which is not a member of presence_app/);
     expect(member).toBe(as('platform_server', password));
+  });
+
+  it('sets the request path\'s timeouts on presence_server itself: a session of that login opened without options has them', async () => {
+    // Setup
+    const appUrl = await ensureAppLogin(cluster.url);
+
+    // Action
+    const settings = await asUser(appUrl, async (app) =>
+      (
+        await app.query(
+          `select current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock,
+                  current_setting('idle_in_transaction_session_timeout') as idle`,
+        )
+      ).rows[0],
+    );
+
+    // Assertions
+    expect(settings).toEqual({ statement: '5s', lock: '2s', idle: '10s' });
+  });
+
+  it('has the app pool end a transaction left idle within its timeout, with the other timeouts in place', async () => {
+    // Setup: a pool like the server's, with a short idle-in-transaction timeout.
+    const pool = createAppPool(await ensureAppLogin(cluster.url), 1, { idleInTransactionMs: 200 });
+    pool.on('error', () => {});
+    const client = await pool.connect();
+    client.on('error', () => {});
+    try {
+      const shown = (await client.query('show statement_timeout')).rows[0].statement_timeout;
+      await client.query('begin');
+
+      // Action: the transaction is left idle for longer than its timeout.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const after = await failure(client.query('select 1'));
+
+      // Assertions
+      expect(shown).toBe('5s');
+      expect(after).not.toBe('succeeded');
+      const ended = await asUser(cluster.url, async (owner) =>
+        (await owner.query(`select count(*)::int as n from pg_stat_activity where usename = 'presence_server' and state like 'idle in transaction%'`)).rows[0].n,
+      );
+      expect(ended).toBe(0);
+    } finally {
+      client.release(true);
+      await pool.end();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   beat,
   beats,
+  createAgent,
   createAgentWithPast,
   createTenant,
   endSignIn,
@@ -203,5 +204,246 @@ describe('calls that find their agent silent record the gap first', () => {
     expect(status).toBe('offline');
     const events = await timeline(db, agentId);
     expect(events.slice(1).map((e) => [e.reason, e.at.getTime()])).toEqual([['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS]]);
+  });
+});
+
+/** Status events of an agent written as they would have been, `count` of them one second apart, ending now. */
+async function writeEvents(client: Queryable, tenant: string, agent: string, count: number, reason = 'manual'): Promise<void> {
+  await client.query(
+    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+     select $1, $2,
+            case when n % 2 = 0 then 'away' else 'available' end,
+            case when n % 2 = 0 then 'available' else 'away' end,
+            $4, now() - make_interval(secs => $3 - n)
+       from generate_series(1, $3) n`,
+    [tenant, agent, count, reason],
+  );
+}
+
+interface Page {
+  events: Array<{ to: string; at: string }>;
+  next_cursor: string | null;
+}
+
+async function historyPage(client: Queryable, tenant: string, agent: string, limit: number | null, cursor: string | null): Promise<Page> {
+  const { rows } = await client.query<Page>(
+    `select events, next_cursor from presence.agent_history($1, $2, now() - interval '1 hour', now() + interval '1 hour', $3, $4)`,
+    [tenant, agent, limit, cursor],
+  );
+  return rows[0]!;
+}
+
+describe('agent_history a page at a time', () => {
+  it('hands out at most the limit and a cursor that leads through every event once, in time order', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await writeEvents(db, tenant, agent, 25);
+
+    // Action
+    const pages: Page[] = [await historyPage(db, tenant, agent, 10, null)];
+    while (pages.at(-1)!.next_cursor !== null) pages.push(await historyPage(db, tenant, agent, 10, pages.at(-1)!.next_cursor));
+
+    // Assertions
+    expect(pages.map((p) => p.events.length)).toEqual([10, 10, 5]);
+    const times = pages.flatMap((p) => p.events.map((e) => Date.parse(e.at)));
+    expect(new Set(times).size).toBe(25);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(pages[2]!.next_cursor).toBeNull();
+  });
+
+  it('answers 500 events by default', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await writeEvents(db, tenant, agent, 501);
+
+    // Action
+    const page = await historyPage(db, tenant, agent, null, null);
+
+    // Assertions
+    expect(page.events).toHaveLength(500);
+    expect(page.next_cursor).not.toBeNull();
+  });
+
+  it('keeps its place when events are written between pages: the next page starts after the last event handed out', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await writeEvents(db, tenant, agent, 4);
+    const first = await historyPage(db, tenant, agent, 2, null);
+
+    // Action: two more events, now, after the first page was read.
+    await writeEvents(db, tenant, agent, 2, 'admin');
+    const second = await historyPage(db, tenant, agent, 10, first.next_cursor);
+
+    // Assertions: the two events of the first page are not repeated; the rest and the new ones follow.
+    const firstTimes = first.events.map((e) => Date.parse(e.at));
+    const secondTimes = second.events.map((e) => Date.parse(e.at));
+    expect(secondTimes.filter((t) => firstTimes.includes(t))).toEqual([]);
+    expect(second.events).toHaveLength(4);
+    expect(second.next_cursor).toBeNull();
+  });
+
+  it('refuses a range longer than 31 days, naming the limit', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+
+    // Action
+    const error = await db
+      .query(`select * from presence.agent_history($1, $2, '0001-01-01T00:00:00Z', '9999-12-31T00:00:00Z')`, [tenant, agent])
+      .catch((e: { code: string; message: string }) => e);
+
+    // Assertions
+    expect(error).toMatchObject({ code: 'PRUSR', message: expect.stringMatching(/at most 31 days/) });
+  });
+
+  it('refuses a limit out of 1 to 2000 and a cursor it did not hand out', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    const refusal = (limit: number | null, cursor: string | null) =>
+      historyPage(db, tenant, agent, limit, cursor).catch((e: { code: string; message: string }) => e);
+
+    // Action
+    const answers = await Promise.all([refusal(0, null), refusal(2001, null), refusal(10, 'not-a-cursor'), refusal(10, '!!')]);
+
+    // Assertions
+    expect(answers).toEqual([
+      expect.objectContaining({ code: 'PRUSR', message: expect.stringMatching(/limit must be from 1 to 2000/) }),
+      expect.objectContaining({ code: 'PRUSR', message: expect.stringMatching(/limit must be from 1 to 2000/) }),
+      expect.objectContaining({ code: 'PRUSR', message: expect.stringMatching(/cursor 'not-a-cursor' is not one/) }),
+      expect.objectContaining({ code: 'PRUSR', message: expect.stringMatching(/cursor '!!' is not one/) }),
+    ]);
+  });
+});
+
+describe('time_in_status for one agent and a few days', () => {
+  it('time_in_status_for counts what the view counts for the same agent and days', async () => {
+    // Setup: an agent with three days of transitions, and another agent of the same tenant.
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    const other = await createAgent(db, tenant);
+    await db.query(
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+       select $1, a, case when n % 2 = 0 then 'away' else 'available' end,
+              case when n % 2 = 0 then 'available' else 'away' end, 'manual',
+              date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '3 days' + n * interval '5 hours 7 minutes'
+         from generate_series(1, 14) n cross join unnest(array[$2, $3]::uuid[]) a`,
+      [tenant, agent, other],
+    );
+
+    // Action
+    const { rows: fromView } = await db.query(
+      `select day::text, status, seconds::text from presence.time_in_status
+        where tenant_id = $1 and agent_id = $2 and day between current_date - 3 and current_date - 1 order by day, status`,
+      [tenant, agent],
+    );
+    const { rows: fromFunction } = await db.query(
+      `select day::text, status, seconds::text from presence.time_in_status_for($1, $2, current_date - 3, current_date - 1)`,
+      [tenant, agent],
+    );
+
+    // Assertions
+    expect(fromView.length).toBeGreaterThanOrEqual(5);
+    expect(fromFunction).toEqual(fromView);
+  });
+
+  it('refuses more than 31 days and an agent of another tenant', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const stranger = await createAgent(db, await createTenant(db));
+    const agent = await createAgent(db, tenant);
+    const refusal = (who: string, from: string, to: string) =>
+      db
+        .query('select * from presence.time_in_status_for($1, $2, $3::date, $4::date)', [tenant, who, from, to])
+        .catch((e: { code: string; message: string }) => e);
+
+    // Action
+    const answers = await Promise.all([refusal(agent, '2026-01-01', '2026-02-01'), refusal(stranger, '2026-01-01', '2026-01-01')]);
+
+    // Assertions
+    expect(answers).toEqual([
+      expect.objectContaining({ code: 'PRUSR', message: expect.stringMatching(/at most 31 days/) }),
+      expect.objectContaining({ code: 'PRAGT' }),
+    ]);
+  });
+});
+
+describe('set_status at a human rate', () => {
+  it('accepts 20 changes by hand in a minute and refuses the 21st with PRSCR and a retry time, writing nothing', async () => {
+    // Setup: a live agent that changed its status 20 times in the last 20 seconds.
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    for (let i = 0; i < 20; i++) {
+      await db.query('select presence.set_status($1, $2, $3)', [tenant, agent, i % 2 === 0 ? 'away' : 'available']);
+    }
+    const before = await db.query('select count(*)::int as n from presence.status_events where agent_id = $1', [agent]);
+
+    // Action
+    const error = await db
+      .query('select presence.set_status($1, $2, $3)', [tenant, agent, 'dnd'])
+      .catch((e: { code: string; message: string; detail: string }) => e);
+
+    // Assertions
+    expect(error).toMatchObject({ code: 'PRSCR', message: expect.stringMatching(/at most 20 changes a minute/) });
+    const retry = Number(/retry_after_s=(\d+)/.exec((error as { detail: string }).detail)?.[1]);
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    const after = await db.query('select count(*)::int as n from presence.status_events where agent_id = $1', [agent]);
+    expect(after.rows[0].n).toBe(before.rows[0].n);
+    const { rows } = await db.query('select status, chosen_status from human_agents where id = $1', [agent]);
+    expect(rows[0]).toEqual({ status: 'available', chosen_status: 'available' });
+  });
+
+  it('does not count changes by hand older than a minute', async () => {
+    // Setup: 20 changes by hand 61 seconds ago and more.
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    await db.query(
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+       select $1, $2, 'available', 'away', 'manual', now() - interval '61 seconds' - make_interval(secs => n)
+         from generate_series(1, 20) n`,
+      [tenant, agent],
+    );
+
+    // Action
+    const { rows } = await db.query('select presence.set_status($1, $2, $3) as status', [tenant, agent, 'dnd']);
+
+    // Assertions
+    expect(rows[0].status).toBe('dnd');
+  });
+
+  it('parallel changes cannot overshoot the limit', async () => {
+    // Setup: a live agent with 19 changes by hand in the last minute; one more is allowed.
+    const tenant = await createTenant(db);
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    await db.query(
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+       select $1, $2, 'available', 'available', 'manual', now() - make_interval(secs => n) from generate_series(1, 19) n`,
+      [tenant, agent],
+    );
+
+    // Action: 10 changes at once, on separate connections.
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        db.query('select presence.set_status($1, $2, $3)', [tenant, agent, i % 2 === 0 ? 'away' : 'dnd']).then(
+          () => 'ok',
+          (e: { code: string }) => e.code,
+        ),
+      ),
+    );
+
+    // Assertions
+    expect(answers.sort()).toEqual(['PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'ok']);
+    const { rows } = await db.query(
+      `select count(*)::int as n from presence.status_events where agent_id = $1 and reason = 'manual'`,
+      [agent],
+    );
+    expect(rows[0].n).toBe(20);
   });
 });

@@ -25,7 +25,7 @@ const password = randomBytes(18).toString('base64url');
 const PUBLIC_DEFAULTS = ['connect on database', 'temporary on database', 'usage on schema public'];
 
 const APP_FUNCTIONS = [
-  'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone)',
+  'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone,integer,text)',
   'presence.assign_chat(presence.tenant_key)',
   'presence.close_chat(presence.tenant_key,uuid)',
   'presence.effective_status(text,timestamp with time zone,integer)',
@@ -38,6 +38,7 @@ const APP_FUNCTIONS = [
   'presence.set_status(presence.tenant_key,presence.agent_key,text)',
   'presence.sweep_runs()',
   'presence.sweep_scheduler()',
+  'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
   'presence_accounts.logout(bytea)',
   'presence_accounts.session_users(bytea[])',
@@ -48,6 +49,7 @@ const ANALYST_FUNCTIONS = [
   'presence.offline_at(timestamp with time zone,integer)',
   'presence.sweep_runs()',
   'presence.sweep_scheduler()',
+  'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
 ];
 const VIEWS = ['view presence.agent_presence', 'view presence.settings', 'view presence.time_in_status'];
@@ -212,7 +214,7 @@ describe('what each role may do, object by object', () => {
     }
   });
 
-  it('no function presence_app or presence_analyst executes takes the time, but agent_history its range and the pure liveness rule the moments it is asked about', async () => {
+  it('no function presence_app or presence_analyst executes takes the time, but agent_history and time_in_status_for their range and the pure liveness rule the moments it is asked about', async () => {
     // Action: every argument of a time type (or a domain or array of one) of every function either role may execute
     const { rows } = await db.query(
       `select p.oid::regprocedure::text as function, x.name, p.prosecdef as definer, p.provolatile as volatility,
@@ -237,12 +239,15 @@ describe('what each role may do, object by object', () => {
     // Assertions: the history's range bounds (a read, stable), and the liveness rule itself: SQL functions of their
     // arguments, not security definer, that the views call as their reader and that decide nothing on their own.
     const agentHistory = APP_FUNCTIONS[0]!;
+    const timeInStatusFor = 'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)';
     const pure = { definer: false, volatility: 's', language: 'sql' };
     expect(rows).toEqual([
       { function: agentHistory, name: 'p_from', definer: true, volatility: 's', language: 'plpgsql' },
       { function: agentHistory, name: 'p_to', definer: true, volatility: 's', language: 'plpgsql' },
       { function: 'presence.effective_status(text,timestamp with time zone,integer)', name: 'p_last_seen', ...pure },
       { function: 'presence.offline_at(timestamp with time zone,integer)', name: 'p_last_seen', ...pure },
+      { function: timeInStatusFor, name: 'p_from_day', definer: true, volatility: 's', language: 'plpgsql' },
+      { function: timeInStatusFor, name: 'p_to_day', definer: true, volatility: 's', language: 'plpgsql' },
       { function: 'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)', name: 'p_last_seen', ...pure },
       { function: 'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)', name: 'p_status_since', ...pure },
     ]);

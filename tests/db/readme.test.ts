@@ -48,3 +48,33 @@ describe('the README', () => {
     await expect(runAs('presence_analyst', sql)).resolves.toBeUndefined();
   });
 });
+
+describe('the README\'s timeouts for login roles', () => {
+  it('sets them on the login roles, where they take effect, and not on the NOLOGIN group roles', async () => {
+    // Setup
+    const snippet = snippets('For DBAs').find((sql) => sql.includes('alter role platform_presence set'));
+    const client = await db.connect();
+    try {
+      await client.query('begin');
+
+      // Action
+      await client.query(snippet!);
+      const { rows } = await client.query<{ role: string; settings: string[] }>(
+        `select r.rolname as role, s.setconfig as settings from pg_db_role_setting s join pg_roles r on r.oid = s.setrole
+          where r.rolname in ('platform_presence', 'jane', 'presence_app', 'presence_analyst') order by 1`,
+      );
+
+      // Assertions
+      expect(rows).toEqual([
+        { role: 'jane', settings: ['statement_timeout=5min', 'idle_in_transaction_session_timeout=1min'] },
+        {
+          role: 'platform_presence',
+          settings: ['statement_timeout=5s', 'lock_timeout=2s', 'idle_in_transaction_session_timeout=10s'],
+        },
+      ]);
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  });
+});

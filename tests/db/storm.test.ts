@@ -58,17 +58,21 @@ class Tally {
     this.calls.set(kind, entry);
   }
 
-  /** Runs one call; a SQLSTATE in `refusals` is an expected refusal, any other error a failure. */
+  /**
+   * Runs one call; a SQLSTATE in `refusals` is an expected refusal, any other error a failure. A call with refusals
+   * must be refused, unless `mayPass` (a limit the storm reaches only sometimes).
+   */
   async call<T extends pg.QueryResultRow>(
     db: pg.Client,
     kind: string,
     sql: string,
     params: unknown[],
     refusals: string[] = [],
+    mayPass = false,
   ): Promise<T[] | null> {
     try {
       const { rows } = await db.query<T>(sql, params);
-      if (refusals.length > 0) {
+      if (refusals.length > 0 && !mayPass) {
         this.count(kind, 'failed');
         this.failures.push({ kind, code: undefined, message: `expected ${refusals.join(' or ')}, but the call succeeded` });
         return null;
@@ -284,7 +288,8 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
         async (db) => {
           const agent = pick(speaking());
           const status = pick(['available', 'available', 'available', 'away', 'dnd', 'offline']);
-          await tally.call(db, 'set_status', 'select presence.set_status($1, $2, $3)', [agent.tenant, agent.id, status]);
+          // More than 20 changes a minute of one agent are refused (PRSCR): the storm makes that many.
+          await tally.call(db, 'set_status', 'select presence.set_status($1, $2, $3)', [agent.tenant, agent.id, status], ['PRSCR'], true);
         },
         8,
       ],

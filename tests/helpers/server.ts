@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { inject } from 'vitest';
 import { makeApp } from '../../server/app.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
-import { ensureAppLogin } from '../../db/app-login.ts';
+import { ensureAppLogin, type AppTimeouts } from '../../db/app-login.ts';
 import { createAppPool } from '../../server/pool.ts';
 import { createServices, type Services } from '../../server/services.ts';
 import { createTenant, type TenantSettings } from './db.ts';
@@ -31,7 +31,13 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { config?: Partial<Config>; databaseUrl?: string; clientDir?: string | null } = {},
+  options: {
+    config?: Partial<Config>;
+    databaseUrl?: string;
+    clientDir?: string | null;
+    /** The request path's timeouts, when a test needs short ones. */
+    timeouts?: Partial<AppTimeouts>;
+  } = {},
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
   const config: Config = {
@@ -40,7 +46,7 @@ export async function startTestServer(
   };
   // The request path logs in as npm start's would: login role presence_server, a member of presence_app only.
   const appUrl = await ensureAppLogin(databaseUrl);
-  const pool = createAppPool(appUrl);
+  const pool = createAppPool(appUrl, 10, options.timeouts);
   let queries = 0;
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;

@@ -124,6 +124,27 @@ describe('PUT /api/agents/me/status', () => {
     expect(res).toMatchObject({ status: 403, body: { code: 'not_an_agent' } });
   });
 
+  it('answers 429 with Retry-After to the 21st change within a minute, and keeps the status it had', async () => {
+    // Setup: a live agent that changed its status 20 times.
+    const ada = await signedInUser(server);
+    await beat(ada.cookie);
+    for (let i = 0; i < 20; i++) {
+      const res = await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: i % 2 ? 'available' : 'away' } });
+      expect(res.status).toBe(200);
+    }
+
+    // Action
+    const res = await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'dnd' } });
+
+    // Assertions
+    expect(res).toMatchObject({ status: 429, body: { code: 'rate_limited' } });
+    expect(res.body.error).toMatch(/at most 20 changes a minute/);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    const me = await call(server, 'GET', '/api/auth/me', { cookie: ada.cookie });
+    expect(me.body.agent).toMatchObject({ status: 'available', chosenStatus: 'available' });
+  });
+
   it('refuses a write that states a foreign origin', async () => {
     // Setup
     const ada = await signedInUser(server);
@@ -161,6 +182,7 @@ describe('GET /api/agents/:id/history', () => {
         { from: 'offline', to: 'available', reason: 'heartbeat', at: expect.any(String) },
         { from: 'available', to: 'away', reason: 'manual', at: expect.any(String) },
       ],
+      nextCursor: null,
     });
     expect(Date.parse(res.body.to) - Date.parse(res.body.from)).toBe(24 * 3600 * 1000);
   });
@@ -215,5 +237,91 @@ describe('GET /api/agents/:id/history', () => {
     expect(notIso).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
     expect(notIso.body.error).toMatch(/from/);
     expect(backwards).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+  });
+
+  it('refuses the whole of time (the range of the report) with a 400 naming the 31-day limit', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+
+    // Action
+    const res = await call(
+      server,
+      'GET',
+      `/api/agents/${ada.agentId}/history?from=0001-01-01T00:00:00Z&to=9999-12-31T00:00:00Z`,
+      { cookie: ada.cookie },
+    );
+
+    // Assertions
+    expect(res).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(res.body.error).toMatch(/at most 31 days/);
+  });
+
+  it('answers a page of `limit` events and a nextCursor that leads to the rest, with the same range', async () => {
+    // Setup: three transitions.
+    const ada = await signedInUser(server);
+    await beat(ada.cookie);
+    await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'away' } });
+    await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'dnd' } });
+    const path = `/api/agents/${ada.agentId}/history`;
+
+    // Action
+    const first = await call(server, 'GET', `${path}?limit=2`, { cookie: ada.cookie });
+    const range = `from=${encodeURIComponent(first.body.from)}&to=${encodeURIComponent(first.body.to)}`;
+    const second = await call(server, 'GET', `${path}?${range}&limit=2&cursor=${first.body.nextCursor}`, { cookie: ada.cookie });
+
+    // Assertions
+    expect(first.body.events.map((e: { to: string }) => e.to)).toEqual(['available', 'away']);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    expect(second.body).toMatchObject({ statusAtStart: 'offline', nextCursor: null });
+    expect(second.body.events.map((e: { to: string }) => e.to)).toEqual(['dnd']);
+  });
+
+  it('rejects a limit that is not a whole number or over 2000, and a cursor it did not hand out, naming each', async () => {
+    // Setup
+    const ada = await signedInUser(server);
+    const path = `/api/agents/${ada.agentId}/history`;
+
+    // Action
+    const get = (url: string) => call(server, 'GET', url, { cookie: ada.cookie });
+    const [notNumber, tooMany, badCursor, forged] = await Promise.all([
+      get(`${path}?limit=ten`),
+      get(`${path}?limit=2001`),
+      get(`${path}?cursor=a%20b`),
+      get(`${path}?cursor=bm90IGEgY3Vyc29y`),
+    ]);
+
+    // Assertions
+    for (const res of [notNumber, tooMany, badCursor, forged]) expect(res).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(notNumber.body.error).toMatch(/^limit: /);
+    expect(tooMany.body.error).toMatch(/limit must be from 1 to 2000/);
+    expect(badCursor.body.error).toMatch(/^cursor: /);
+    expect(forged.body.error).toMatch(/cursor .* is not one this history handed out/);
+  });
+});
+
+describe('GET /api/agents/:id/history when the database does not answer in time', () => {
+  it.each([
+    ['a statement timeout (57014)', { statementMs: 300 }],
+    ['a lock timeout (55P03)', { lockMs: 300 }],
+  ])('answers 503 with Retry-After on %s, never 500', async (_name, timeouts) => {
+    // Setup: a server whose request path gives up after 300 ms; the history's table is locked meanwhile.
+    const slow = await startTestServer({ timeouts });
+    const ada = await signedInUser(slow);
+    const locker = await slow.owner.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table presence.status_events in access exclusive mode');
+
+      // Action
+      const res = await call(slow, 'GET', `/api/agents/${ada.agentId}/history`, { cookie: ada.cookie });
+
+      // Assertions
+      expect(res).toMatchObject({ status: 503, body: { code: 'busy' } });
+      expect(res.headers.get('retry-after')).toBe('5');
+    } finally {
+      await locker.query('rollback');
+      locker.release();
+      await slow.close();
+    }
   });
 });

@@ -138,13 +138,19 @@ const isoDate = fc
   .date({ min: new Date('1900-01-01'), max: new Date('2200-01-01'), noInvalidDate: true })
   .map((d) => d.toISOString());
 
-const queryValue = fc.oneof(isoDate, anyText, fc.constantFrom('2026-02-30T00:00:00Z', '0000-01-01T00:00:00Z', 'now', '-infinity'));
+const queryValue = fc.oneof(
+  isoDate,
+  anyText,
+  fc.constantFrom('2026-02-30T00:00:00Z', '0000-01-01T00:00:00Z', 'now', '-infinity'),
+  // history's limit and cursor
+  fc.constantFrom('0', '1', '2000', '2001', '-1', '1e3', '99999999999', 'MTc2NDc0NTIwMDAwMDAwMC4x', 'bm90IGEgY3Vyc29y'),
+);
 
 /** A query string: well-formed keys and values, repeated keys, or raw bytes as they come. */
 const queryString = fc.oneof(
   fc.constant(''),
   fc
-    .array(fc.tuple(fc.constantFrom('from', 'to', 'from', 'to', 'x', 'from[]', '__proto__'), queryValue), { maxLength: 4 })
+    .array(fc.tuple(fc.constantFrom('from', 'to', 'from', 'to', 'cursor', 'limit', 'x', 'from[]', '__proto__'), queryValue), { maxLength: 4 })
     .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${encode(k)}=${encode(v)}`).join('&')}` : '')),
   headerText(40)
     .filter((s) => !s.includes('#') && !s.includes(' '))
@@ -365,6 +371,7 @@ const SUCCESS: Record<string, z.ZodType> = {
     to: iso,
     statusAtStart: status,
     events: z.array(z.strictObject({ from: status, to: status, reason: z.enum(REASONS), at: iso })),
+    nextCursor: z.string().nullable(),
   }),
   'GET /healthz': z.strictObject({ status: z.literal('ok') }),
 };

@@ -83,6 +83,7 @@ export interface PresenceApi {
   heartbeat(body: { sessionId: string; activity: Activity }, signal?: AbortSignal): Promise<HeartbeatReply>;
   setStatus(status: AgentStatus): Promise<{ status: AgentStatus }>;
   agents(): Promise<{ agents: Agent[] }>;
+  /** The whole of [from, to) (at most 31 days), every page of it. */
   history(agentId: string, from: Date, to: Date): Promise<History>;
   /** Ends this tab's session as the page goes away; a beacon outlives the page where a fetch would be cancelled. */
   leave(sessionId: string): boolean;
@@ -97,11 +98,22 @@ export function createPresenceApi(options: PresenceClientOptions = {}): Presence
       requestJson<HeartbeatReply>('POST', paths.heartbeat, { body, signal, fetch: fetchFn }),
     setStatus: (status) => requestJson<{ status: AgentStatus }>('PUT', paths.status, { body: { status }, fetch: fetchFn }),
     agents: () => requestJson<{ agents: Agent[] }>('GET', paths.agents, { fetch: fetchFn }),
-    history: (agentId, from, to) => {
-      const query = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
-      return requestJson<History>('GET', `${paths.history.replace(':id', encodeURIComponent(agentId))}?${query}`, {
-        fetch: fetchFn,
-      });
+    // The server answers a page at a time; this follows nextCursor to the end of the range (a day of one agent is a
+    // page or two: changes by hand are held to 20 a minute).
+    history: async (agentId, from, to) => {
+      const path = paths.history.replace(':id', encodeURIComponent(agentId));
+      const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
+      const first = await requestJson<History>('GET', `${path}?${range}`, { fetch: fetchFn });
+      const events = [...first.events];
+      let cursor = first.nextCursor;
+      while (cursor !== null) {
+        const page = await requestJson<History>('GET', `${path}?${range}&cursor=${encodeURIComponent(cursor)}`, {
+          fetch: fetchFn,
+        });
+        events.push(...page.events);
+        cursor = page.nextCursor;
+      }
+      return { ...first, events, nextCursor: null };
     },
     leave(sessionId) {
       if (typeof navigator.sendBeacon !== 'function') return false;
