@@ -13,7 +13,8 @@
 //   npm run soak -- --scenario timing         sign-in time of a wrong password against an unknown e-mail (bcrypt 10)
 //   npm run soak -- --scenario faults         the five above, one after the other (about 6 minutes)
 //   npm run soak -- --scenario flood          40 loops of anonymous wrong passwords from rotating 127/8 addresses
-//                                             (bcrypt 10) for --duration s (60) after 30 s quiet: the beats of both
+//                                             (bcrypt 10) for --duration s (60) after 30 s quiet: beat times quiet
+//                                             against flood, sign-ins answered, faults-flood.json
 //   options: --agents 3000 --tenants 10 --supervisors 5 (per tenant) --interval 30 (s) --churn 1 (sign-outs/s)
 //
 // The soak samples the server's RSS, heap and event-loop delay (its /metrics), the database's connections

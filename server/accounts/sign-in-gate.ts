@@ -21,11 +21,6 @@ export class SignInGate {
     private readonly waitMs = QUEUE_WAIT_MS,
   ) {}
 
-  /** Sign-ins running and waiting now. */
-  get load(): { running: number; waiting: number } {
-    return { running: this.running, waiting: this.waiting.length };
-  }
-
   /** Runs `work` when a turn is free; throws sign_in_busy (503) when the queue is full or the wait too long. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) await this.turn();
