@@ -47,7 +47,7 @@ const loginBody = z.object({
 const logoutBody = z.object({ sessionId: sessionIdSchema.optional() });
 
 /** How long a lock lasts, as the sign-in page says it: "15 minutes", "1 minute", "40 seconds". */
-export function humanWait(seconds: number): string {
+function humanWait(seconds: number): string {
   if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
   const minutes = Math.ceil(seconds / 60);
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;

@@ -28,7 +28,7 @@ export function isPoolSaturated(error: unknown): boolean {
 }
 
 /** A saturation episode ends after this long without a request timing out in the pool's queue. */
-export const SATURATION_QUIET_MS = 30_000;
+const SATURATION_QUIET_MS = 30_000;
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
 // node-postgres' own wording for a pool that cannot connect in time, a connection lost mid-query and query_timeout.
