@@ -12,6 +12,9 @@
 //   npm run soak -- --scenario frozen         every PostgreSQL process stopped (SIGSTOP) for 20 s, then continued
 //   npm run soak -- --scenario timing         sign-in time of a wrong password against an unknown e-mail (bcrypt 10)
 //   npm run soak -- --scenario faults         the five above, one after the other (about 6 minutes)
+//   npm run soak -- --scenario flood          40 loops of anonymous wrong passwords from rotating 127/8 addresses
+//                                             (bcrypt 10) for --duration s (60) after 30 s quiet: beat times quiet
+//                                             against flood, sign-ins answered, faults-flood.json
 //   options: --agents 3000 --tenants 10 --supervisors 5 (per tenant) --interval 30 (s) --churn 1 (sign-outs/s)
 //
 // The soak samples the server's RSS, heap and event-loop delay (its /metrics), the database's connections
@@ -48,7 +51,7 @@ const RESULTS = join(projectRoot, 'bench', 'results');
 
 // ---- options --------------------------------------------------------------------------------------------------------
 
-const SCENARIOS = ['soak', 'restart', 'crash', 'kill', 'frozen', 'timing', 'faults'] as const;
+const SCENARIOS = ['soak', 'restart', 'crash', 'kill', 'frozen', 'timing', 'faults', 'flood'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
@@ -75,7 +78,7 @@ function options(argv: string[]): Options {
   if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario is one of ${SCENARIOS.join(', ')}, got ${scenario}`);
   return {
     scenario,
-    durationS: value('duration', 600),
+    durationS: value('duration', scenario === 'flood' ? 60 : 600),
     agents: value('agents', 3000),
     tenants: value('tenants', 10),
     supervisors: value('supervisors', 5),
@@ -1103,6 +1106,121 @@ async function timingScenario(o: Options) {
   }
 }
 
+/** A wrong password over a new connection from `address` (any of 127.0.0.0/8, bound as the socket's own address). */
+function wrongPasswordFrom(port: number, address: string, email: string): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
+  const body = JSON.stringify({ email, password: 'not-the-password' });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        localAddress: address,
+        agent: false,
+        method: 'POST',
+        path: '/api/auth/login',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function statusTally(answers: Array<{ status: number }>): Record<string, number> {
+  const statuses: Record<string, number> = {};
+  for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+  return statuses;
+}
+
+async function floodScenario(o: Options) {
+  const loops = 40;
+  const quietS = 30;
+  const floodS = o.durationS;
+  const h = await harness(o);
+  try {
+    // Production's cost for every hash the flood makes PostgreSQL compute (the decoy included).
+    await h.db.owner.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 10)');
+    const rate = h.agents.length / h.o.intervalS;
+    const load = new BeatLoad(h.base, h.agents, rate);
+    const done = load.start(5 + quietS + floodS + 5);
+    await sleep(5_000);
+    const quietFrom = Date.now();
+    await sleep(quietS * 1000);
+    const floodFrom = Date.now();
+    const logFrom = h.server.warnings().total;
+    const signIns: Array<{ status: number; ms: number }> = [];
+    let signInErrors = 0;
+    let stop = false;
+    const octet = () => Math.floor(Math.random() * 254) + 1;
+    const attackers = Array.from({ length: loops }, async () => {
+      while (!stop) {
+        const who = h.agents[Math.floor(Math.random() * h.agents.length)]!;
+        try {
+          signIns.push(await wrongPasswordFrom(h.server.port, `127.${octet()}.${octet()}.${octet()}`, who.email));
+        } catch {
+          signInErrors += 1;
+        }
+      }
+    });
+    await sleep((floodS / 2) * 1000);
+    const { rows: connections } = await h.db.owner.query<{ app: string; n: string }>(
+      `select coalesce(nullif(application_name, ''), backend_type) as app, count(*) as n
+         from pg_stat_activity where datname = current_database() and application_name <> 'soak-driver' group by 1 order by 1`,
+    );
+    await sleep((floodS / 2) * 1000);
+    const floodTo = Date.now();
+    stop = true;
+    await Promise.all(attackers);
+    load.stop();
+    await done;
+    const { rows: verified } = await h.db.owner.query<{ n: string }>(
+      `select coalesce(sum(verifications), 0) as n from presence_accounts.sign_in_verifications where kind = 'address'`,
+    );
+    const beats = (from: number, to: number) => {
+      const { answers, errors } = load.between(from, to);
+      const ms = answers.map((a) => a.ms);
+      return {
+        answers: answers.length,
+        statuses: statusTally(answers),
+        connection_errors: errors,
+        p50_ms: round(quantile(ms, 0.5)),
+        p99_ms: round(quantile(ms, 0.99)),
+        max_ms: round(Math.max(...ms)),
+      };
+    };
+    const quiet = beats(quietFrom, floodFrom);
+    const flood = beats(floodFrom, floodTo);
+    const signInMs = signIns.map((s) => s.ms);
+    return {
+      scenario: `${loops} concurrent loops of anonymous wrong passwords (known e-mails, bcrypt cost 10), each attempt a new connection from a random address of 127.0.0.0/8, for ${floodS} s after ${quietS} s quiet; beats of every tenant at ${round(rate)}/s throughout`,
+      settings: (({ signInConnections, signInQueue }) => ({ sign_in_connections: signInConnections, sign_in_queue: signInQueue }))(
+        loadConfig({ ...process.env, DATABASE_URL: h.db.cluster.url }),
+      ),
+      beats_quiet: quiet,
+      beats_flood: flood,
+      p99_flood_over_quiet: round(flood.p99_ms / quiet.p99_ms, 2),
+      sign_ins: {
+        answered: signIns.length,
+        per_s: round(signIns.length / floodS),
+        statuses: statusTally(signIns),
+        connection_errors: signInErrors,
+        p50_ms: round(quantile(signInMs, 0.5)),
+        p99_ms: round(quantile(signInMs, 0.99)),
+        passwords_verified: Number(verified[0]!.n),
+      },
+      database_connections_mid_flood: Object.fromEntries(connections.map((c) => [c.app, Number(c.n)])),
+      server_log_lines_warn_or_above: tallyLines(h.server.warnings(logFrom).lines),
+    };
+  } finally {
+    await h.close();
+  }
+}
+
 async function faults(o: Options, which: Scenario[]): Promise<void> {
   const results: Record<string, unknown> = {};
   const when = new Date().toISOString();
@@ -1113,6 +1231,7 @@ async function faults(o: Options, which: Scenario[]): Promise<void> {
       : scenario === 'crash' ? await restartScenario(o, 'immediate')
       : scenario === 'kill' ? await killScenario(o)
       : scenario === 'frozen' ? await frozenScenario(o)
+      : scenario === 'flood' ? await floodScenario(o)
       : await timingScenario(o);
     console.log(JSON.stringify(results[scenario], null, 2));
   }

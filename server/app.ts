@@ -18,6 +18,7 @@ export function makeApp(services: Services): Express {
   installMetrics(app, services);
   installAccounts(app, {
     db: services.db,
+    signIns: services.signIns,
     sessions: services.sessions,
     cookies: { secure: services.config.secureCookies, ttlS: services.config.sessionTtlS },
   });

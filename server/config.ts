@@ -19,6 +19,8 @@ const schema = databaseEnv.extend({
   TRUST_PROXY: z.string().optional(),
   PRESENCE_DEMO: z.stringbool().optional(),
   STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
+  SIGN_IN_CONNECTIONS: z.coerce.number().int().min(1).max(32).default(2),
+  SIGN_IN_QUEUE: z.coerce.number().int().min(0).max(1000).default(20),
 });
 
 export type Config = Readonly<{
@@ -49,6 +51,10 @@ export type Config = Readonly<{
   seedDemo: boolean;
   /** How often an idle live stream gets a keep-alive comment (proxies close idle connections). */
   streamKeepAliveMs: number;
+  /** Connections of the sign-ins' own pool: how many passwords this process verifies at once (bcrypt in PostgreSQL). */
+  signInConnections: number;
+  /** Sign-ins that may wait for one of those connections; beyond them, or after 2 s of waiting, a sign-in is answered 503. */
+  signInQueue: number;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -74,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
     seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,
     streamKeepAliveMs: Math.round(e.STREAM_KEEPALIVE_SECONDS * 1000),
+    signInConnections: e.SIGN_IN_CONNECTIONS,
+    signInQueue: e.SIGN_IN_QUEUE,
   };
 }
 

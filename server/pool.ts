@@ -19,3 +19,18 @@ export function createAppPool(databaseUrl: string, max = 10, timeouts: Partial<A
     query_timeout: t.statementMs + 1_000,
   });
 }
+
+/**
+ * The sign-ins' own pool, as the same login: bcrypt runs in PostgreSQL, and on the request path's pool a flood of
+ * wrong passwords held every connection the beats need (server/accounts/sign-in-gate.ts bounds who waits for it).
+ */
+export function createSignInPool(databaseUrl: string, max = 2): pg.Pool {
+  return new pg.Pool({
+    connectionString: databaseUrl,
+    max,
+    application_name: 'presence-sign-in',
+    connectionTimeoutMillis: 2_000,
+    statement_timeout: 5_000,
+    query_timeout: 6_000,
+  });
+}

@@ -3,9 +3,10 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
 import { AccountSessions } from './accounts/sessions.ts';
+import { SignInGate } from './accounts/sign-in-gate.ts';
 import type { Config } from './config.ts';
 import { createRegistry } from './health.ts';
-import { createAppPool } from './pool.ts';
+import { createAppPool, createSignInPool } from './pool.ts';
 import { presenceRouter, type PresenceRouter } from './presence/router.ts';
 
 /** The standalone server keeps the paths it has always had (the original design's hook posts to the first). */
@@ -25,11 +26,13 @@ export interface Services {
   logger: Logger;
   registry: client.Registry;
   sessions: AccountSessions;
+  /** Sign-ins verify passwords on a pool of their own, a few at a time (server/accounts/sign-in-gate.ts). */
+  signIns: { db: pg.Pool; gate: SignInGate };
   /** The presence routes, mounted at /api with STANDALONE_PATHS. */
   presence: PresenceRouter;
   /** The built client (client/dist) to serve, if any. */
   clientDir: string | null;
-  /** Ends the streams, the LISTEN connection and the pool. */
+  /** Ends the streams, the LISTEN connection and the pools. */
   close(): Promise<void>;
 }
 
@@ -43,6 +46,8 @@ export function createServices(
   // An idle connection that the server drops (restart, failover, shutdown) is replaced on the next query; without
   // a listener the pool's 'error' event would end the process.
   db.on('error', (error) => logger.debug({ reason: error.message }, 'an idle database connection was lost'));
+  const signInDb = createSignInPool(appDatabaseUrl, config.signInConnections);
+  signInDb.on('error', (error) => logger.debug({ reason: error.message }, 'an idle sign-in connection was lost'));
   const registry = createRegistry(db);
   const sessions = new AccountSessions(db);
   const presence = presenceRouter({
@@ -59,11 +64,12 @@ export function createServices(
     logger,
     registry,
     sessions,
+    signIns: { db: signInDb, gate: new SignInGate(config.signInConnections, config.signInQueue) },
     presence,
     clientDir: options.clientDir ?? null,
     async close() {
       await presence.close();
-      await db.end();
+      await Promise.all([db.end(), signInDb.end()]);
     },
   };
 }

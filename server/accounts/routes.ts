@@ -10,6 +10,7 @@ import { originCheck } from '../presence/origin.ts';
 import { pgText, sessionIdSchema } from '../presence/validation.ts';
 import { clearSessionCookie, newSessionToken, sessionTokenHash, setSessionCookie, type CookieSettings } from './cookie.ts';
 import type { AccountSessions } from './sessions.ts';
+import type { SignInGate } from './sign-in-gate.ts';
 import { logout } from './sql/logout.ts';
 import { signIn } from './sql/sign-in.ts';
 import { sessionUsers, type SessionUser } from './sql/session-users.ts';
@@ -45,20 +46,38 @@ const loginBody = z.object({
 // Kept for clients that name their tab; every tab of the sign-in ends anyway.
 const logoutBody = z.object({ sessionId: sessionIdSchema.optional() });
 
+/** How long a lock lasts, as the sign-in page says it: "15 minutes", "1 minute", "40 seconds". */
+function humanWait(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 export function installAccounts(
   app: Express,
-  { db, sessions, cookies }: { db: pg.Pool; sessions: AccountSessions; cookies: CookieSettings },
+  {
+    db,
+    signIns,
+    sessions,
+    cookies,
+  }: { db: pg.Pool; signIns: { db: pg.Pool; gate: SignInGate }; sessions: AccountSessions; cookies: CookieSettings },
 ): void {
   const json = express.json({ limit: '16kb' });
 
   app.post('/api/auth/login', originCheck, json, async (req, res) => {
     const { email, password } = parseInput(loginBody, req.body);
     const { token, hash } = newSessionToken();
-    const result = await signIn(db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS });
+    const result = await signIns.gate.run(() =>
+      signIn(signIns.db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS }),
+    );
     if (result.outcome === 'rate_limited') {
-      throw new HttpError(429, 'rate_limited', 'too many failed sign-in attempts: try again later', {
-        'Retry-After': String(result.retryAfterS),
+      // The wait in the body too, for a page that cannot read Retry-After through its API client.
+      res.status(429).set('Retry-After', String(result.retryAfterS)).json({
+        error: `too many failed sign-in attempts: try again in ${humanWait(result.retryAfterS)}`,
+        code: 'rate_limited',
+        retryAfterS: result.retryAfterS,
       });
+      return;
     }
     if (result.outcome !== 'ok') throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
     const [user] = await sessionUsers(db, [hash]);

@@ -159,6 +159,33 @@ program
   });
 
 program
+  .command('unlock')
+  .description(
+    'lift a sign-in lock before its 15 minutes pass: forget the failed sign-ins of an account (from every address, or from --address only), or with --address alone every failure from that address',
+  )
+  .option('--email <email>', "the account's e-mail as it was typed (any case; known or not)")
+  .option('--address <address>', 'the client address as the server saw it (behind TRUST_PROXY: the X-Forwarded-For address)')
+  .addOption(json)
+  .action(async (opts: { email?: string; address?: string } & Output) => {
+    if (opts.email === undefined && opts.address === undefined) throw new Error('unlock needs --email, --address or both');
+    const cleared = await withDatabase(
+      async (db) =>
+        (
+          await db.query<{ cleared: number }>('select presence_accounts.lift_sign_in_lock($1, $2) as cleared', [
+            opts.email ?? null,
+            opts.address ?? null,
+          ])
+        ).rows[0]!.cleared,
+    );
+    const which = [opts.email, opts.address === undefined ? undefined : `from ${opts.address}`].filter(Boolean).join(' ');
+    print(
+      opts,
+      { email: opts.email ?? null, address: opts.address ?? null, cleared },
+      cleared > 0 ? `${which}: ${cleared} failed sign-in(s) forgotten, the lock is lifted` : `${which}: no failed sign-ins to forget`,
+    );
+  });
+
+program
   .command('status')
   .description('agents with their derived status and last beat')
   .option('--tenant <id>', 'only this tenant')

@@ -18,6 +18,18 @@ export function isUnavailable(error: unknown): boolean {
   return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
 }
 
+/**
+ * node-postgres' answer to a request that waited connectionTimeoutMillis for a connection while every connection of
+ * the pool was busy: the pool is saturated, PostgreSQL may well be answering. A connection that cannot be made
+ * fails otherwise ("Connection terminated due to connection timeout", ECONNREFUSED, …). Still a 503.
+ */
+export function isPoolSaturated(error: unknown): boolean {
+  return error instanceof Error && error.message === 'timeout exceeded when trying to connect';
+}
+
+/** A saturation episode ends after this long without a request timing out in the pool's queue. */
+const SATURATION_QUIET_MS = 30_000;
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', 'EAI_AGAIN']);
 // node-postgres' own wording for a pool that cannot connect in time, a connection lost mid-query and query_timeout.
 const UNAVAILABLE_MESSAGES =
@@ -33,6 +45,8 @@ export function availabilityOf(logger: Logger): DatabaseAvailability | undefined
 
 export class DatabaseAvailability {
   private down: { since: number } | null = null;
+  /** When a request last timed out waiting for a pooled connection. */
+  private saturatedAt: number | null = null;
 
   constructor(private readonly logger: Logger) {
     trackers.set(logger, this);
@@ -42,9 +56,16 @@ export class DatabaseAvailability {
     return this.down === null;
   }
 
-  /** A query failed; an unavailable database starts an outage (logged once). Returns whether it was unavailability. */
+  /**
+   * A query failed; an unavailable database starts an outage (logged once), a saturated pool an episode of its own
+   * (logged once, not as an outage). Returns whether it was either.
+   */
   failed(error: unknown): boolean {
     if (!isUnavailable(error)) return false;
+    if (isPoolSaturated(error)) {
+      this.poolSaturated();
+      return true;
+    }
     if (!this.down) {
       this.down = { since: Date.now() };
       this.logger.error(
@@ -53,6 +74,17 @@ export class DatabaseAvailability {
       );
     }
     return true;
+  }
+
+  private poolSaturated(): void {
+    const now = Date.now();
+    const ongoing = this.saturatedAt !== null && now - this.saturatedAt < SATURATION_QUIET_MS;
+    this.saturatedAt = now;
+    if (ongoing) return;
+    this.logger.warn(
+      { quietSecondsToEnd: SATURATION_QUIET_MS / 1000 },
+      'pool saturated: every database connection is busy, requests that wait too long for one answer 503 (not a database outage)',
+    );
   }
 
   /** A query succeeded: an outage, if any, ends (logged once). */

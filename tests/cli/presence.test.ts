@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -140,6 +140,56 @@ describe('presence CLI', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('unlock --email lifts a sign-in lock: it names how many failures it forgot, and the right password signs in again', async () => {
+    // Setup: 10 wrong passwords from one address lock the account there.
+    const tenant = await createTenant(db);
+    const email = `unlock-${randomUUID()}@example.com`;
+    await db.query(`select presence_accounts.create_account($1, $2, 'Uma', 'support_staff', 'pw-unlock-me')`, [tenant, email]);
+    const signInFrom = async (password: string) =>
+      (
+        await db.query<{ outcome: string }>('select outcome from presence_accounts.sign_in($1, $2, $3, $4, 3600)', [
+          email,
+          password,
+          '198.51.100.77',
+          randomBytes(32),
+        ])
+      ).rows[0]!.outcome;
+    for (let i = 0; i < 10; i++) await signInFrom('wrong password');
+    expect(await signInFrom('pw-unlock-me')).toBe('rate_limited');
+
+    // Action
+    const json = await presence('unlock', '--email', email.toUpperCase(), '--json');
+    const again = await presence('unlock', '--email', email, '--address', '198.51.100.77');
+
+    // Assertions
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ email: email.toUpperCase(), address: null, cleared: 10 });
+    expect(again).toMatchObject({ code: 0, stdout: `${email} from 198.51.100.77: no failed sign-ins to forget\n` });
+    expect(await signInFrom('pw-unlock-me')).toBe('ok');
+  });
+
+  it('unlock --address alone forgets every failure from that address; without either it fails naming both options', async () => {
+    // Setup
+    const address = `test-${randomUUID()}`;
+    for (let i = 0; i < 3; i++) {
+      await db.query('select presence_accounts.sign_in($1, $2, $3, $4, 3600)', [
+        `nobody-${i}@example.com`,
+        'wrong password',
+        address,
+        randomBytes(32),
+      ]);
+    }
+
+    // Action
+    const byAddress = await presence('unlock', '--address', address);
+    const neither = await presence('unlock');
+
+    // Assertions
+    expect(byAddress).toMatchObject({ code: 0, stdout: `from ${address}: 3 failed sign-in(s) forgotten, the lock is lifted\n` });
+    expect(neither.code).toBe(1);
+    expect(neither.stderr).toMatch(/unlock needs --email, --address or both/);
   });
 
   it('status lists a tenant\'s agents with their derived status, as text and as JSON', async () => {

@@ -67,9 +67,14 @@ async function signIn(
   email: string,
   password: string,
   from: string,
-  { token = tokenHash(), ttlS = 3600, legacyDigest = null }: { token?: Buffer; ttlS?: number; legacyDigest?: string | null } = {},
+  {
+    token = tokenHash(),
+    ttlS = 3600,
+    legacyDigest = null,
+    through = db,
+  }: { token?: Buffer; ttlS?: number; legacyDigest?: string | null; through?: pg.Pool } = {},
 ): Promise<SignIn> {
-  const { rows } = await db.query<SignIn>('select * from presence_accounts.sign_in($1, $2, $3, $4, $5, $6)', [
+  const { rows } = await through.query<SignIn>('select * from presence_accounts.sign_in($1, $2, $3, $4, $5, $6)', [
     email,
     password,
     from,
@@ -86,6 +91,21 @@ async function failuresOf(email: string): Promise<Array<{ address: string; failu
     [email],
   );
   return rows;
+}
+
+function tally(results: SignIn[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of results) counts[r.outcome] = (counts[r.outcome] ?? 0) + 1;
+  return counts;
+}
+
+/** How many passwords sign_in verified (bcrypt runs) for an address or an account (the e-mail lower-cased). */
+async function verificationsOf(kind: 'address' | 'account', key: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'select verifications as n from presence_accounts.sign_in_verifications where kind = $1 and key = $2',
+    [kind, key],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 describe('presence_accounts.create_account', () => {
@@ -226,6 +246,47 @@ describe('presence_accounts.sign_in', () => {
     expect(fromElsewhere.outcome).toBe('ok');
   });
 
+  it('60 parallel wrong passwords for one account from one address verify 10 and refuse 50; the right one is refused after', async () => {
+    // Setup: as many connections as the database lets a test take, so the attempts really overlap.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const from = address();
+    const parallel = testPool(30);
+
+    // Action
+    const outcomes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => signIn(account.email, `wrong ${i}`, from, { through: parallel })),
+    ).finally(() => parallel.end());
+    const right = await signIn(account.email, PASSWORD, from);
+
+    // Assertions: every invalid answer ran bcrypt; sign_in_verifications counts the runs.
+    expect(tally(outcomes)).toEqual({ invalid: 10, rate_limited: 50 });
+    expect(await verificationsOf('account', account.email.toLowerCase())).toBe(10);
+    expect(await failuresOf(account.email)).toEqual([{ address: from, failures: 10 }]);
+    expect(right.outcome).toBe('rate_limited');
+  });
+
+  it('150 parallel wrong passwords over 50 accounts from one address verify 100; the right one is refused after', async () => {
+    // Setup: 3 attempts per account, under every per-account limit, so only the per-address limit (100) applies.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const from = address();
+    const parallel = testPool(30);
+
+    // Action
+    const outcomes = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        signIn(`guess-${i % 50}-${from}@example.com`, 'wrong', from, { through: parallel }),
+      ),
+    ).finally(() => parallel.end());
+    const right = await signIn(account.email, PASSWORD, from);
+
+    // Assertions
+    expect(tally(outcomes)).toEqual({ invalid: 100, rate_limited: 50 });
+    expect(await verificationsOf('address', from)).toBe(100);
+    expect(right.outcome).toBe('rate_limited');
+  });
+
   it('successful sign-ins never count: an office behind one address signs in again and again', async () => {
     // Setup
     const tenant = await createTenant(db);
@@ -313,6 +374,57 @@ describe('presence_accounts.sign_in', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('presence_accounts.lift_sign_in_lock', () => {
+  it('forgets the failures of an account from every address, returns how many, and the right password signs in again', async () => {
+    // Setup: the account locked from two addresses, another account's failures beside it.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const other = await createAccount(tenant);
+    const [first, second] = [address(), address()];
+    for (let i = 0; i < 10; i++) await signIn(account.email, 'wrong', first);
+    for (let i = 0; i < 3; i++) await signIn(account.email, 'wrong', second);
+    await signIn(other.email, 'wrong', first);
+    expect((await signIn(account.email, PASSWORD, first)).outcome).toBe('rate_limited');
+
+    // Action
+    const { rows } = await db.query('select presence_accounts.lift_sign_in_lock($1) as cleared', [account.email.toUpperCase()]);
+
+    // Assertions
+    expect(rows[0].cleared).toBe(13);
+    expect(await failuresOf(account.email)).toEqual([]);
+    expect(await failuresOf(other.email)).toEqual([{ address: first, failures: 1 }]);
+    expect((await signIn(account.email, PASSWORD, first)).outcome).toBe('ok');
+  });
+
+  it('with an address, lifts that address only: for one account, or (no e-mail) for every account', async () => {
+    // Setup: the account locked from two addresses; a third address locked by 100 failures over 20 e-mails.
+    const tenant = await createTenant(db);
+    const account = await createAccount(tenant);
+    const [office, elsewhere, sprayer] = [address(), address(), address()];
+    for (let i = 0; i < 10; i++) await signIn(account.email, 'wrong', office);
+    for (let i = 0; i < 10; i++) await signIn(account.email, 'wrong', elsewhere);
+    for (let i = 0; i < 100; i++) await signIn(`guess-${i % 20}-${sprayer}@example.com`, 'wrong', sprayer);
+
+    // Action
+    const one = await db.query('select presence_accounts.lift_sign_in_lock($1, $2) as cleared', [account.email, office]);
+    const all = await db.query('select presence_accounts.lift_sign_in_lock(null, $1) as cleared', [sprayer]);
+
+    // Assertions
+    expect([one.rows[0].cleared, all.rows[0].cleared]).toEqual([10, 100]);
+    expect((await signIn(account.email, PASSWORD, office)).outcome).toBe('ok');
+    expect((await signIn(account.email, PASSWORD, elsewhere)).outcome).toBe('rate_limited');
+    expect((await signIn(account.email, PASSWORD, sprayer)).outcome).toBe('ok');
+  });
+
+  it('refuses a call naming neither an e-mail nor an address with PRUSR', async () => {
+    // Action / Assertions
+    await expect(db.query('select presence_accounts.lift_sign_in_lock(null, null)')).rejects.toMatchObject({
+      code: 'PRUSR',
+      message: 'name an e-mail, a client address or both',
+    });
+  });
 });
 
 describe('presence_accounts.logout and revoke_sessions', () => {

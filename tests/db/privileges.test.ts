@@ -447,6 +447,9 @@ describe('attacks by a login role that is a member of presence_app only, over TC
       createTenant: await attempt(intruder, `select presence_accounts.create_tenant('evil')`),
       revokeSessions: await attempt(intruder, 'select presence_accounts.revoke_sessions($1::uuid)', [randomUUID()]),
       configureSignIn: await attempt(intruder, 'select presence_accounts.configure_sign_in(p_max_session_ttl_s => 31536000)'),
+      liftSignInLock: await attempt(intruder, `select presence_accounts.lift_sign_in_lock(null, '203.0.113.7')`),
+      signInWait: await attempt(intruder, `select presence_accounts.sign_in_wait($1, '203.0.113.7')`, [email]),
+      lockSignIns: await attempt(intruder, 'select * from presence_accounts.sign_in_verifications for update'),
       insertSession: await attempt(
         intruder,
         `insert into presence_accounts.auth_sessions (token_hash, user_id, created_at, expires_at)
@@ -483,6 +486,9 @@ describe('attacks by a login role that is a member of presence_app only, over TC
       createTenant: DENIED,
       revokeSessions: DENIED,
       configureSignIn: DENIED,
+      liftSignInLock: DENIED,
+      signInWait: DENIED,
+      lockSignIns: DENIED,
       insertSession: DENIED,
       readHashes: DENIED,
       readServerLogin: DENIED,

@@ -2,6 +2,14 @@ import { useState, type FormEvent } from 'react';
 import { api, type Me } from '../api.ts';
 import { HttpError } from '../presence/index.ts';
 
+/** The lock's length as the server gave it (Retry-After, in seconds): "15 minutes", "1 minute", "40 seconds". */
+function howLong(seconds: number | undefined): string {
+  if (seconds === undefined) return 'a few minutes';
+  if (seconds < 60) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}
+
 export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; notice?: string | undefined }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -17,7 +25,8 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn: (me: Me) => void; n
     } catch (e) {
       setBusy(false);
       if (e instanceof HttpError && e.status === 401) setError('That email and password do not match.');
-      else if (e instanceof HttpError && e.status === 429) setError('Too many attempts. Wait a minute and try again.');
+      else if (e instanceof HttpError && e.status === 429) setError(`Too many attempts: try again in ${howLong(e.retryAfterS)}.`);
+      else if (e instanceof HttpError && e.status === 503) setError('The server is busy: try again in a few seconds.');
       else setError('The server could not be reached. Try again.');
     }
   }

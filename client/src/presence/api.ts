@@ -39,12 +39,15 @@ export function resolvePaths(options: PresenceClientOptions = {}): PresencePaths
 export class HttpError extends Error {
   readonly status: number;
   readonly code: string | undefined;
+  /** Seconds to wait before trying again, when the answer says (a refused sign-in: how long its lock lasts). */
+  readonly retryAfterS: number | undefined;
 
-  constructor(status: number, message: string, code?: string) {
+  constructor(status: number, message: string, code?: string, retryAfterS?: number) {
     super(message);
     this.name = 'HttpError';
     this.status = status;
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -65,14 +68,16 @@ export async function requestJson<T>(
   if (!res.ok) {
     let message = `${method} ${path} failed with HTTP ${res.status}`;
     let code: string | undefined;
+    let retryAfterS: number | undefined;
     try {
-      const payload = (await res.json()) as { error?: string; code?: string };
+      const payload = (await res.json()) as { error?: string; code?: string; retryAfterS?: unknown };
       if (payload.error) message = payload.error;
       code = payload.code;
+      if (typeof payload.retryAfterS === 'number') retryAfterS = payload.retryAfterS;
     } catch {
       // Not JSON (a proxy's error page, say): keep the generic message.
     }
-    throw new HttpError(res.status, message, code);
+    throw new HttpError(res.status, message, code, retryAfterS);
   }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
