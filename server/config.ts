@@ -19,6 +19,10 @@ const schema = databaseEnv.extend({
   TRUST_PROXY: z.string().optional(),
   PRESENCE_DEMO: z.stringbool().optional(),
   STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
+  STREAMS_PER_SIGN_IN: z.coerce.number().int().min(1).max(1_000).default(16),
+  STREAMS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  // unset: presenceRouter's default, a quarter of the process's descriptor limit, at most 5,000
+  STREAMS_PER_PROCESS: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 
 export type Config = Readonly<{
@@ -49,6 +53,12 @@ export type Config = Readonly<{
   seedDemo: boolean;
   /** How often an idle live stream gets a keep-alive comment (proxies close idle connections). */
   streamKeepAliveMs: number;
+  /** Live streams one sign-in may hold open (429 beyond). */
+  streamsPerSignIn: number;
+  /** Live streams one tenant may hold open in one serving process (429 beyond). */
+  streamsPerTenant: number;
+  /** Live streams one serving process holds (503 beyond); unset: a quarter of its descriptor limit, at most 5,000. */
+  streamsPerProcess: number | undefined;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -74,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     forceEmbeddedPostgres: e.PRESENCE_EMBEDDED_POSTGRES,
     seedDemo: e.PRESENCE_DEMO ?? !e.DATABASE_URL,
     streamKeepAliveMs: Math.round(e.STREAM_KEEPALIVE_SECONDS * 1000),
+    streamsPerSignIn: e.STREAMS_PER_SIGN_IN,
+    streamsPerTenant: e.STREAMS_PER_TENANT,
+    streamsPerProcess: e.STREAMS_PER_PROCESS,
   };
 }
 

@@ -52,6 +52,9 @@ export function createServices(
     registry,
     paths: STANDALONE_PATHS,
     streamKeepAliveMs: config.streamKeepAliveMs,
+    maxStreamsPerSignIn: config.streamsPerSignIn,
+    maxStreamsPerTenant: config.streamsPerTenant,
+    maxStreams: config.streamsPerProcess,
   });
   return {
     config,

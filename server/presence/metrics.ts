@@ -1,10 +1,12 @@
-// Prometheus metrics of the presence routes, on the registry the host gives (or one of their own).
+// Prometheus metrics of the presence routes, on the registry the host gives (or one of their own). Every label takes
+// its values from a fixed set, so nothing a client or another database role sends can add a series.
 import client from 'prom-client';
 
 export interface PresenceMetrics {
   heartbeats: client.Counter<'outcome'>;
   heartbeatSeconds: client.Histogram;
   openStreams: client.Gauge;
+  streamsRefused: client.Counter<'limit'>;
   statusEvents: client.Counter<'reason'>;
   agentsSwept: client.Counter;
 }
@@ -25,18 +27,24 @@ export function createPresenceMetrics(registry: client.Registry): PresenceMetric
     }),
     agentsSwept: new client.Counter({
       name: 'presence_agents_swept_total',
-      help: 'Agents taken offline by a timeout, as seen on channel presence_status.',
+      help: 'Agents taken offline by a timeout, counted from presence.status_events (every tenant) since this process started.',
       registers: [registry],
     }),
     statusEvents: new client.Counter({
       name: 'presence_status_changes_total',
-      help: 'Status transitions seen on channel presence_status, by reason.',
+      help: 'Status transitions in presence.status_events (every tenant) since this process started, by reason (the known reasons, else other).',
       labelNames: ['reason'],
       registers: [registry],
     }),
     openStreams: new client.Gauge({
       name: 'presence_open_streams',
       help: 'Open live streams (GET /stream).',
+      registers: [registry],
+    }),
+    streamsRefused: new client.Counter({
+      name: 'presence_streams_refused_total',
+      help: 'Live streams refused at a limit: sign_in (429), tenant (429) or process (503).',
+      labelNames: ['limit'],
       registers: [registry],
     }),
   };
