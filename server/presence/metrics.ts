@@ -1,6 +1,7 @@
 // Prometheus metrics of the presence routes, on the registry the host gives (or one of their own). Every label takes
 // its values from a fixed set, so nothing a client or another database role sends can add a series.
 import client from 'prom-client';
+import { REASONS } from './api-types.ts';
 
 export interface PresenceMetrics {
   heartbeats: client.Counter<'outcome'>;
@@ -11,7 +12,20 @@ export interface PresenceMetrics {
   agentsSwept: client.Counter;
 }
 
+/** Every label value each counter can take, each series made at 0 from the start, so the set never changes. */
+export const HEARTBEAT_OUTCOMES = ['beat', 'not_agent', 'unauthenticated', 'error'] as const;
+export const STATUS_REASONS = [...REASONS, 'other'] as const;
+export const STREAM_LIMITS = ['sign_in', 'tenant', 'process'] as const;
+
 export function createPresenceMetrics(registry: client.Registry): PresenceMetrics {
+  const metrics = makeMetrics(registry);
+  for (const outcome of HEARTBEAT_OUTCOMES) metrics.heartbeats.inc({ outcome }, 0);
+  for (const reason of STATUS_REASONS) metrics.statusEvents.inc({ reason }, 0);
+  for (const limit of STREAM_LIMITS) metrics.streamsRefused.inc({ limit }, 0);
+  return metrics;
+}
+
+function makeMetrics(registry: client.Registry): PresenceMetrics {
   return {
     heartbeats: new client.Counter({
       name: 'presence_heartbeats_total',
