@@ -153,6 +153,27 @@ describe('GET /api/agents/stream', () => {
     expect(change.to).toBe('available');
   });
 
+  it('sends the transitions that happened while the listening connection was away once it is back', async () => {
+    // Setup
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+    const listener = server.services.presence.listener;
+    const killed = listener.backendPid;
+
+    // Action: Ada comes online after the connection is gone and before it is back
+    await server.owner.query('select pg_terminate_backend($1)', [killed]);
+    await until(() => !listener.connected);
+    await beat(ada.cookie);
+    const missed = await stream.next('status', (d) => d.agentId === ada.agentId, 5_000);
+    stream.close();
+
+    // Assertions
+    expect(listener.backendPid).not.toBe(killed);
+    expect(missed).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+  });
+
   it('counts open streams in /metrics', async () => {
     // Setup
     const ada = await signedInUser(server);
