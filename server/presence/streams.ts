@@ -57,6 +57,7 @@ const SNAPSHOT_REUSE_MS = 1_000;
 
 interface Stream {
   res: Response;
+  tenantId: string;
   /** Whose streams it counts among for the per-sign-in limit (null: a watcher with neither sign-in nor agent). */
   owner: string | null;
   /** The sign-in it was opened under: ending that sign-in ends the stream. */
@@ -85,11 +86,21 @@ export class StreamHub {
   private pending: { ids: string[]; xids: string[] } = { ids: [], xids: [] };
   private readonly events = new Coalesced(() => this.readEvents(), READ_INTERVAL_MS);
   private readonly signIns = new Coalesced(() => this.checkSignIns(), READ_INTERVAL_MS);
+  /** Whether the next sign-in check asks about every open stream (after a ring), or only those opened since. */
+  private checkAll = false;
+  /**
+   * Streams opened since the last sign-in check: a sign-out that committed between the caller's identification and
+   * the stream joining the hub rang before the stream could hear it, so each new stream's sign-in is asked about once.
+   */
+  private readonly opened = new Set<Stream>();
   private readonly onStatus = () => this.events.ring();
-  private readonly onSignInEnded = () => this.signIns.ring();
+  private readonly onSignInEnded = () => {
+    this.checkAll = true;
+    this.signIns.ring();
+  };
   private readonly onListening = () => {
     this.events.ring();
-    this.signIns.ring();
+    this.onSignInEnded();
   };
 
   constructor(
@@ -116,7 +127,7 @@ export class StreamHub {
     const { tenantId } = caller;
     const owner = ownerOf(caller);
     this.admit(tenantId, owner);
-    const stream: Stream = { res, owner, signIn: caller.signIn, backlog: [], expiry: null, ended: false };
+    const stream: Stream = { res, tenantId, owner, signIn: caller.signIn, backlog: [], expiry: null, ended: false };
     const tenant = this.tenantFor(tenantId);
     tenant.streams.add(stream);
     this.total += 1;
@@ -144,6 +155,10 @@ export class StreamHub {
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
+    if (stream.signIn !== null) {
+      this.opened.add(stream);
+      this.signIns.ring();
+    }
     res.write('retry: 2000\n\n');
     res.write(frame('snapshot', { agents }));
     for (const text of stream.backlog ?? []) res.write(text);
@@ -220,6 +235,7 @@ export class StreamHub {
   private remove(tenantId: string, stream: Stream): void {
     if (stream.ended) return;
     stream.ended = true;
+    this.opened.delete(stream);
     if (stream.expiry) clearTimeout(stream.expiry);
     const tenant = this.tenants.get(tenantId);
     if (!tenant?.streams.delete(stream)) return;
@@ -312,11 +328,16 @@ export class StreamHub {
   /** Asks the database which sign-ins of the open streams have ended, and ends exactly their streams. */
   private async checkSignIns(): Promise<void> {
     const open = new Map<string, { tenantId: string; signIn: string }>();
-    for (const [tenantId, tenant] of this.tenants) {
-      for (const stream of tenant.streams) {
-        if (stream.signIn !== null) open.set(signInKey(tenantId, stream.signIn), { tenantId, signIn: stream.signIn });
-      }
+    const add = (tenantId: string, stream: Stream) => {
+      if (stream.signIn !== null && !stream.ended) open.set(signInKey(tenantId, stream.signIn), { tenantId, signIn: stream.signIn });
+    };
+    if (this.checkAll) {
+      for (const [tenantId, tenant] of this.tenants) for (const stream of tenant.streams) add(tenantId, stream);
+    } else {
+      for (const stream of this.opened) add(stream.tenantId, stream);
     }
+    this.checkAll = false;
+    this.opened.clear();
     const all = [...open.values()];
     try {
       for (let i = 0; i < all.length; i += SIGN_INS_PAGE) {
@@ -327,6 +348,8 @@ export class StreamHub {
         }
       }
     } catch (error) {
+      // Asked again, about every open stream, at the next ring or when the LISTEN connection is back.
+      this.checkAll = true;
       if (this.db.availability.available) this.logger.warn({ err: error }, 'reading ended sign-ins failed');
     }
   }

@@ -156,7 +156,7 @@ describe('forged notifications from a login role granted nothing', () => {
   });
 });
 
-describe('a host whose identify gives no sign-in', () => {
+describe('a host of its own (identify from headers: a sign-in only when x-sign-in names one)', () => {
   let host: Server;
   let router: PresenceRouter;
   let base: string;
@@ -167,7 +167,7 @@ describe('a host whose identify gives no sign-in', () => {
       logger: pino({ level: 'silent' }),
       identify: (req) => {
         const tenantId = req.get('x-tenant');
-        return tenantId ? { tenantId, agentId: null } : null;
+        return tenantId ? { tenantId, agentId: null, signIn: req.get('x-sign-in') ?? null } : null;
       },
     });
     await router.listener.ready();
@@ -201,5 +201,24 @@ describe('a host whose identify gives no sign-in', () => {
     expect(real).toMatchObject({ to: 'available' });
     expect(open.map((isOpen) => isOpen())).toEqual([true, true]);
     for (const s of streams) s.close();
+  });
+
+  it('ends at once a stream opened under a sign-in the database already recorded as ended, and only that one', async () => {
+    // Setup: the platform's session store still accepts a sign-in its logout already ended in presence
+    const tenant = await createTenant(server.owner);
+    await server.owner.query(`select presence.end_sign_in($1, null, 'signed-out')`, [tenant]);
+
+    // Action
+    const stale = await openStreamAt(`${base}/stream`, { 'x-tenant': tenant, 'x-sign-in': 'signed-out' });
+    const live = await openStreamAt(`${base}/stream`, { 'x-tenant': tenant, 'x-sign-in': 'signed-in' });
+    await Promise.all([stale.next('snapshot'), live.next('snapshot')]);
+    const staleOpen = trackOpen(stale);
+    const liveOpen = trackOpen(live);
+    await until(() => !staleOpen(), 2_000);
+    await new Promise((r) => setTimeout(r, 300));
+
+    // Assertions
+    expect(liveOpen()).toBe(true);
+    live.close();
   });
 });
