@@ -11,7 +11,7 @@
 // without a transition; and every stream gets a keep-alive comment (every 15 s by default).
 //
 // Streams are bounded per sign-in (per agent without one), per tenant and per process: beyond, 429 or 503 with
-// Retry-After, before any query.
+// Retry-After, before the stream makes a query of its own.
 //
 // A stream that ends leaves the hub before anything else happens to it, and nothing is written to a response that
 // has ended or failed: one stream's end (a sign-out with the dashboard open, a client gone) never reaches the
