@@ -27,7 +27,7 @@ import type { ChangeListener } from './listener.ts';
 import type { PresenceMetrics } from './metrics.ts';
 import { agentsOfTenant } from './sql/agents.ts';
 import { signInsEnded } from './sql/sign-ins-ended.ts';
-import { statusChangesAfter, type StatusChangeRow } from './sql/status-changes-after.ts';
+import { statusChangesAfter, type StatusChangeRow, type StatusChangesPage } from './sql/status-changes-after.ts';
 
 /** At most one read of the events (and one of the ended sign-ins) per this many ms, however many rings arrive. */
 const READ_INTERVAL_MS = 100;
@@ -85,6 +85,8 @@ export class StreamHub {
   private after: string | null = null;
   private pending: { ids: string[]; xids: string[] } = { ids: [], xids: [] };
   private readonly events = new Coalesced(() => this.readEvents(), READ_INTERVAL_MS);
+  /** Tenants whose first stream opened while a page of events was being read (so that page did not ask for them). */
+  private joined: Set<string> | null = null;
   private readonly signIns = new Coalesced(() => this.checkSignIns(), READ_INTERVAL_MS);
   /** Whether the next sign-in check asks about every open stream (after a ring), or only those opened since. */
   private checkAll = false;
@@ -208,6 +210,7 @@ export class StreamHub {
     if (!tenant) {
       tenant = { streams: new Set(), timer: null, periodMs: 0, snapshot: null };
       this.tenants.set(tenantId, tenant);
+      this.joined?.add(tenantId);
       this.schedule(tenantId, tenant, 15);
     }
     return tenant;
@@ -286,19 +289,43 @@ export class StreamHub {
   private async readEvents(): Promise<void> {
     try {
       for (;;) {
-        const page = await statusChangesAfter(this.db, this.after, [...this.tenants.keys()], this.pending, EVENTS_PAGE);
-        const first = this.after === null;
+        const { after, pending } = this;
+        this.joined = new Set();
+        const page = await statusChangesAfter(this.db, after, [...this.tenants.keys()], pending, EVENTS_PAGE);
+        const joined = [...this.joined];
+        this.joined = null;
         this.after = page.nextAfter;
         this.pending = keepNewest(page.pending, MAX_PENDING);
-        if (!first) {
+        if (after !== null) {
           this.count(page.reasonCounts);
           for (const change of page.changes) this.publish(change);
+          if (joined.length > 0) await this.catchUp(after, pending, page, joined);
         }
         if (!page.more) return;
       }
     } catch (error) {
       // Read again from the same place at the next ring or when the LISTEN connection is back.
       if (this.db.availability.available) this.logger.warn({ err: error }, 'reading status events failed');
+    }
+  }
+
+  /**
+   * The same page again for the tenants that joined while it was read: what it found for them (an event that
+   * committed after their first snapshot was read is in it). Ids still in flight then are left out: they come with
+   * a later page, which asks for these tenants too.
+   */
+  private async catchUp(
+    after: string,
+    pending: { ids: string[]; xids: string[] },
+    page: StatusChangesPage,
+    joined: string[],
+  ): Promise<void> {
+    const span = Number(page.nextAfter) - Number(after);
+    if (span < 1 && pending.ids.length === 0) return;
+    const again = await statusChangesAfter(this.db, after, joined, pending, Math.max(span, 1));
+    const inFlight = new Set(page.pending.ids);
+    for (const change of again.changes) {
+      if (Number(change.id) <= Number(page.nextAfter) && !inFlight.has(String(change.id))) this.publish(change);
     }
   }
 
