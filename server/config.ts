@@ -21,6 +21,10 @@ const schema = databaseEnv.extend({
   STREAM_KEEPALIVE_SECONDS: z.coerce.number().positive().max(300).default(15),
   SIGN_IN_CONNECTIONS: z.coerce.number().int().min(1).max(32).default(2),
   SIGN_IN_QUEUE: z.coerce.number().int().min(0).max(1000).default(20),
+  STREAMS_PER_SIGN_IN: z.coerce.number().int().min(1).max(1_000).default(16),
+  STREAMS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  // unset: presenceRouter's default, a quarter of the process's descriptor limit, at most 5,000
+  STREAMS_PER_PROCESS: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 
 export type Config = Readonly<{
@@ -55,6 +59,12 @@ export type Config = Readonly<{
   signInConnections: number;
   /** Sign-ins that may wait for one of those connections; beyond them, or after 2 s of waiting, a sign-in is answered 503. */
   signInQueue: number;
+  /** Live streams one sign-in may hold open (429 beyond). */
+  streamsPerSignIn: number;
+  /** Live streams one tenant may hold open in one serving process (429 beyond). */
+  streamsPerTenant: number;
+  /** Live streams one serving process holds (503 beyond); unset: a quarter of its descriptor limit, at most 5,000. */
+  streamsPerProcess: number | undefined;
 }>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -82,6 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamKeepAliveMs: Math.round(e.STREAM_KEEPALIVE_SECONDS * 1000),
     signInConnections: e.SIGN_IN_CONNECTIONS,
     signInQueue: e.SIGN_IN_QUEUE,
+    streamsPerSignIn: e.STREAMS_PER_SIGN_IN,
+    streamsPerTenant: e.STREAMS_PER_TENANT,
+    streamsPerProcess: e.STREAMS_PER_PROCESS,
   };
 }
 

@@ -57,6 +57,9 @@ export function createServices(
     registry,
     paths: STANDALONE_PATHS,
     streamKeepAliveMs: config.streamKeepAliveMs,
+    maxStreamsPerSignIn: config.streamsPerSignIn,
+    maxStreamsPerTenant: config.streamsPerTenant,
+    maxStreams: config.streamsPerProcess,
   });
   return {
     config,

@@ -34,7 +34,7 @@ export interface Agent {
   maxChats: number;
 }
 
-/** A stream `status` event: one transition, as presence_private.apply_transitions announced it. */
+/** A stream `status` event: one transition, as presence_private.apply_transitions recorded it in presence.status_events. */
 export interface StatusChange {
   agentId: string;
   from: AgentStatus;

@@ -1,34 +1,24 @@
-// The one LISTEN connection of a router (one per server process), held from the platform's pool: status transitions
-// arrive on channel presence_status (sent by presence_private.apply_transitions on commit), ended sign-ins on
-// presence_sign_in_ended (presence.end_sign_in); both fan out to every subscriber. If the connection drops it is
-// re-established; subscribers then hear `resync`, because notifications sent meanwhile are lost.
+// The one LISTEN connection of a router (one per server process), held from the platform's pool. A notification is
+// a doorbell, never a fact: PostgreSQL has no privilege on NOTIFY, so any role that can connect can send on these
+// channels with any payload. Payloads are never read; a ring only tells the stream hub to read the tables
+// (presence.status_changes_after, presence.sign_ins_ended), which only presence's functions write. Channel
+// presence_status rings on every committed transition (presence_private.apply_transitions), presence_sign_in_ended
+// on every sign-out (presence.end_sign_in). If the connection drops it is re-established; subscribers hear
+// `listening` after every (re)connect, and read from where they left off, so nothing sent meanwhile is lost.
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { AgentStatus, Reason } from './api-types.ts';
 
 export const STATUS_CHANNEL = 'presence_status';
 export const SIGN_IN_ENDED_CHANNEL = 'presence_sign_in_ended';
 
-export interface StatusNotice {
-  tenant: string;
-  agent: string;
-  from: AgentStatus;
-  to: AgentStatus;
-  chosen: AgentStatus;
-  reason: Reason;
-  at: string;
-}
-
-export interface SignInEnded {
-  tenant: string;
-  signIn: string;
-}
-
 interface ListenerEvents {
-  status: [StatusNotice];
-  signInEnded: [SignInEnded];
-  resync: [];
+  /** presence_status rang: some transition may have committed. */
+  status: [];
+  /** presence_sign_in_ended rang: some sign-in may have ended. */
+  signInEnded: [];
+  /** The connection is listening (first time or again): anything may have happened while it was not. */
+  listening: [];
 }
 
 export class ChangeListener extends EventEmitter<ListenerEvents> {
@@ -90,20 +80,13 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
     }
     this.client = client;
     this.retryMs = 250;
+    this.emit('listening');
   }
 
+  /** The payload is never read: whoever sent it, all a ring does is make the hub read the tables (coalesced). */
   private onNotification(message: pg.Notification): void {
-    if (!message.payload) return;
-    try {
-      if (message.channel === STATUS_CHANNEL) {
-        const notice = JSON.parse(message.payload) as StatusNotice;
-        this.emit('status', { ...notice, at: new Date(notice.at).toISOString() });
-      } else if (message.channel === SIGN_IN_ENDED_CHANNEL) {
-        this.emit('signInEnded', JSON.parse(message.payload) as SignInEnded);
-      }
-    } catch (error) {
-      this.logger.warn({ err: error, channel: message.channel, payload: message.payload }, 'unreadable notification');
-    }
+    if (message.channel === STATUS_CHANNEL) this.emit('status');
+    else if (message.channel === SIGN_IN_ENDED_CHANNEL) this.emit('signInEnded');
   }
 
   private onLost(client: pg.PoolClient, error: Error): void {
@@ -119,10 +102,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect().then(
-        () => {
-          this.logger.info('LISTEN connection re-established');
-          this.emit('resync');
-        },
+        () => this.logger.info('LISTEN connection re-established'),
         () => {
           // Logged once when lost; retried quietly with backoff until the database is back.
           this.retryMs = Math.min(this.retryMs * 2, 5_000);

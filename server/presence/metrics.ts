@@ -1,15 +1,31 @@
-// Prometheus metrics of the presence routes, on the registry the host gives (or one of their own).
+// Prometheus metrics of the presence routes, on the registry the host gives (or one of their own). Every label takes
+// its values from a fixed set, so nothing a client or another database role sends can add a series.
 import client from 'prom-client';
+import { REASONS } from './api-types.ts';
 
 export interface PresenceMetrics {
   heartbeats: client.Counter<'outcome'>;
   heartbeatSeconds: client.Histogram;
   openStreams: client.Gauge;
+  streamsRefused: client.Counter<'limit'>;
   statusEvents: client.Counter<'reason'>;
   agentsSwept: client.Counter;
 }
 
+/** Every label value each counter can take, each series made at 0 from the start, so the set never changes. */
+export const HEARTBEAT_OUTCOMES = ['beat', 'not_agent', 'unauthenticated', 'error'] as const;
+export const STATUS_REASONS = [...REASONS, 'other'] as const;
+export const STREAM_LIMITS = ['sign_in', 'tenant', 'process'] as const;
+
 export function createPresenceMetrics(registry: client.Registry): PresenceMetrics {
+  const metrics = makeMetrics(registry);
+  for (const outcome of HEARTBEAT_OUTCOMES) metrics.heartbeats.inc({ outcome }, 0);
+  for (const reason of STATUS_REASONS) metrics.statusEvents.inc({ reason }, 0);
+  for (const limit of STREAM_LIMITS) metrics.streamsRefused.inc({ limit }, 0);
+  return metrics;
+}
+
+function makeMetrics(registry: client.Registry): PresenceMetrics {
   return {
     heartbeats: new client.Counter({
       name: 'presence_heartbeats_total',
@@ -25,18 +41,24 @@ export function createPresenceMetrics(registry: client.Registry): PresenceMetric
     }),
     agentsSwept: new client.Counter({
       name: 'presence_agents_swept_total',
-      help: 'Agents taken offline by a timeout, as seen on channel presence_status.',
+      help: 'Agents taken offline by a timeout, counted from presence.status_events (every tenant) since this process started.',
       registers: [registry],
     }),
     statusEvents: new client.Counter({
       name: 'presence_status_changes_total',
-      help: 'Status transitions seen on channel presence_status, by reason.',
+      help: 'Status transitions in presence.status_events (every tenant) since this process started, by reason (the known reasons, else other).',
       labelNames: ['reason'],
       registers: [registry],
     }),
     openStreams: new client.Gauge({
       name: 'presence_open_streams',
       help: 'Open live streams (GET /stream).',
+      registers: [registry],
+    }),
+    streamsRefused: new client.Counter({
+      name: 'presence_streams_refused_total',
+      help: 'Live streams refused at a limit: sign_in (429), tenant (429) or process (503).',
+      labelNames: ['limit'],
       registers: [registry],
     }),
   };

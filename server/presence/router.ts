@@ -28,6 +28,7 @@ import { endSession } from './sql/end-session.ts';
 import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
 import { agentHistory } from './sql/history.ts';
 import { setStatus } from './sql/set-status.ts';
+import { defaultMaxStreams } from './descriptors.ts';
 import { StreamHub } from './streams.ts';
 import { originCheck } from './origin.ts';
 import { agentIdSchema, historyCursorSchema, historyLimitSchema, pgText, sessionIdSchema } from './validation.ts';
@@ -56,6 +57,15 @@ export interface PresenceRouterOptions {
   paths?: Partial<Record<PresenceRoute, string>>;
   /** Keep-alive comment interval of live streams, ms (proxies close idle connections). Default 15 s. */
   streamKeepAliveMs?: number;
+  /** Open live streams of one sign-in (of one agent when `identify` gives no sign-in); beyond: 429. Default 16. */
+  maxStreamsPerSignIn?: number;
+  /** Open live streams of one tenant in this process; beyond: 429. Default 1,000. */
+  maxStreamsPerTenant?: number;
+  /**
+   * Open live streams in this process; beyond: 503. Default a quarter of the process's file-descriptor limit, at
+   * most 5,000 (1,000 where the limit cannot be read), so streams never take the descriptors beats need.
+   */
+  maxStreams?: number;
 }
 
 export interface PresenceRouter extends Router {
@@ -88,7 +98,11 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   const db = new PresenceDb(options.pool, availability);
   const metrics = createPresenceMetrics(options.registry ?? new client.Registry());
   const listener = new ChangeListener(options.pool, logger);
-  const streams = new StreamHub(db, listener, metrics, logger, options.streamKeepAliveMs ?? 15_000);
+  const streams = new StreamHub(db, listener, metrics, logger, options.streamKeepAliveMs ?? 15_000, {
+    perSignIn: limitOption('maxStreamsPerSignIn', options.maxStreamsPerSignIn, 16),
+    perTenant: limitOption('maxStreamsPerTenant', options.maxStreamsPerTenant, 1_000),
+    perProcess: limitOption('maxStreams', options.maxStreams, defaultMaxStreams()),
+  });
   const beats = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
 
   const callers = new WeakMap<Request, Caller>();
@@ -192,6 +206,12 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
       await listener.close();
     },
   });
+}
+
+function limitOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`presenceRouter: ${name} must be a positive integer, got ${value}`);
+  return value;
 }
 
 /** The tab of a beat that names none: one per sign-in (or per agent without one), within the 200-character limit. */

@@ -36,6 +36,8 @@ const APP_FUNCTIONS = [
   'presence.offline_at(timestamp with time zone,integer)',
   'presence.open_chat(presence.tenant_key)',
   'presence.set_status(presence.tenant_key,presence.agent_key,text)',
+  'presence.sign_ins_ended(presence.tenant_key[],text[])',
+  'presence.status_changes_after(bigint,presence.tenant_key[],bigint[],bigint[],integer)',
   'presence.sweep_runs()',
   'presence.sweep_scheduler()',
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',

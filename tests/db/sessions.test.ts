@@ -127,12 +127,19 @@ describe('presence.end_sign_in (sign-out)', () => {
     expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
   });
 
-  it('announces {tenant, signIn} on channel presence_sign_in_ended on commit, for an agent and for a supervisor', async () => {
+  it('records the ended sign-in, for an agent and for a supervisor, and rings presence_sign_in_ended on commit with nothing in it', async () => {
     // Setup
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
     await beat(db, tenant, agent, 'tab', 'active', 'agent-sign-in');
     const listener = await listenTo('presence_sign_in_ended');
+    const ended = async () =>
+      (
+        await db.query('select tenant_id, sign_in from presence.sign_ins_ended($1, $2) order by sign_in', [
+          [tenant, tenant, tenant],
+          ['agent-sign-in', 'supervisor-sign-in', 'still-signed-in'],
+        ])
+      ).rows;
     const client = await db.connect();
     try {
       // Action
@@ -140,22 +147,67 @@ describe('presence.end_sign_in (sign-out)', () => {
       const agentStatus = await endSignIn(client, tenant, agent, 'agent-sign-in');
       const supervisorStatus = await endSignIn(client, tenant, null, 'supervisor-sign-in');
       await new Promise((r) => setTimeout(r, 300));
-      const beforeCommit = listener.received.filter((n) => n.tenant === tenant);
+      const ringsBeforeCommit = listener.received.length;
+      const endedBeforeCommit = await ended();
       await client.query('commit');
-      await listener.until((received) => received.filter((n) => n.tenant === tenant).length >= 2);
+      await listener.until((received) => received.length > ringsBeforeCommit);
 
       // Assertions
       expect(agentStatus).toBe('offline');
       expect(supervisorStatus).toBeNull();
-      expect(beforeCommit).toEqual([]);
-      expect(listener.received.filter((n) => n.tenant === tenant)).toEqual([
-        { tenant, signIn: 'agent-sign-in' },
-        { tenant, signIn: 'supervisor-sign-in' },
+      expect(ringsBeforeCommit).toBe(0);
+      expect(endedBeforeCommit).toEqual([]);
+      expect(await ended()).toEqual([
+        { tenant_id: tenant, sign_in: 'agent-sign-in' },
+        { tenant_id: tenant, sign_in: 'supervisor-sign-in' },
       ]);
+      expect(new Set(listener.received)).toEqual(new Set(['']));
     } finally {
       client.release();
       await listener.stop();
     }
+  });
+
+  it('an ended sign-in is told only to a caller that names its tenant with it', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const other = await createTenant(db);
+    await endSignIn(db, tenant, null, 'shared-name');
+
+    // Action
+    const { rows } = await db.query('select tenant_id, sign_in from presence.sign_ins_ended($1, $2)', [
+      [other, tenant],
+      ['shared-name', 'another'],
+    ]);
+
+    // Assertions
+    expect(rows).toEqual([]);
+  });
+
+  it('keeps a day of ended sign-ins: each sign-out removes some of those older than that', async () => {
+    // Setup: 20 sign-outs of two days ago, as if written then
+    const tenant = await createTenant(db);
+    const old = Array.from({ length: 20 }, (_, i) => `old-${i}`);
+    await db.query(
+      `insert into presence_private.ended_sign_ins (tenant_id, sign_in, ended_at)
+       select $1, s, now() - interval '2 days' from unnest($2::text[]) s`,
+      [tenant, old],
+    );
+
+    // Action
+    await endSignIn(db, tenant, null, 'new-1');
+    await endSignIn(db, tenant, null, 'new-2');
+
+    // Assertions
+    const { rows } = await db.query(
+      `select count(*)::int as n from presence_private.ended_sign_ins where ended_at < now() - interval '1 day'`,
+    );
+    expect(rows[0].n).toBe(0);
+    const { rows: kept } = await db.query('select sign_in from presence.sign_ins_ended($1, $2)', [
+      [tenant, tenant],
+      ['new-1', 'new-2'],
+    ]);
+    expect(kept).toHaveLength(2);
   });
 
   it('signing out of a sign-in with no tab of the agent changes nothing', async () => {

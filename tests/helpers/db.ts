@@ -209,20 +209,23 @@ export async function createAgentWithPast(
   return { agentId, lastSeen: rows[0]!.last_seen };
 }
 
-/** A connection listening on a channel; `until` waits (up to 3 s) for the messages a test expects. */
+/**
+ * A connection listening on a channel, keeping each notification's payload as sent (the presence channels ring with
+ * an empty one); `until` waits (up to 3 s) for the messages a test expects.
+ */
 export async function listenTo(
   channel: string,
   url: string = inject('databaseUrl'),
 ): Promise<{
-  received: Array<Record<string, unknown>>;
-  until: (enough: (received: Array<Record<string, unknown>>) => boolean, ms?: number) => Promise<void>;
+  received: string[];
+  until: (enough: (received: string[]) => boolean, ms?: number) => Promise<void>;
   stop: () => Promise<void>;
 }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const received: Array<Record<string, unknown>> = [];
+  const received: string[] = [];
   client.on('notification', (n) => {
-    if (n.channel === channel) received.push(JSON.parse(n.payload ?? '{}'));
+    if (n.channel === channel) received.push(n.payload ?? '');
   });
   await client.query(`listen ${pg.escapeIdentifier(channel)}`);
   return {
@@ -232,6 +235,22 @@ export async function listenTo(
     },
     stop: () => client.end(),
   };
+}
+
+/** presence.status_changes_after from `after` to the newest event, for `tenants`: what a server's stream hub reads. */
+export async function statusChangesSince(
+  db: Queryable,
+  after: string,
+  tenants: string[],
+): Promise<Array<{ id: number; tenant: string; agent: string; from: string; to: string; chosen: string | null; reason: string; at: string }>> {
+  const { rows } = await db.query('select changes from presence.status_changes_after($1, $2, null, null, 10000)', [after, tenants]);
+  return rows[0].changes;
+}
+
+/** The newest event id now: where a reader that starts now begins. */
+export async function newestEventId(db: Queryable): Promise<string> {
+  const { rows } = await db.query('select next_after from presence.status_changes_after(null, null, null, null, 1)');
+  return rows[0].next_after;
 }
 
 /**

@@ -166,6 +166,10 @@ export interface SseEvent {
 export interface TestStream {
   status: number;
   headers: Headers;
+  /** The JSON body of an answer other than 200 (a refusal), else null. */
+  body: any;
+  /** Every event received so far, in order. */
+  events: SseEvent[];
   /** Comment lines (`: keep-alive`) seen so far. */
   comments: string[];
   /** Settles when the server ends the stream (or close() aborts it). */
@@ -176,17 +180,30 @@ export interface TestStream {
 }
 
 /** Opens GET /api/agents/stream and reads its Server-Sent Events as they come. */
-export async function openStream(server: TestServer, cookie: string | undefined): Promise<TestStream> {
+export function openStream(server: TestServer, cookie: string | undefined): Promise<TestStream> {
+  return openStreamAt(`${server.url}/api/agents/stream`, cookie ? { cookie } : {});
+}
+
+/** Opens a live stream at any URL (a host's own mount of the router) with the request headers given. */
+export async function openStreamAt(url: string, headers: Record<string, string>): Promise<TestStream> {
   const controller = new AbortController();
-  const res = await fetch(`${server.url}/api/agents/stream`, {
-    headers: cookie ? { cookie, accept: 'text/event-stream' } : { accept: 'text/event-stream' },
+  const res = await fetch(url, {
+    headers: { ...headers, accept: 'text/event-stream' },
     signal: controller.signal,
   });
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();
   let ended: Promise<void> = Promise.resolve();
-  if (res.ok && res.body) {
+  let body: unknown = null;
+  if (!res.ok) {
+    const text = await res.text();
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  } else if (res.body) {
     ended = (async () => {
       const decoder = new TextDecoder();
       const parser = createParser({
@@ -209,6 +226,8 @@ export async function openStream(server: TestServer, cookie: string | undefined)
   return {
     status: res.status,
     headers: res.headers,
+    body,
+    events,
     comments,
     ended,
     async next(event, match = () => true, timeoutMs = 5_000) {

@@ -153,6 +153,63 @@ describe('GET /api/agents/stream', () => {
     expect(change.to).toBe('available');
   });
 
+  it('sends the transitions that happened while the listening connection was away once it is back', async () => {
+    // Setup
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+    const listener = server.services.presence.listener;
+    const killed = listener.backendPid;
+
+    // Action: Ada comes online after the connection is gone and before it is back
+    await server.owner.query('select pg_terminate_backend($1)', [killed]);
+    await until(() => !listener.connected);
+    await beat(ada.cookie);
+    const missed = await stream.next('status', (d) => d.agentId === ada.agentId, 5_000);
+    stream.close();
+
+    // Assertions
+    expect(listener.backendPid).not.toBe(killed);
+    expect(missed).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+  });
+
+  it('sends a tenant whose first stream opened while the events were being read what that read found for it', async () => {
+    // Setup: hold the process's next read of the events after it chose its tenants and before its query runs
+    const db = (server.services.presence.streams as unknown as { db: { query: (...args: any[]) => Promise<any> } }).db;
+    const query = db.query.bind(db);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    db.query = async (...args: any[]) => {
+      if (!held && String(args[0]).includes('status_changes_after')) {
+        held = true;
+        await gate;
+      }
+      return query(...args);
+    };
+    try {
+      const someone = await signedInUser(server);
+      const ada = await signedInUser(server);
+      await beat(someone.cookie);
+      await until(() => held);
+
+      // Action: Ada's tenant opens its first stream during that read, and Ada comes online after its snapshot
+      const stream = await openStream(server, ada.cookie);
+      await stream.next('snapshot');
+      await beat(ada.cookie);
+      release();
+      const change = await stream.next('status', (d) => d.agentId === ada.agentId, 3_000);
+      stream.close();
+
+      // Assertions
+      expect(change).toMatchObject({ from: 'offline', to: 'available' });
+    } finally {
+      release();
+      db.query = query;
+    }
+  });
+
   it('counts open streams in /metrics', async () => {
     // Setup
     const ada = await signedInUser(server);
