@@ -27,8 +27,12 @@ export interface TestServer {
   owner: pg.Pool;
   /** SQL statements the app's pool has sent so far. */
   queryCount(): number;
+  /** Those of them sent for requests: all but the stream hub's reads after a ring. */
+  requestQueryCount(): number;
   close(): Promise<void>;
 }
+
+const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended)\(/;
 
 export async function startTestServer(
   options: {
@@ -48,10 +52,15 @@ export async function startTestServer(
   const appUrl = await ensureAppLogin(databaseUrl);
   const pool = createAppPool(appUrl, 10, options.timeouts);
   let queries = 0;
+  let hubReads = 0;
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const first = args[0] as string | { text?: string } | undefined;
+      const text = typeof first === 'string' ? first : (first?.text ?? '');
       queries += 1;
+      // The stream hub's reads after a ring are the process's, not a request's.
+      if (STREAM_HUB_READS.test(text)) hubReads += 1;
       return query(...args);
     };
   });
@@ -69,6 +78,7 @@ export async function startTestServer(
     services,
     owner,
     queryCount: () => queries,
+    requestQueryCount: () => queries - hubReads,
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();

@@ -155,6 +155,7 @@ async function startServerBehindProxy(): Promise<FaultServer> {
     proxy,
     logs,
     queryCount: () => 0,
+    requestQueryCount: () => 0,
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();

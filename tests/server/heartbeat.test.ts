@@ -121,16 +121,16 @@ describe('POST /api/auth/heartbeat', () => {
   it('costs two database round trips for one beat (who is it, the beat), and fewer than one each for a burst of concurrent beats', async () => {
     // Setup
     const agents = await Promise.all(Array.from({ length: 20 }, () => signedInUser(server)));
-    const single = server.queryCount();
+    const single = server.requestQueryCount();
     await call(server, 'POST', '/api/auth/heartbeat', { cookie: agents[0]!.cookie, body: { sessionId: 'warm-up' } });
-    const singleCost = server.queryCount() - single;
+    const singleCost = server.requestQueryCount() - single;
 
     // Action
-    const before = server.queryCount();
+    const before = server.requestQueryCount();
     const responses = await Promise.all(
       agents.map((a, i) => call(server, 'POST', '/api/auth/heartbeat', { cookie: a.cookie, body: { sessionId: `tab-${i}` } })),
     );
-    const burstCost = server.queryCount() - before;
+    const burstCost = server.requestQueryCount() - before;
 
     // Assertions
     expect(singleCost).toBe(2);

@@ -50,6 +50,7 @@ async function startServer(settings: Partial<Config>, poolMax = 10): Promise<Tes
     owner,
     logs,
     queryCount: () => 0,
+    requestQueryCount: () => 0,
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();
