@@ -8,7 +8,9 @@ import pg from 'pg';
 import { openDatabase } from '../../db/database.ts';
 import { databaseOptions, loadConfig } from '../config.ts';
 import { describeSweep, migrate } from '../../db/migrate.ts';
+import { pino } from 'pino';
 import { startPresenceWorker } from '../presence/worker.ts';
+import { onStopRequest } from '../stop-request.ts';
 import { toAgent, type AgentPresenceRow } from '../presence/sql/agents.ts';
 
 interface Output {
@@ -351,13 +353,22 @@ program
   .description("run presence's graphile-worker tasks (release_chats; the fallback sweep when pg_cron does not sweep) until Ctrl-C")
   .action(async () => {
     const url = await databaseUrl();
-    const worker = await startPresenceWorker({ connectionString: url });
-    console.log('presence worker running (release_chats, presence_sweep fallback); Ctrl-C stops it');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const logger = pino({ level: loadConfig().logLevel });
+    const worker = await startPresenceWorker({ connectionString: url, logger });
+    console.log('presence worker running (release_chats, presence_sweep fallback); Ctrl-C or SIGTERM stops it');
+    // SIGINT or SIGTERM to this process or to npx's (which leaves this one orphaned: server/stop-request.ts); a
+    // second request exits at once.
+    let stopping = false;
+    const reason = await new Promise<string>((resolve) =>
+      onStopRequest((why) => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        resolve(why);
+      }),
+    );
+    logger.info({ reason }, 'shutting down');
     await worker.stop();
+    logger.info('stopped');
   });
 
 program.parseAsync().catch((error: unknown) => {
