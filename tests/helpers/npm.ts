@@ -12,10 +12,18 @@ export interface Command {
 }
 
 /** Spawns `command args…` in the project (its own stdout and stderr) and resolves once `ready` matches its output. */
-export async function startCommand(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<Command> {
+export async function startCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  { ownGroup = false }: { ownGroup?: boolean } = {},
+): Promise<Command> {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   const child = spawn(command, args, {
     cwd: projectRoot,
+    // A process group of its own only for a test that signals the group, as a terminal's Ctrl-C does.
+    detached: ownGroup,
     env: { ...inherited, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,7 +59,7 @@ export function isRunning(pid: number): boolean {
 }
 
 /**
- * Sends `signal` to the started pid only and waits for it to exit and for every process holding its output to end
+ * Sends `signal` to the started pid only (or to its process group) and waits for it to exit and for every process holding its output to end
  * (at most `ms`). Any process that logged and still runs then is killed (SIGKILL) so that a failing test leaves
  * nothing behind, and reported in `leftRunning`.
  */
@@ -59,10 +67,12 @@ export async function signalStarted(
   command: Command,
   signal: NodeJS.Signals,
   ms = 30_000,
+  { group = false }: { group?: boolean } = {},
 ): Promise<{ code: number | null; outputClosed: boolean; leftRunning: number[] }> {
   const exited = new Promise<number | null>((resolve) => command.child.once('exit', (code) => resolve(code)));
   const closed = new Promise<boolean>((resolve) => command.child.once('close', () => resolve(true)));
-  command.child.kill(signal);
+  if (group) process.kill(-command.child.pid!, signal);
+  else command.child.kill(signal);
   const code = await exited;
   const outputClosed = await Promise.race([closed, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
   const leftRunning = command.loggingPids().filter(isRunning);

@@ -319,6 +319,29 @@ describe('npm start, signalled by the pid that was started (npm\'s), as a superv
   }
 });
 
+describe('npm start in a terminal', () => {
+  it.skipIf(!hasPostgres)(
+    'stops in order on Ctrl-C (SIGINT to the process group, which node hears from the terminal and again from npm), logging "stopped" and stopping the cluster',
+    async () => {
+      // Setup
+      const dataDir = dataFolder();
+      const started = await startCommand('npm', ['start'], { PRESENCE_DATA_DIR: dataDir }, /is up at http:\/\/\S+\n/, { ownGroup: true });
+
+      // Action
+      const { code, outputClosed, leftRunning } = await signalStarted(started, 'SIGINT', 30_000, { group: true });
+
+      // Assertions
+      expect(code, started.output()).toBe(0);
+      expect(outputClosed).toBe(true);
+      expect(leftRunning).toEqual([]);
+      expect(started.output().match(/"msg":"shutting down"/g)).toHaveLength(1);
+      expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    180_000,
+  );
+});
+
 describe('the local cluster', () => {
   async function refusal(port: number, password: string | undefined): Promise<string> {
     const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password });
