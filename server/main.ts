@@ -196,6 +196,18 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel });
   const processes = config.webConcurrency;
 
+  // A request to stop that comes while starting (a supervisor stopping a container that is still migrating) is kept
+  // until everything is up, then stops it all in order: dying of the signal would leave the cluster running. A
+  // second one exits at once.
+  let stopRequested: string | null = null;
+  let stop: ((reason: string) => void) | null = null;
+  onStopRequest((reason) => {
+    if (stop) return stop(reason);
+    if (stopRequested) process.exit(1);
+    stopRequested = reason;
+    logger.info({ reason }, 'stopping once started');
+  });
+
   // Stops the local cluster or embedded PostgreSQL when this process owns it (null with DATABASE_URL, or when
   // another live npm start runs it).
   const database = await openDatabase(databaseOptions(config, 'run', logger));
@@ -253,9 +265,9 @@ async function main(): Promise<void> {
       logger.info('stopped');
       return clean;
     };
-    onStopRequest((reason) => {
+    stop = (reason) => {
       void shutdown(reason).then((clean) => process.exit(clean ? 0 : 1));
-    });
+    };
 
     // Said once Ctrl-C is handled, so that whoever reads it may stop the server at once.
     console.log(
@@ -282,6 +294,8 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
+    const pending = stopRequested as string | null;
+    if (pending) stop(pending);
   } catch (error) {
     await stopDatabase?.().catch(() => {});
     throw error;

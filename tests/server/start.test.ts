@@ -319,6 +319,29 @@ describe('npm start, signalled by the pid that was started (npm\'s), as a superv
   }
 });
 
+describe('npm start stopped while starting', () => {
+  it.skipIf(!hasPostgres)(
+    'on SIGTERM to npm\'s pid during its start (just after the migrations) comes up, then stops in order, stopping the cluster',
+    async () => {
+      // Setup: a fresh folder, so the migrations run and say so before anything serves.
+      const dataDir = dataFolder();
+      const started = await startCommand('npm', ['start'], { PRESENCE_DATA_DIR: dataDir }, /"msg":"migrations applied"/);
+
+      // Action
+      const { code, outputClosed, leftRunning } = await signalStarted(started, 'SIGTERM');
+
+      // Assertions
+      expect(code, started.output()).toBe(0);
+      expect(outputClosed).toBe(true);
+      expect(leftRunning).toEqual([]);
+      expect(started.output()).toMatch(/"reason":"SIGTERM","msg":"stopping once started"/);
+      expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    180_000,
+  );
+});
+
 describe('npm start in a terminal', () => {
   it.skipIf(!hasPostgres)(
     'stops in order on Ctrl-C (SIGINT to the process group, which node hears from the terminal and again from npm), logging "stopped" and stopping the cluster',
