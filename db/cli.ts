@@ -14,7 +14,7 @@ async function main(): Promise<void> {
       console.log(`database: ${db.description}`);
       const applied = await migrate(db.url);
       console.log(applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current');
-      console.log(await describeSweep(db.url));
+      console.log(`sweep: ${await describeSweep(db.url)}`);
       break;
     }
     case 'start': {

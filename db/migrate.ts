@@ -137,7 +137,7 @@ async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => P
   }
 }
 
-/** One line for people: which scheduler sweeps this database (after the migrations). */
+/** One line for people, after "sweep: " (callers print the label): which scheduler sweeps this database. */
 export async function describeSweep(databaseUrl: string): Promise<string> {
   return withClient(databaseUrl, async (client) => {
     const { rows } = await client.query<{ scheduler: string; schedule: string; active: boolean; database_name: string; here: boolean }>(
@@ -145,8 +145,8 @@ export async function describeSweep(databaseUrl: string): Promise<string> {
     );
     const s = rows[0]!;
     if (s.scheduler !== 'pg_cron') {
-      return 'sweep: no pg_cron job sweeps this database; the worker (npm start, or npx presence worker) sweeps every minute. On managed PostgreSQL: npx presence cron install';
+      return 'no pg_cron job sweeps this database; the worker (npm start, or npx presence worker) sweeps every minute. On managed PostgreSQL: npx presence cron install';
     }
-    return `sweep: pg_cron job ${s.here ? 'presence-sweep' : `in database ${s.database_name}`}, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`;
+    return `pg_cron job ${s.here ? 'presence-sweep' : `in database ${s.database_name}`}, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`;
   });
 }

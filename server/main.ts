@@ -1,5 +1,6 @@
 // npm start: the database (DATABASE_URL, the local cluster, or embedded PostgreSQL), migrations, the demo
-// tenant on first run, the worker, the API and the client, on HOST:PORT. SIGINT/SIGTERM shut it all down in order.
+// tenant on first run, the worker, the API and the client, on HOST:PORT. SIGINT/SIGTERM (to this process or to npm's,
+// which execs it) shut it all down in order and log "stopped" last.
 //
 // WEB_CONCURRENCY=N (N > 1) serves from N processes on one port (node:cluster): this process (the primary) does the
 // database, the migrations, the demo seed, the app login and the graphile-worker, and hands connections out in
@@ -22,6 +23,7 @@ import { DEMO_PASSWORD, seedDemo } from './seed.ts';
 import { prepareClient } from './client-build.ts';
 import { startPresenceWorker } from './presence/worker.ts';
 import { createServices } from './services.ts';
+import { onStopRequest } from './stop-request.ts';
 
 /** Listens on host:port; a port in use (or a host not of this machine) is one line for the operator. */
 async function listen(server: Server, port: number, host: string | undefined): Promise<void> {
@@ -194,6 +196,18 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel });
   const processes = config.webConcurrency;
 
+  // A request to stop that comes while starting (a supervisor stopping a container that is still migrating) is kept
+  // until everything is up, then stops it all in order: dying of the signal would leave the cluster running. A
+  // second one exits at once.
+  let stopRequested: string | null = null;
+  let stop: ((reason: string) => void) | null = null;
+  onStopRequest((reason) => {
+    if (stop) return stop(reason);
+    if (stopRequested) process.exit(1);
+    stopRequested = reason;
+    logger.info({ reason }, 'stopping once started');
+  });
+
   // Stops the local cluster or embedded PostgreSQL when this process owns it (null with DATABASE_URL, or when
   // another live npm start runs it).
   const database = await openDatabase(databaseOptions(config, 'run', logger));
@@ -229,10 +243,10 @@ async function main(): Promise<void> {
     }
 
     let stopping = false;
-    const shutdown = async (signal: string): Promise<boolean> => {
+    const shutdown = async (reason: string): Promise<boolean> => {
       if (stopping) return true;
       stopping = true;
-      logger.info({ signal }, 'shutting down');
+      logger.info({ reason }, 'shutting down');
       // Each step runs even if one before it failed; the database goes last.
       let clean = true;
       const step = async (name: string, work: () => Promise<unknown>) => {
@@ -251,11 +265,9 @@ async function main(): Promise<void> {
       logger.info('stopped');
       return clean;
     };
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.on(signal, () => {
-        void shutdown(signal).then((clean) => process.exit(clean ? 0 : 1));
-      });
-    }
+    stop = (reason) => {
+      void shutdown(reason).then((clean) => process.exit(clean ? 0 : 1));
+    };
 
     // Said once Ctrl-C is handled, so that whoever reads it may stop the server at once.
     console.log(
@@ -270,13 +282,20 @@ async function main(): Promise<void> {
           ? [
               `  demo sign-ins (password "${DEMO_PASSWORD}")${demo.created ? ', created now' : ''}:`,
               ...demo.signIns.map((s) => `    ${s.email.padEnd(32)} ${s.name} (${s.role})`),
-              '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first',
-              '  sweep takes Jordan offline and the release job returns both chats to the queue a minute later.',
+              // The ghost story is true only of a demo seeded now: the first sweep ends it.
+              ...(demo.created
+                ? [
+                    '  Jordan Lee is stuck "available" from a browser gone for two hours, holding 2 of 5 chats: the first',
+                    '  sweep records Jordan offline since two hours ago and returns both chats to the queue.',
+                  ]
+                : []),
             ]
           : ['  demo:      not seeded on DATABASE_URL (PRESENCE_DEMO=true seeds it); add people with npx presence']),
         '',
       ].join('\n'),
     );
+    const pending = stopRequested as string | null;
+    if (pending) stop(pending);
   } catch (error) {
     await stopDatabase?.().catch(() => {});
     throw error;

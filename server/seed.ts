@@ -1,6 +1,7 @@
 // The demo tenant that `npm start` creates on first run: fictional people at example.com. One agent, Jordan,
 // is stuck `available` from a browser that vanished two hours ago with 2 of 5 chats: the original bug. The first
-// sweep takes Jordan offline (reason timeout), and a minute later the release job returns both chats to the queue.
+// sweep takes Jordan offline (reason timeout), recorded at the moment Jordan went silent plus offline_after_s, and,
+// Jordan having been offline far longer than the tenant's release_chats_after_s, returns both chats to the queue.
 import pg from 'pg';
 
 export const DEMO_TENANT = 'Demo Support (example.com)';
@@ -43,17 +44,31 @@ export async function seedDemo(ownerUrl: string): Promise<{ created: boolean; si
       if (rows[0]!.agent_id) agents.set(person.email, rows[0]!.agent_id);
     }
     const jordan = agents.get(STUCK)!;
-    // Jordan's browser beat once, and took two chats...
-    await client.query(`select presence.heartbeat($1, $2, 'demo-browser-of-jordan')`, [tenant, jordan]);
     for (let i = 0; i < 5; i++) await client.query('select presence.open_chat($1)', [tenant]);
-    for (let i = 0; i < 2; i++) await client.query('select presence.assign_chat($1)', [tenant]);
-    await client.query('commit');
-    // ...then vanished two hours ago without a goodbye: only its last beat moves back in time.
+    // Jordan came online 2 h 2 min ago, took the two oldest chats, and the browser vanished without a goodbye after
+    // its last beat 2 h ago. The functions take the database clock, so a past is written as they would have
+    // written it then: the status, its history event, the tab and the chats.
     await client.query(
-      `with agent as (update public.human_agents set last_seen = last_seen - interval '2 hours' where id = $1)
-       update presence_private.sessions set last_seen = last_seen - interval '2 hours' where agent_id = $1`,
-      [jordan],
+      `with agent as (
+         update public.human_agents
+            set status = 'available', chosen_status = 'available', status_reason = 'heartbeat',
+                status_since = now() - interval '2 hours 2 minutes', last_seen = now() - interval '2 hours',
+                active_chats = 2
+          where id = $2
+       ), event as (
+         insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+         values ($1, $2, 'offline', 'available', 'heartbeat', now() - interval '2 hours 2 minutes')
+       ), tab as (
+         insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen)
+         values ($2, 'demo-browser-of-jordan', $1, 'active', now() - interval '2 hours 2 minutes', now() - interval '2 hours')
+       )
+       update presence_private.chats c
+          set status = 'assigned', agent_id = $2, created_at = now() - interval '2 hours 2 minutes',
+              assigned_at = now() - interval '2 hours 1 minute'
+        where c.id in (select o.id from presence_private.chats o where o.tenant_id = $1 order by o.created_at, o.id limit 2)`,
+      [tenant, jordan],
     );
+    await client.query('commit');
     return { created: true, signIns };
   } catch (error) {
     await client.query('rollback').catch(() => {});

@@ -8,7 +8,9 @@ import pg from 'pg';
 import { openDatabase } from '../../db/database.ts';
 import { databaseOptions, loadConfig } from '../config.ts';
 import { describeSweep, migrate } from '../../db/migrate.ts';
+import { pino } from 'pino';
 import { startPresenceWorker } from '../presence/worker.ts';
+import { onStopRequest } from '../stop-request.ts';
 import { toAgent, type AgentPresenceRow } from '../presence/sql/agents.ts';
 
 interface Output {
@@ -28,6 +30,28 @@ async function withDatabase<T>(work: (db: pg.Client) => Promise<T>): Promise<T> 
   } finally {
     await db.end();
   }
+}
+
+/**
+ * Checks a --tenant value before any command uses it: an id of the tenants' key type (uuid on a standalone install),
+ * of a tenant that exists. The error names the value and what is wrong with it.
+ */
+async function requireTenant(db: pg.Client, tenant: string): Promise<void> {
+  let exists: boolean;
+  try {
+    const { rows } = await db.query<{ exists: boolean }>(
+      'select exists (select 1 from public.tenants t where t.id = $1::presence.tenant_key) as exists',
+      [tenant],
+    );
+    exists = rows[0]!.exists;
+  } catch (error) {
+    // Class 22: the value is not of the key type (invalid input syntax for type uuid: "nope").
+    if ((error as { code?: string }).code?.startsWith('22')) {
+      throw new Error(`--tenant '${tenant}' is not a tenant id (${(error as Error).message})`);
+    }
+    throw error;
+  }
+  if (!exists) throw new Error(`--tenant '${tenant}': no such tenant`);
 }
 
 function print(out: Output, json: unknown, text: string): void {
@@ -71,7 +95,7 @@ program
     print(
       opts,
       { applied, sweep },
-      [applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current', sweep].join('\n'),
+      [applied.length ? `applied ${applied.join(', ')}` : 'no migrations to run: the schema is current', `sweep: ${sweep}`].join('\n'),
     );
   });
 
@@ -99,15 +123,15 @@ program
   .addOption(json)
   .action(
     async (opts: { tenant: string; email: string; name: string; password: string; role: string; maxChats: number } & Output) => {
-      const row = await withDatabase(
-        async (db) =>
-          (
-            await db.query<{ user_id: string; agent_id: string | null }>(
-              'select user_id, agent_id::text from presence_accounts.create_account($1, $2, $3, $4, $5, $6)',
-              [opts.tenant, opts.email, opts.name, opts.role, opts.password, opts.maxChats],
-            )
-          ).rows[0]!,
-      );
+      const row = await withDatabase(async (db) => {
+        await requireTenant(db, opts.tenant);
+        return (
+          await db.query<{ user_id: string; agent_id: string | null }>(
+            'select user_id, agent_id::text from presence_accounts.create_account($1, $2, $3, $4, $5, $6)',
+            [opts.tenant, opts.email, opts.name, opts.role, opts.password, opts.maxChats],
+          )
+        ).rows[0]!;
+      });
       print(
         opts,
         { id: row.agent_id, userId: row.user_id },
@@ -191,18 +215,18 @@ program
   .option('--tenant <id>', 'only this tenant')
   .addOption(json)
   .action(async (opts: { tenant?: string } & Output) => {
-    const rows = await withDatabase(
-      async (db) =>
-        (
-          await db.query<AgentPresenceRow & { tenant: string }>(
-            `select p.*, p.tenant_id::text as tenant_id, t.name::text as tenant
-               from presence.agent_presence p join public.tenants t on t.id = p.tenant_id
-              where $1::text is null or p.tenant_id::text = $1::text
-              order by t.name, p.name, p.email`,
-            [opts.tenant ?? null],
-          )
-        ).rows,
-    );
+    const rows = await withDatabase(async (db) => {
+      if (opts.tenant !== undefined) await requireTenant(db, opts.tenant);
+      return (
+        await db.query<AgentPresenceRow & { tenant: string }>(
+          `select p.*, p.tenant_id::text as tenant_id, t.name::text as tenant
+             from presence.agent_presence p join public.tenants t on t.id = p.tenant_id
+            where $1::text is null or p.tenant_id::text = $1::text
+            order by t.name, p.name, p.email`,
+          [opts.tenant ?? null],
+        )
+      ).rows;
+    });
     const agents = rows.map((r) => ({ tenantId: String(r.tenant_id), tenant: r.tenant, ...toAgent(r) }));
     print(
       opts,
@@ -378,13 +402,22 @@ program
   .description("run presence's graphile-worker tasks (release_chats; the fallback sweep when pg_cron does not sweep) until Ctrl-C")
   .action(async () => {
     const url = await databaseUrl();
-    const worker = await startPresenceWorker({ connectionString: url });
-    console.log('presence worker running (release_chats, presence_sweep fallback); Ctrl-C stops it');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    const logger = pino({ level: loadConfig().logLevel });
+    const worker = await startPresenceWorker({ connectionString: url, logger });
+    console.log('presence worker running (release_chats, presence_sweep fallback); Ctrl-C or SIGTERM stops it');
+    // SIGINT or SIGTERM to this process or to npx's (which leaves this one orphaned: server/stop-request.ts); a
+    // second request exits at once.
+    let stopping = false;
+    const reason = await new Promise<string>((resolve) =>
+      onStopRequest((why) => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        resolve(why);
+      }),
+    );
+    logger.info({ reason }, 'shutting down');
     await worker.stop();
+    logger.info('stopped');
   });
 
 program.parseAsync().catch((error: unknown) => {

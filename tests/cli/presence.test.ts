@@ -223,4 +223,44 @@ describe('presence CLI', () => {
     expect(out).toMatchObject({ scheduler: rows[0].scheduler, schedule: rows[0].schedule });
     expect(Array.isArray(out.runs)).toBe(true);
   });
+  it('status --tenant with a value that is not a tenant id, or of no tenant, exits 1 naming it', async () => {
+    // Action
+    const notAnId = await presence('status', '--tenant', 'nope');
+    const noSuch = await presence('status', '--tenant', '00000000-0000-4000-8000-000000000000', '--json');
+
+    // Assertions
+    expect([notAnId.code, noSuch.code]).toEqual([1, 1]);
+    expect(notAnId.stdout).toBe('');
+    expect(notAnId.stderr.trim()).toBe(`presence: --tenant 'nope' is not a tenant id (invalid input syntax for type uuid: "nope")`);
+    expect(noSuch.stdout).toBe('');
+    expect(noSuch.stderr.trim()).toBe(`presence: --tenant '00000000-0000-4000-8000-000000000000': no such tenant`);
+  });
+
+  it('create-agent --tenant with a value that is not a tenant id, or of no tenant, exits 1 naming it and creates nobody', async () => {
+    // Setup
+    const email = `no-tenant-${randomUUID()}@example.com`;
+    const args = ['--email', email, '--name', 'Nobody', '--password', 'long-enough-pw'];
+
+    // Action
+    const notAnId = await presence('create-agent', '--tenant', 'nope', ...args);
+    const noSuch = await presence('create-agent', '--tenant', '00000000-0000-4000-8000-000000000000', ...args);
+
+    // Assertions
+    expect([notAnId.code, noSuch.code]).toEqual([1, 1]);
+    expect(notAnId.stderr.trim()).toBe(`presence: --tenant 'nope' is not a tenant id (invalid input syntax for type uuid: "nope")`);
+    expect(noSuch.stderr.trim()).toBe(`presence: --tenant '00000000-0000-4000-8000-000000000000': no such tenant`);
+    expect((await db.query('select 1 from presence_accounts.users where email = $1', [email])).rowCount).toBe(0);
+  });
+
+  it('migrate says who sweeps with one "sweep:" label in text and none inside the JSON value', async () => {
+    // Action
+    const text = await presence('migrate');
+    const json = await presence('migrate', '--json');
+
+    // Assertions
+    expect([text.code, json.code]).toEqual([0, 0]);
+    expect(text.stdout).toMatch(/^sweep: pg_cron job presence-sweep, schedule '[^']+'$/m);
+    expect(text.stdout).not.toMatch(/sweep: sweep:/);
+    expect(JSON.parse(json.stdout)).toEqual({ applied: [], sweep: expect.stringMatching(/^pg_cron job presence-sweep, schedule '[^']+'$/) });
+  });
 });

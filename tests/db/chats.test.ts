@@ -24,8 +24,8 @@ async function assignChat(client: Queryable, tenant: string): Promise<{ chat_id:
 }
 
 /** Each agent's active_chats beside the number of chats assigned to it: the invariant close/release must keep. */
-async function capacity(agents: string[]): Promise<Array<{ active_chats: number; assigned: number }>> {
-  const { rows } = await db.query(
+async function capacity(agents: string[], client: Queryable = db): Promise<Array<{ active_chats: number; assigned: number }>> {
+  const { rows } = await client.query(
     `select a.active_chats,
             (select count(*)::int from presence_private.chats c where c.agent_id = a.id and c.status = 'assigned') as assigned
        from unnest($1::uuid[]) with ordinality as x(id, n) join human_agents a on a.id = x.id order by x.n`,
@@ -220,5 +220,77 @@ describe('presence.release_chats', () => {
       tenant,
     ]);
     expect(rows[0].n).toBe(1);
+  });
+});
+
+/** Runs `work` in a transaction that is rolled back, so a sweep with the clock moved forward disturbs no other test. */
+async function rolledBack<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('begin');
+    return await work(client);
+  } finally {
+    await client.query('rollback');
+    client.release();
+  }
+}
+
+describe('the sweep releases stranded chats', () => {
+  /** An agent of `tenant` holding two chats whose last tab closed just now: offline, with a release job pending. */
+  async function offlineHolder(tenant: string): Promise<string> {
+    const agent = await createAgent(db, tenant);
+    await beat(db, tenant, agent, 'tab');
+    for (let i = 0; i < 2; i++) {
+      await openChat(db, tenant);
+      expect((await assignChat(db, tenant))?.agent_id).toBe(agent);
+    }
+    await db.query('select presence.end_session($1, $2, $3)', [tenant, agent, 'tab']);
+    return agent;
+  }
+
+  it('returns the chats of an agent offline past its tenant\'s release time to the queue though its release job is locked by a worker that died', async () => {
+    // Setup: the job was taken by a worker whose machine died: graphile-worker leaves it locked for 4 hours.
+    const tenant = await createTenant(db, { release_chats_after_s: 60 });
+    const agent = await offlineHolder(tenant);
+    const { rowCount: locked } = await db.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'worker-of-a-machine-that-died', attempts = 1
+        where key = $1`,
+      [`release_chats:${agent}`],
+    );
+
+    // Action: sweeps with the clock moved 30 s (within the grace) and 61 s (past it) after the agent went offline.
+    const { early, late, queued } = await rolledBack(async (client) => {
+      await client.query(`select presence.sweep_stale_agents(now() + interval '30 seconds')`);
+      const early = await capacity([agent], client);
+      await client.query(`select presence.sweep_stale_agents(now() + interval '61 seconds')`);
+      const late = await capacity([agent], client);
+      const { rows } = await client.query(
+        `select count(*)::int as n from presence_private.chats where tenant_id = $1 and status = 'queued'`,
+        [tenant],
+      );
+      return { early, late, queued: rows[0].n as number };
+    });
+
+    // Assertions
+    expect(locked).toBe(1);
+    expect(early).toEqual([{ active_chats: 2, assigned: 2 }]);
+    expect(late).toEqual([{ active_chats: 0, assigned: 0 }]);
+    expect(queued).toBe(2);
+  });
+
+  it('leaves the chats with an agent that came back before its release time', async () => {
+    // Setup
+    const tenant = await createTenant(db, { release_chats_after_s: 60 });
+    const agent = await offlineHolder(tenant);
+    await beat(db, tenant, agent, 'tab-again');
+
+    // Action
+    const after = await rolledBack(async (client) => {
+      await client.query(`select presence.sweep_stale_agents(now() + interval '61 seconds')`);
+      return capacity([agent], client);
+    });
+
+    // Assertions
+    expect(after).toEqual([{ active_chats: 2, assigned: 2 }]);
   });
 });

@@ -19,12 +19,17 @@ function snippets(section: string): string[] {
   return [...text.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-async function runAs(role: string | null, sql: string): Promise<void> {
+/** The sweep's pg_cron job as a snippet leaves it (read in the snippet's transaction, before the rollback). */
+const SWEEP_JOB = `select schedule, active from cron.job where jobname = 'presence-sweep'`;
+
+async function runAs(role: string | null, sql: string): Promise<Array<{ schedule: string; active: boolean }>> {
   const client = await db.connect();
   try {
     await client.query('begin');
     if (role) await client.query(`set local role ${role}`);
     await client.query(sql);
+    if (role) await client.query('reset role');
+    return (await client.query(SWEEP_JOB)).rows;
   } finally {
     await client.query('rollback');
     client.release();
@@ -40,12 +45,23 @@ describe('the README', () => {
     expect(analyst.length).toBeGreaterThanOrEqual(4);
   });
 
-  it.each(dba.map((sql) => [sql.split('\n')[0]!, sql]))('DBA snippet runs as the owner: %s', async (_title, sql) => {
-    await expect(runAs(null, sql)).resolves.toBeUndefined();
-  });
+  it.each(dba.map((sql) => [sql.split('\n')[0]!, sql]))(
+    'DBA snippet runs as the owner and leaves the sweep\'s schedule as it found it: %s',
+    async (_title, sql) => {
+      // Setup
+      const before = (await db.query(SWEEP_JOB)).rows;
+
+      // Action
+      const after = await runAs(null, sql);
+
+      // Assertions
+      expect(before).toHaveLength(1);
+      expect(after).toEqual(before);
+    },
+  );
 
   it.each(analyst.map((sql) => [sql.split('\n')[0]!, sql]))('analyst snippet runs as presence_analyst: %s', async (_title, sql) => {
-    await expect(runAs('presence_analyst', sql)).resolves.toBeUndefined();
+    await expect(runAs('presence_analyst', sql)).resolves.toBeDefined();
   });
 });
 

@@ -1,18 +1,37 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+// The demo tenant npm start seeds on first run, in a database of its own (so this test always sees the first seed):
+// Jordan's ghost story as the README tells it, in the history and in the analyst's hours query.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../db/migrate.ts';
 import { DEMO_TENANT, seedDemo } from '../../server/seed.ts';
-import { testPool } from '../helpers/db.ts';
+import { scratchDatabase } from '../helpers/db.ts';
 
-const db = testPool();
-afterAll(() => db.end());
+let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+let db: pg.Pool;
+
+beforeAll(async () => {
+  scratch = await scratchDatabase('seed');
+  await migrate(scratch.url);
+  db = new pg.Pool({ connectionString: scratch.url, max: 2 });
+}, 60_000);
+afterAll(async () => {
+  await db.end();
+  await scratch.drop();
+});
+
+/** The README's "hours available per agent per day, last 7 days", as an analyst runs it. */
+const HOURS_QUERY = `select a.name, t.day, round(t.seconds / 3600.0, 1) as hours
+  from presence.time_in_status t join human_agents a on a.id = t.agent_id
+ where t.status = 'available' and t.day > current_date - 7 order by a.name, t.day`;
 
 describe('the demo seed', () => {
   it('creates the demo tenant once, with Jordan stuck available on a stale beat holding 2 of 5 chats', async () => {
     // Action
-    const first = await seedDemo(inject('databaseUrl'));
-    const second = await seedDemo(inject('databaseUrl'));
+    const first = await seedDemo(scratch.url);
+    const second = await seedDemo(scratch.url);
 
     // Assertions
-    expect(second.created).toBe(false);
+    expect([first.created, second.created]).toEqual([true, false]);
     expect(first.signIns.map((s) => s.email)).toContain('jordan.lee@example.com');
     const { rows: tenants } = await db.query('select id from tenants where name = $1', [DEMO_TENANT]);
     expect(tenants).toHaveLength(1);
@@ -23,15 +42,48 @@ describe('the demo seed', () => {
         where a.tenant_id = $1 and a.email = 'jordan.lee@example.com'`,
       [tenants[0].id],
     );
-    const jordan = rows[0];
-    if (first.created) {
-      expect(jordan).toMatchObject({ status: 'available', derived: 'offline', active_chats: 2, max_chats: 5, chats: 2 });
-      expect(jordan.seconds_since_seen).toBeGreaterThanOrEqual(7200);
-    }
-    const { rows: users } = await db.query(
-      'select count(*)::int as n from presence_accounts.users where tenant_id = $1',
-      [tenants[0].id],
-    );
+    expect(rows[0]).toMatchObject({ status: 'available', derived: 'offline', active_chats: 2, max_chats: 5, chats: 2 });
+    expect(rows[0].seconds_since_seen).toBeGreaterThanOrEqual(7200);
+    const { rows: users } = await db.query('select count(*)::int as n from presence_accounts.users where tenant_id = $1', [
+      tenants[0].id,
+    ]);
     expect(users[0].n).toBe(6);
+  });
+
+  it('tells Jordan\'s ghost story in the history: available from 2 h 2 min ago, offline at last seen + offline_after_s, chats back in the queue', async () => {
+    // Setup: the seed above, then the first sweep as pg_cron runs it.
+    const { rows: agents } = await db.query(
+      `select a.id, a.last_seen from human_agents a join tenants t on t.id = a.tenant_id
+        where t.name = $1 and a.email = 'jordan.lee@example.com'`,
+      [DEMO_TENANT],
+    );
+    const jordan = agents[0] as { id: string; last_seen: Date };
+
+    // Action
+    await db.query('select presence.sweep_stale_agents()');
+
+    // Assertions
+    const { rows: events } = await db.query(
+      `select from_status, to_status, reason, extract(epoch from $2::timestamptz - at)::int as seconds_before_last_seen
+         from presence.status_events where agent_id = $1 order by at, id`,
+      [jordan.id, jordan.last_seen],
+    );
+    expect(events).toEqual([
+      { from_status: 'offline', to_status: 'available', reason: 'heartbeat', seconds_before_last_seen: 120 },
+      { from_status: 'available', to_status: 'offline', reason: 'timeout', seconds_before_last_seen: -90 },
+    ]);
+    const { rows: chats } = await db.query(
+      `select (select active_chats from human_agents where id = $1) as active_chats,
+              (select count(*)::int from presence_private.chats where agent_id = $1) as held`,
+      [jordan.id],
+    );
+    expect(chats[0]).toEqual({ active_chats: 0, held: 0 });
+    const { rows: seconds } = await db.query(
+      `select sum(seconds)::int as available from presence.time_in_status where agent_id = $1 and status = 'available'`,
+      [jordan.id],
+    );
+    expect(seconds[0].available).toBe(210);
+    const { rows: hours } = await db.query(HOURS_QUERY);
+    expect(hours.map((h) => h.name)).toContain('Jordan Lee');
   });
 });

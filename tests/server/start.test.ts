@@ -13,6 +13,7 @@ import { findPgInstall, startCluster, stopCluster } from '../../db/cluster.ts';
 import { runningPostmaster } from '../../db/owner.ts';
 import { projectRoot } from '../../server/config.ts';
 import { DEMO_PASSWORD } from '../../server/seed.ts';
+import { signalStarted, startCommand } from '../helpers/npm.ts';
 
 const folders: string[] = [];
 afterAll(async () => {
@@ -134,6 +135,7 @@ describe('npm start', () => {
       expect(started.output()).toMatch(/database: +local PostgreSQL \d+ cluster/);
       expect(started.output()).toMatch(install?.hasPgCron ? /sweep: +pg_cron job presence-sweep/ : /sweep: +graphile-worker/);
       expect(started.output()).toMatch(/jordan\.lee@example\.com/);
+      expect(started.output()).toMatch(/Jordan Lee is stuck "available"/);
       expect(code, started.output()).toBe(0);
       const dataDir = /cluster in (\S+)/.exec(started.output())![1]!;
       expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
@@ -142,7 +144,7 @@ describe('npm start', () => {
   );
 
   it.skipIf(!hasPostgres)(
-    'takes over the cluster a crashed run left running, and stops it on Ctrl-C',
+    'takes over the cluster a crashed run left running, and stops it on Ctrl-C; the demo seeded by the first tells no ghost story again',
     async () => {
       // Setup
       const dataDir = dataFolder();
@@ -158,6 +160,8 @@ describe('npm start', () => {
       // Assertions
       expect(leftRunning).not.toBe(null);
       expect(started.output()).toMatch(/left running by an earlier run: taken over, stopped on exit/);
+      expect(crashed.output()).toMatch(/Jordan Lee is stuck "available"/);
+      expect(started.output()).not.toMatch(/Jordan Lee is stuck/);
       expect(status).toBe('available');
       expect(code, started.output()).toBe(0);
       expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
@@ -256,6 +260,108 @@ describe('npm start', () => {
       expect(code, started.output()).toBe(0);
     },
     120_000,
+  );
+});
+
+/** Signs in as a demo agent and opens the team's live stream; resolves `ended` when the server ends it. */
+async function openStream(url: string): Promise<{ ended: Promise<boolean> }> {
+  const login = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'sam.rivera@example.com', password: DEMO_PASSWORD }),
+  });
+  expect(login.status).toBe(200);
+  const cookie = login.headers.getSetCookie()[0]!.split(';')[0]!;
+  const stream = await fetch(`${url}/api/agents/stream`, { headers: { cookie } });
+  expect(stream.status).toBe(200);
+  const reader = stream.body!.getReader();
+  const ended = (async () => {
+    try {
+      while (!(await reader.read()).done);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  return { ended };
+}
+
+describe('npm start, signalled by the pid that was started (npm\'s), as a supervisor or Docker does', () => {
+  for (const [signal, processes] of [
+    ['SIGTERM', '1'],
+    ['SIGINT', '1'],
+    ['SIGTERM', '2'],
+  ] as const) {
+    it.skipIf(!hasPostgres)(
+      `stops on ${signal} to npm's pid with WEB_CONCURRENCY=${processes}: streams end, "stopped" is logged, the port and the cluster it started are closed`,
+      async () => {
+        // Setup
+        const dataDir = dataFolder();
+        const started = await startCommand('npm', ['start'], { PRESENCE_DATA_DIR: dataDir, WEB_CONCURRENCY: processes }, /is up at http:\/\/\S+\n/);
+        const url = /is up at (http:\/\/\S+)/.exec(started.output())![1]!;
+        const stream = await openStream(url);
+
+        // Action
+        const { code, outputClosed, leftRunning } = await signalStarted(started, signal);
+
+        // Assertions
+        expect(code, started.output()).toBe(0);
+        expect(outputClosed).toBe(true);
+        expect(leftRunning).toEqual([]);
+        expect(await stream.ended).toBe(true);
+        expect(started.output()).toMatch(new RegExp(`"reason":"${signal}","msg":"shutting down"`));
+        expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+        expect(await tcpConnect('127.0.0.1', Number(new URL(url).port))).toBe('ECONNREFUSED');
+        expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+      },
+      180_000,
+    );
+  }
+});
+
+describe('npm start stopped while starting', () => {
+  it.skipIf(!hasPostgres)(
+    'on SIGTERM to npm\'s pid during its start (just after the migrations) comes up, then stops in order, stopping the cluster',
+    async () => {
+      // Setup: a fresh folder, so the migrations run and say so before anything serves.
+      const dataDir = dataFolder();
+      const started = await startCommand('npm', ['start'], { PRESENCE_DATA_DIR: dataDir }, /"msg":"migrations applied"/);
+
+      // Action
+      const { code, outputClosed, leftRunning } = await signalStarted(started, 'SIGTERM');
+
+      // Assertions
+      expect(code, started.output()).toBe(0);
+      expect(outputClosed).toBe(true);
+      expect(leftRunning).toEqual([]);
+      expect(started.output()).toMatch(/"reason":"SIGTERM","msg":"stopping once started"/);
+      expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    180_000,
+  );
+});
+
+describe('npm start in a terminal', () => {
+  it.skipIf(!hasPostgres)(
+    'stops in order on Ctrl-C (SIGINT to the process group, which node hears from the terminal and again from npm), logging "stopped" and stopping the cluster',
+    async () => {
+      // Setup
+      const dataDir = dataFolder();
+      const started = await startCommand('npm', ['start'], { PRESENCE_DATA_DIR: dataDir }, /is up at http:\/\/\S+\n/, { ownGroup: true });
+
+      // Action
+      const { code, outputClosed, leftRunning } = await signalStarted(started, 'SIGINT', 30_000, { group: true });
+
+      // Assertions
+      expect(code, started.output()).toBe(0);
+      expect(outputClosed).toBe(true);
+      expect(leftRunning).toEqual([]);
+      expect(started.output().match(/"msg":"shutting down"/g)).toHaveLength(1);
+      expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+      expect(runningPostmaster(join(dataDir, 'postgres'))).toBe(null);
+    },
+    180_000,
   );
 });
 

@@ -7,6 +7,7 @@ import { migrate } from '../../db/migrate.ts';
 import { pino } from 'pino';
 import { presenceTaskList, startPresenceWorker } from '../../server/presence/worker.ts';
 import { scratchDatabase } from '../helpers/db.ts';
+import { signalStarted, startCommand } from '../helpers/npm.ts';
 
 const silent = new Logger(() => () => {});
 let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
@@ -110,4 +111,35 @@ describe('the worker fallback sweep', () => {
     const completed = lines.filter((l) => l.msg.startsWith('Completed task') && l.msg.includes('presence_sweep'));
     expect(completed.map((l) => l.level)).toEqual([20, 20]);
   });
+});
+
+describe('npx presence worker, signalled by the pid that was started', () => {
+  it('stops on SIGTERM to npx\'s pid: the worker stops, logs "stopped" and leaves no process running', async () => {
+    // Setup: npx runs `sh -c 'presence' worker` and the shell forks node: the signal ends the shell alone.
+    const started = await startCommand('npx', ['presence', 'worker'], { DATABASE_URL: scratch.url }, /Worker connected/);
+
+    // Action
+    const { outputClosed, leftRunning } = await signalStarted(started, 'SIGTERM', 15_000);
+
+    // Assertions
+    expect(outputClosed, started.output()).toBe(true);
+    expect(leftRunning).toEqual([]);
+    expect(started.output()).toMatch(/"reason":"parent exited","msg":"shutting down"/);
+    expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+  }, 120_000);
+
+  it('stops on SIGINT to its own pid (what `exec` in a supervisor\'s command gives): logs "stopped", exits 0', async () => {
+    // Setup
+    const started = await startCommand(process.execPath, ['server/cli/bin.js', 'worker'], { DATABASE_URL: scratch.url }, /Worker connected/);
+
+    // Action
+    const { code, outputClosed, leftRunning } = await signalStarted(started, 'SIGINT', 15_000);
+
+    // Assertions
+    expect(code, started.output()).toBe(0);
+    expect(outputClosed).toBe(true);
+    expect(leftRunning).toEqual([]);
+    expect(started.output()).toMatch(/"reason":"SIGINT","msg":"shutting down"/);
+    expect(started.output().trimEnd()).toMatch(/"msg":"stopped"}$/);
+  }, 120_000);
 });
