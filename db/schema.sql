@@ -86,14 +86,20 @@ CREATE TYPE presence_private.transition AS (
 -- Name: TYPE transition; Type: COMMENT; Schema: presence_private
 COMMENT ON TYPE presence_private.transition IS 'One requested transition, handed to presence_private.apply_transitions: when it happened (now, or the moment a silent agent went offline) and why.';
 
--- Name: agent_history(presence.tenant_key, presence.agent_key, timestamp with time zone, timestamp with time zone); Type: FUNCTION; Schema: presence
-CREATE FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json)
+-- Name: agent_history(presence.tenant_key, presence.agent_key, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_cursor text DEFAULT NULL::text) RETURNS TABLE(range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, next_cursor text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
   v_to constant timestamptz := coalesce(p_to, now());
   v_from constant timestamptz := coalesce(p_from, v_to - interval '24 hours');
+  v_limit constant integer := coalesce(p_limit, 500);
+  v_after_at timestamptz := '-infinity';
+  v_after_id bigint;
+  v_events json;
+  v_last text;
+  v_count integer;
 begin
   if not exists (select 1 from public.human_agents a where a.id = p_agent_id and a.tenant_id = p_tenant_id) then
     perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
@@ -101,21 +107,45 @@ begin
   if v_from >= v_to then
     raise exception 'history range must have from before to, got % to %', v_from, v_to using errcode = 'PRUSR';
   end if;
+  if v_to - v_from > interval '31 days' then
+    raise exception 'history range must be at most 31 days, got % to %', v_from, v_to using errcode = 'PRUSR';
+  end if;
+  if v_limit < 1 or v_limit > 2000 then
+    raise exception 'history limit must be from 1 to 2000 events, got %', v_limit using errcode = 'PRUSR';
+  end if;
+  if p_cursor is not null then
+    select c.at, c.id into v_after_at, v_after_id from presence_private.history_after(p_cursor) c;
+  end if;
+
+  -- One more than the page, to know whether another follows. Order (at, id) with the pending timeout (id null)
+  -- last: the index (agent_id, at, id) gives it without a sort, from the cursor on.
+  select json_agg(json_build_object('from', p.from_status, 'to', p.to_status, 'reason', p.reason, 'at', p.at)
+                  order by p.n) filter (where p.n <= v_limit),
+         min(presence_private.history_cursor(p.at, p.id)) filter (where p.n = v_limit),
+         count(*)
+    into v_events, v_last, v_count
+    from (select l.from_status, l.to_status, l.reason, l.at, l.id,
+                 row_number() over (order by l.at, l.id nulls last) as n
+            from (select l.from_status, l.to_status, l.reason, l.at, l.id
+                    from presence_private.status_log l
+                   where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id
+                     and l.at >= greatest(v_from, v_after_at) and l.at < v_to
+                     and (p_cursor is null or l.at > v_after_at or l.id is null or l.id > v_after_id)
+                   order by l.at, l.id nulls last
+                   limit v_limit + 1) l) p;
+
   return query
   select v_from, v_to,
          coalesce((select l.to_status from presence_private.status_log l
                     where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id and l.at < v_from
                     order by l.at desc, l.id desc nulls first limit 1), 'offline'),
-         coalesce((select json_agg(json_build_object('from', l.from_status, 'to', l.to_status, 'reason', l.reason,
-                                                     'at', l.at) order by l.at, l.id nulls last)
-                     from presence_private.status_log l
-                    where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id and l.at >= v_from and l.at < v_to),
-                  '[]'::json);
+         coalesce(v_events, '[]'::json),
+         case when v_count > v_limit then v_last end;
 end
 $$;
 
--- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone) IS 'Status timeline of one agent of a tenant from p_from (inclusive; default 24 hours before p_to) to p_to (exclusive; default now): the range, the status the agent had at its start and the transitions in it, including a timeout readers already see but no sweep recorded yet. Raises PRAGT for an agent of another tenant, PRUSR for an empty range.';
+-- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) IS 'Status timeline of one agent of a tenant from p_from (inclusive; default 24 hours before p_to) to p_to (exclusive; default now), at most 31 days: the range, the status the agent had at its start, and a page of at most p_limit (1 to 2000; null: 500) of the transitions in it, in time order, including a timeout readers already see but no sweep recorded yet. next_cursor is null on the last page; otherwise pass it as p_cursor, with the same range, for the transitions after this page (events written meanwhile at later times are on later pages). Raises PRAGT for an agent of another tenant, PRUSR for an empty or too long range, a limit out of range or a cursor it did not hand out.';
 
 -- Name: assign_chat(presence.tenant_key); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.assign_chat(p_tenant_id presence.tenant_key) RETURNS TABLE(chat_id uuid, agent_id presence.agent_key)
@@ -352,6 +382,9 @@ begin
     raise exception 'sign-in id must be a non-empty string, got null' using errcode = 'PRSES';
   end if;
   perform presence_private.check_sign_in(p_sign_in);
+  if p_tenant_id is null then
+    raise exception 'tenant id must not be null' using errcode = 'PRTEN';
+  end if;
   if p_agent_id is not null then
     -- Lock order: the agent, then its tabs.
     select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
@@ -365,14 +398,23 @@ begin
       v_status := 'offline';
     end if;
   end if;
-  -- Delivered on commit only: live streams opened under this sign-in end.
-  perform pg_notify('presence_sign_in_ended', json_build_object('tenant', p_tenant_id::text, 'signIn', p_sign_in)::text);
+  -- The record servers check before ending a stream; a day is kept (see the table's comment), older rows go a few
+  -- at a time with each sign-out.
+  insert into presence_private.ended_sign_ins (tenant_id, sign_in, ended_at)
+  values (p_tenant_id, p_sign_in, now())
+  on conflict (tenant_id, sign_in) do update set ended_at = excluded.ended_at;
+  delete from presence_private.ended_sign_ins e
+   where e.ctid = any(array(select o.ctid from presence_private.ended_sign_ins o
+                             where o.ended_at < now() - interval '1 day'
+                             order by o.ended_at limit 16));
+  -- A doorbell, delivered on commit only, with nothing in it: no sign-in id goes to whoever listens.
+  perform pg_notify('presence_sign_in_ended', '');
   return v_status;
 end
 $$;
 
 -- Name: FUNCTION end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text) IS 'Sign-out: ends every tab that beat under sign-in p_sign_in (reason logout); the agent is offline at once unless another live tab of it remains (another browser, another sign-in). p_agent_id null for a user who is not an agent. Announces {tenant, signIn} on channel presence_sign_in_ended, on commit, so that live streams opened under that sign-in end. Returns the agent''s status (null without an agent).';
+COMMENT ON FUNCTION presence.end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text) IS 'Sign-out: ends every tab that beat under sign-in p_sign_in (reason logout); the agent is offline at once unless another live tab of it remains (another browser, another sign-in). p_agent_id null for a user who is not an agent. Records the ended sign-in for a day (presence.sign_ins_ended reads it) and rings channel presence_sign_in_ended on commit with an empty payload, so that servers end the live streams opened under it. Returns the agent''s status (null without an agent).';
 
 -- Name: heartbeat(presence.tenant_key, presence.agent_key, text, text, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text DEFAULT 'active'::text, p_sign_in text DEFAULT NULL::text) RETURNS TABLE(status text, last_seen timestamp with time zone, heartbeat_interval_s integer)
@@ -606,7 +648,6 @@ CREATE FUNCTION presence.release_chats(p_agent_id presence.agent_key) RETURNS in
 declare
   v_tenant presence.tenant_key;
   v_agent record;
-  v_count integer;
 begin
   select a.tenant_id into v_tenant from public.human_agents a where a.id = p_agent_id;
   if not found then
@@ -617,19 +658,12 @@ begin
   if v_agent.status <> 'offline' then
     return 0;  -- came back: its chats stay where they are
   end if;
-  with released as (
-    update presence_private.chats c set status = 'queued', agent_id = null, assigned_at = null
-     where c.agent_id = p_agent_id and c.status = 'assigned'
-    returning 1
-  )
-  select count(*) into v_count from released;
-  update public.human_agents a set active_chats = 0 where a.id = p_agent_id and a.active_chats <> 0;
-  return v_count;
+  return presence_private.release_held_chats(array[p_agent_id]);
 end
 $$;
 
 -- Name: FUNCTION release_chats(p_agent_id presence.agent_key); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) IS 'Returns the assigned chats of an agent that is still offline to the queue and sets its active_chats to 0; does nothing for an agent that came back. Run by the graphile-worker task release_chats that presence_private.apply_transitions enqueues. Owner only. Returns how many chats it released.';
+COMMENT ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) IS 'Returns the assigned chats of an agent that is still offline to the queue and sets its active_chats to 0; does nothing for an agent that came back. Run by the graphile-worker task release_chats that presence_private.apply_transitions enqueues; presence.sweep_stale_agents releases the same chats once the grace has passed if no job did. Owner only. Returns how many chats it released.';
 
 -- Name: set_status(presence.tenant_key, presence.agent_key, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) RETURNS text
@@ -639,11 +673,27 @@ CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id 
 declare
   v_agent record;
   v_target text;
+  v_recent integer;
+  v_oldest timestamptz;
 begin
   perform presence_private.check_status(p_status);
 
   -- Lock order: the agent, then (reading) its tabs.
   select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
+
+  -- At most 20 changes by hand a minute, counted from the agent's own transitions under its row lock, so parallel
+  -- calls cannot overshoot; beyond, nothing is written (not even a timeout lock_agent recorded: the error undoes it).
+  select count(*), min(e.at) into v_recent, v_oldest
+    from (select e.at from presence.status_events e
+           where e.agent_id = p_agent_id and e.reason = 'manual' and e.at > now() - interval '1 minute'
+           order by e.at desc limit 20) e;
+  if v_recent >= 20 then
+    raise exception 'agent % changed status by hand % times in the last minute: at most 20 changes a minute',
+      p_agent_id, v_recent
+      using errcode = 'PRSCR',
+            detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
+  end if;
+
   update public.human_agents a set chosen_status = p_status where a.id = p_agent_id;
 
   -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
@@ -664,7 +714,110 @@ end
 $$;
 
 -- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) IS 'The agent''s own choice of status (available, away, dnd, offline; reason manual). Heartbeats and sweeps never override it. Returns the effective status.';
+COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) IS 'The agent''s own choice of status (available, away, dnd, offline; reason manual). Heartbeats and sweeps never override it. At most 20 transitions by hand a minute per agent: beyond, raises PRSCR with detail retry_after_s=<seconds> and writes nothing. Returns the effective status.';
+
+-- Name: sign_ins_ended(presence.tenant_key[], text[]); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) RETURNS TABLE(tenant_id text, sign_in text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if coalesce(cardinality(p_tenant_ids), 0) <> coalesce(cardinality(p_sign_ins), 0)
+     or coalesce(cardinality(p_sign_ins), 0) > 100000 then
+    raise exception 'tenant ids and sign-ins must be arrays of one length, at most 100000, got % and %',
+      coalesce(cardinality(p_tenant_ids), 0), coalesce(cardinality(p_sign_ins), 0) using errcode = 'PRUSR';
+  end if;
+  return query
+    select e.tenant_id::text, e.sign_in
+      from unnest(p_tenant_ids, p_sign_ins) q(tenant_id, sign_in)
+      join presence_private.ended_sign_ins e on e.tenant_id = q.tenant_id and e.sign_in = q.sign_in;
+end
+$$;
+
+-- Name: FUNCTION sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) IS 'Which of the given (tenant, sign-in) pairs presence.end_sign_in ended in the last day: what a server checks when channel presence_sign_in_ended rings, before it ends the live streams opened under them. Pairs are matched together, so a caller learns nothing about another tenant''s sign-ins.';
+
+-- Name: status_changes_after(bigint, presence.tenant_key[], bigint[], bigint[], integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_last bigint;
+  v_xid xid8;
+  v_end bigint;
+begin
+  if p_after is not null and p_after < 0 then
+    raise exception 'after must be null or an event id (>= 0), got %', p_after using errcode = 'PRUSR';
+  end if;
+  if p_limit is null or p_limit < 1 or p_limit > 10000 then
+    raise exception 'limit must be between 1 and 10000, got %', coalesce(p_limit::text, 'null') using errcode = 'PRUSR';
+  end if;
+  if coalesce(cardinality(p_tenant_ids), 0) > 100000 then
+    raise exception 'at most 100000 tenants, got %', cardinality(p_tenant_ids) using errcode = 'PRUSR';
+  end if;
+  if coalesce(cardinality(p_pending_ids), 0) <> coalesce(cardinality(p_pending_xids), 0)
+     or coalesce(cardinality(p_pending_ids), 0) > 100000 then
+    raise exception 'pending ids and xids must be arrays of one length, at most 100000, got % and %',
+      coalesce(cardinality(p_pending_ids), 0), coalesce(cardinality(p_pending_xids), 0) using errcode = 'PRUSR';
+  end if;
+
+  -- 1. Every event id taken so far, committed, rolled back or still in flight, is at most v_last.
+  v_last := coalesce(pg_sequence_last_value(pg_get_serial_sequence('presence.status_events', 'id')::regclass), 0);
+  if p_after is null then
+    -- A new reader starts from here: what happened before it is in the snapshot its streams read first.
+    changes := '[]'::json;
+    next_after := v_last;
+    more := false;
+    pending_ids := '{}';
+    pending_xids := '{}';
+    reasons := '{}';
+    reason_counts := '{}';
+    return;
+  end if;
+  -- 2. A transaction id above that of every writer that took one of those ids (apply_transitions takes its
+  -- transaction id before its event ids). Once no transaction at or below it is running, an id it has not seen
+  -- in the table never will be: rolled back.
+  v_xid := pg_current_xact_id();
+  v_end := least(v_last, p_after + p_limit);
+
+  -- 3. One statement, so one snapshot: the ids after p_after (at most p_limit of them), the ids seen missing
+  -- before and not yet known rolled back, and which of those are still missing.
+  with snap as (
+    select pg_snapshot_xmin(pg_current_snapshot()) as xmin
+  ), pending as (
+    select p.id, p.xid from unnest(p_pending_ids, p_pending_xids) p(id, xid) where p.id <= p_after
+  ), found as (
+    select e.* from presence.status_events e where e.id > p_after and e.id <= v_end
+    union all
+    select e.* from presence.status_events e where e.id in (select p.id from pending p)
+  ), missing as (
+    -- in the new range: taken, not visible now
+    select g.id, v_xid::text::bigint as xid
+      from generate_series(p_after + 1, v_end) g(id)
+     where not exists (select 1 from found f where f.id = g.id)
+    union all
+    -- pending from earlier reads: still not visible, and the writer may still be running
+    select p.id, p.xid from pending p, snap s
+     where not exists (select 1 from found f where f.id = p.id)
+       and s.xmin <= p.xid::text::xid8
+  )
+  select coalesce((select json_agg(json_build_object(
+                     'id', f.id, 'tenant', f.tenant_id::text, 'agent', f.agent_id::text, 'from', f.from_status,
+                     'to', f.to_status, 'chosen', f.chosen_status, 'reason', f.reason, 'at', f.at) order by f.id)
+                     from found f where f.tenant_id = any(p_tenant_ids)), '[]'::json),
+         array(select m.id from missing m order by m.id),
+         array(select m.xid from missing m order by m.id),
+         array(select r.reason from found r group by r.reason order by r.reason),
+         array(select count(*)::integer from found r group by r.reason order by r.reason)
+    into changes, pending_ids, pending_xids, reasons, reason_counts;
+  next_after := v_end;
+  more := v_end < v_last;
+end
+$$;
+
+-- Name: FUNCTION status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after (at most p_limit ids on), of the tenants p_tenant_ids only, as a JSON array of {id, tenant, agent, from, to, chosen, reason, at}; plus how many events of every tenant there were by reason (for metrics), the id to pass next (next_after; more says whether more are waiting), and the ids not yet visible whose transaction may still commit (pending_ids, with pending_xids), which the caller passes back so that an event committed late is still read once. p_after null starts a reader at the newest id. No clock argument; reads only, though it takes a transaction id.';
 
 -- Name: sweep_runs(); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sweep_runs() RETURNS bigint
@@ -717,6 +870,7 @@ declare
   v_candidates tid[];
   v_changes presence_private.transition[] := '{}';
   v_count integer := 0;
+  v_release presence.agent_key[];
 begin
   -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: the first pass
   -- uses that; the second checks each candidate against its own tenant's (looked up only when tenants differ).
@@ -749,13 +903,88 @@ begin
      where s.agent_id = any (array(select c.agent_id from unnest(v_changes) c));
     v_count := presence_private.apply_transitions(v_changes);
   end if;
+
+  -- Stranded chats: agents offline for longer than their tenant's release_chats_after_s who still hold chats, whatever
+  -- became of their release job (a worker that died with its machine keeps the job locked for 4 hours). Found
+  -- through human_agents_offline_holding_idx, which holds only offline agents with chats. Lock order: the agents
+  -- (SKIP LOCKED, as above: one a beat or a job holds now is left to that or to the next sweep), then their chats.
+  -- An agent that came back is not offline, and keeps its chats.
+  select array_agg(x.id) into v_release
+    from (
+      select a.id
+        from public.human_agents a
+        join presence.settings s on s.tenant_id = a.tenant_id
+       where a.status = 'offline'
+         and a.active_chats > 0
+         and a.status_since + s.release_chats_after_s * interval '1 second' <= p_now
+       order by a.id
+         for update of a skip locked
+    ) x;
+  if v_release is not null then
+    perform presence_private.release_held_chats(v_release);
+  end if;
+
   update presence_private.sweep_stats set runs = runs + 1, last_run_at = now(), last_swept = v_count;
   return v_count;
 end
 $$;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout) every agent that is not offline and whose newest beat is older than its tenant''s offline_after_s at p_now, each at the moment it went offline; forgets their browser tabs. Set-based, idempotent, safe beside concurrent heartbeats. Returns how many agents it took offline. Scheduled as pg_cron job presence-sweep. Owner only: p_now moves the clock for tests and DBAs.';
+COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout) every agent that is not offline and whose newest beat is older than its tenant''s offline_after_s at p_now, each at the moment it went offline; forgets their browser tabs. Then returns to the queue the chats of every agent offline for longer than its tenant''s release_chats_after_s at p_now, whatever became of its release job. Set-based, idempotent, safe beside concurrent heartbeats. Returns how many agents it took offline. Scheduled as pg_cron job presence-sweep. Owner only: p_now moves the clock for tests and DBAs.';
+
+-- Name: time_in_status_for(presence.tenant_key, presence.agent_key, date, date); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) RETURNS TABLE(day date, status text, seconds numeric)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off'
+    AS $$
+declare
+  v_from constant timestamptz := p_from_day::timestamp at time zone 'UTC';
+  v_to constant timestamptz := (p_to_day + 1)::timestamp at time zone 'UTC';
+begin
+  if not exists (select 1 from public.human_agents a where a.id = p_agent_id and a.tenant_id = p_tenant_id) then
+    perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
+  end if;
+  if p_from_day is null or p_to_day is null or p_from_day > p_to_day or p_to_day - p_from_day >= 31 then
+    raise exception 'days must run from one day to at most 31 days later, got % to %',
+      coalesce(p_from_day::text, 'null'), coalesce(p_to_day::text, 'null') using errcode = 'PRUSR';
+  end if;
+  return query
+  with log as (
+    (select l.to_status, l.at, l.id from presence_private.status_log l
+      where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id and l.at < v_from
+      order by l.at desc, l.id desc nulls first limit 1)
+    union all
+    select l.to_status, l.at, l.id from presence_private.status_log l
+     where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id and l.at >= v_from and l.at < v_to
+    union all
+    (select l.to_status, l.at, l.id from presence_private.status_log l
+      where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id and l.at >= v_to
+      order by l.at, l.id nulls last limit 1)
+  ), spans as (
+    select l.to_status as status,
+           l.at as started,
+           coalesce(lead(l.at) over (order by l.at, l.id nulls last), now()) as ended
+      from log l
+  )
+  select d.day::date,
+         s.status,
+         sum(extract(epoch from
+               least(s.ended at time zone 'UTC', d.day + interval '1 day')
+             - greatest(s.started at time zone 'UTC', d.day)))
+    from spans s
+   cross join lateral generate_series(
+           greatest(date_trunc('day', s.started at time zone 'UTC'), p_from_day::timestamp),
+           least(date_trunc('day', s.ended at time zone 'UTC'), p_to_day::timestamp),
+           interval '1 day') as d(day)
+   where s.ended > s.started
+   group by d.day, s.status
+   order by d.day, s.status;
+end
+$$;
+
+-- Name: FUNCTION time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) IS 'Seconds (numeric) one agent of a tenant spent in each status on each UTC day from p_from_day to p_to_day (at most 31 days), as presence.time_in_status counts them, reading only those days'' transitions: the way to ask for one agent and a few days. Raises PRAGT for an agent of another tenant, PRUSR for days out of order or more than 31 of them.';
 
 -- Name: timeout_at(timestamp with time zone, integer, timestamp with time zone); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) RETURNS timestamp with time zone
@@ -922,6 +1151,34 @@ $$;
 -- Name: FUNCTION create_tenant(p_name text); Type: COMMENT; Schema: presence_accounts
 COMMENT ON FUNCTION presence_accounts.create_tenant(p_name text) IS 'Creates a tenant with the default presence settings; returns its id. Raises PRUSR for a blank name. Owner only.';
 
+-- Name: lift_sign_in_lock(text, text); Type: FUNCTION; Schema: presence_accounts
+CREATE FUNCTION presence_accounts.lift_sign_in_lock(p_email text, p_address text DEFAULT NULL::text) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_cleared integer;
+begin
+  if p_email is null and p_address is null then
+    raise exception 'name an e-mail, a client address or both' using errcode = 'PRUSR';
+  end if;
+  if length(p_email) > 320 or length(p_address) > 100 then
+    raise exception 'e-mail and client address must be strings of at most 320 and 100 characters' using errcode = 'PRUSR';
+  end if;
+  with cleared as (
+    delete from presence_accounts.sign_in_failures f
+     where (p_email is null or f.account = lower(btrim(p_email)))
+       and (p_address is null or f.address = p_address)
+    returning f.failures
+  )
+  select coalesce(sum(c.failures), 0)::integer into v_cleared from cleared c;
+  return v_cleared;
+end
+$$;
+
+-- Name: FUNCTION lift_sign_in_lock(p_email text, p_address text); Type: COMMENT; Schema: presence_accounts
+COMMENT ON FUNCTION presence_accounts.lift_sign_in_lock(p_email text, p_address text) IS 'Lifts sign-in limits before their window passes: forgets the failed sign-ins of an account (the e-mail, any case) from every address, or from one address only, or (e-mail null) every failure from one address. Returns how many failures it cleared (0: nothing was locked or counted). Raises PRUSR when neither is given. Owner only: npx presence unlock.';
+
 -- Name: logout(bytea); Type: FUNCTION; Schema: presence_accounts
 CREATE FUNCTION presence_accounts.logout(p_token_hash bytea) RETURNS boolean
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1009,10 +1266,7 @@ declare
   v_policy presence_accounts.sign_in_policy;
   v_account constant text := lower(btrim(p_email));
   v_user presence_accounts.users;
-  v_pair integer;
-  v_address integer;
-  v_by_account integer;
-  v_last timestamptz;
+  v_wait integer;
   v_ok boolean;
 begin
   if p_email is null or length(p_email) > 320 or p_password is null or length(p_password) > 1024 then
@@ -1032,41 +1286,67 @@ begin
       using errcode = 'PRUSR';
   end if;
 
-  -- Limits first: a refused attempt verifies nothing.
-  delete from presence_accounts.sign_in_failures f where f.last_at <= now() - v_policy.window_s * interval '1 second';
-  select coalesce(sum(f.failures) filter (where f.account = v_account and f.address = p_address), 0),
-         coalesce(sum(f.failures) filter (where f.address = p_address), 0),
-         coalesce(sum(f.failures) filter (where f.account = v_account), 0),
-         max(f.last_at)
-    into v_pair, v_address, v_by_account, v_last
-    from presence_accounts.sign_in_failures f
-   where f.account = v_account or f.address = p_address;
-  if v_pair >= v_policy.failures_per_account_address
-     or v_address >= v_policy.failures_per_address
-     or (v_by_account >= v_policy.failures_per_account and v_pair > 0) then
-    return query select 'rate_limited'::text,
-      greatest(1, ceil(v_policy.window_s - extract(epoch from now() - v_last)))::integer, null::text;
+  -- Rows idle for a window go, a hundred at a time; rows another sign-in holds are skipped, never waited for.
+  delete from presence_accounts.sign_in_failures f
+   where (f.account, f.address) in (
+     select o.account, o.address from presence_accounts.sign_in_failures o
+      where o.last_at <= now() - v_policy.window_s * interval '1 second'
+      limit 100 for update skip locked);
+  delete from presence_accounts.sign_in_verifications v
+   where (v.kind, v.key) in (
+     select o.kind, o.key from presence_accounts.sign_in_verifications o
+      where o.last_at <= now() - v_policy.window_s * interval '1 second'
+      limit 100 for update skip locked);
+
+  -- Refused already: answered without waiting for a turn.
+  v_wait := presence_accounts.sign_in_wait(v_account, p_address);
+  if v_wait is not null then
+    return query select 'rate_limited'::text, v_wait, null::text;
+    return;
+  end if;
+
+  -- The turn: the address's row, then the account's, locked until this call ends. A sign-in that shares either waits
+  -- here for the one before it to commit, then counts its failures below.
+  insert into presence_accounts.sign_in_verifications as v (kind, key, last_at)
+  values ('address', p_address, now())
+  on conflict (kind, key) do update
+    set verifications = case when v.last_at <= now() - v_policy.window_s * interval '1 second' then 0 else v.verifications end,
+        last_at = now();
+  insert into presence_accounts.sign_in_verifications as v (kind, key, last_at)
+  values ('account', v_account, now())
+  on conflict (kind, key) do update
+    set verifications = case when v.last_at <= now() - v_policy.window_s * interval '1 second' then 0 else v.verifications end,
+        last_at = now();
+  v_wait := presence_accounts.sign_in_wait(v_account, p_address);
+  if v_wait is not null then
+    return query select 'rate_limited'::text, v_wait, null::text;
     return;
   end if;
 
   select * into v_user from presence_accounts.users u where lower(u.email) = v_account;
+  if v_user.legacy_argon2 is not null and p_legacy_digest is null then
+    -- The server computes the argon2 digest of the password with these parameters and calls again.
+    return query select 'legacy'::text, null::integer, v_user.legacy_argon2;
+    return;
+  end if;
+
+  -- Counted before verifying: the failure is recorded now and taken back below if the password is right.
+  insert into presence_accounts.sign_in_failures as f (account, address, failures, last_at)
+  values (v_account, p_address, 1, now())
+  on conflict (account, address) do update
+    set failures = case when f.last_at <= now() - v_policy.window_s * interval '1 second' then 1 else f.failures + 1 end,
+        last_at = now();
+  update presence_accounts.sign_in_verifications v set verifications = v.verifications + 1
+   where (v.kind, v.key) in (('address', p_address), ('account', v_account));
+
   if v_user.legacy_argon2 is not null then
-    if p_legacy_digest is null then
-      -- The server computes the argon2 digest of the password with these parameters and calls again.
-      return query select 'legacy'::text, null::integer, v_user.legacy_argon2;
-      return;
-    end if;
     v_ok := presence_accounts.bcrypt_matches(p_legacy_digest, v_user.password_hash);
   else
     v_ok := presence_accounts.bcrypt_matches(presence_accounts.password_secret(p_password),
                                              coalesce(v_user.password_hash, v_policy.decoy_hash))
             and v_user.id is not null;
   end if;
-
   if not v_ok then
-    insert into presence_accounts.sign_in_failures as f (account, address, failures, last_at)
-    values (v_account, p_address, 1, now())
-    on conflict (account, address) do update set failures = f.failures + 1, last_at = now();
     return query select 'invalid'::text, null::integer, null::text;
     return;
   end if;
@@ -1092,7 +1372,36 @@ end
 $$;
 
 -- Name: FUNCTION sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text); Type: COMMENT; Schema: presence_accounts
-COMMENT ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) IS 'Signs a user in: verifies the password here (bcrypt; a decoy for an unknown e-mail), counts failures per account and address, per address and per account (sign_in_policy), and on success stores a sign-in session under the SHA-256 of the cookie token, valid for p_ttl_s seconds (at most max_session_ttl_s). Outcome ok, invalid (any bad pair), rate_limited (with retry_after_s) or legacy (an argon2 account: call again with p_legacy_digest, the argon2 digest of the password under legacy_params).';
+COMMENT ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) IS 'Signs a user in: verifies the password here (bcrypt; a decoy for an unknown e-mail) and on success stores a sign-in session under the SHA-256 of the cookie token, valid for p_ttl_s seconds (at most max_session_ttl_s). Limits (sign_in_policy: failures per account and address, per address, per account) are counted before the password is verified, under a lock on the address and then the account (sign_in_verifications), so parallel attempts take turns and cannot overshoot them; the failure is recorded before bcrypt runs and taken back on success. Outcome ok, invalid (any bad pair), rate_limited (with retry_after_s) or legacy (an argon2 account: call again with p_legacy_digest, the argon2 digest of the password under legacy_params).';
+
+-- Name: sign_in_wait(text, text); Type: FUNCTION; Schema: presence_accounts
+CREATE FUNCTION presence_accounts.sign_in_wait(p_account text, p_address text) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with policy as (select * from presence_accounts.sign_in_policy),
+  recent as (
+    select f.account, f.address, f.failures, f.last_at
+      from presence_accounts.sign_in_failures f, policy p
+     where (f.account = p_account or f.address = p_address)
+       and f.last_at > now() - p.window_s * interval '1 second'
+  ),
+  counts as (
+    select coalesce(sum(r.failures) filter (where r.account = p_account and r.address = p_address), 0) as pair,
+           coalesce(sum(r.failures) filter (where r.address = p_address), 0) as by_address,
+           coalesce(sum(r.failures) filter (where r.account = p_account), 0) as by_account,
+           max(r.last_at) as last_at
+      from recent r
+  )
+  select greatest(1, ceil(p.window_s - extract(epoch from now() - c.last_at)))::integer
+    from counts c, policy p
+   where c.pair >= p.failures_per_account_address
+      or c.by_address >= p.failures_per_address
+      or (c.by_account >= p.failures_per_account and c.pair > 0)
+$$;
+
+-- Name: FUNCTION sign_in_wait(p_account text, p_address text); Type: COMMENT; Schema: presence_accounts
+COMMENT ON FUNCTION presence_accounts.sign_in_wait(p_account text, p_address text) IS 'Seconds until an account (the e-mail lower-cased) may try to sign in again from a client address under sign_in_policy: null when it may now. Counts the failures within the window per account and address, per address and per account. Owner only; sign_in calls it.';
 
 -- Name: apply_transitions(presence_private.transition[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) RETURNS integer
@@ -1102,7 +1411,6 @@ CREATE FUNCTION presence_private.apply_transitions(p_changes presence_private.tr
 declare
   v_count integer;
   v_jobs integer;
-  v_notified integer;
 begin
   -- Callers hold the row locks of the agents they pass (presence_private.lock_agent, FOR UPDATE or an UPDATE), so
   -- from_status is current; the status = from_status guard keeps a stale request from rewriting history.
@@ -1110,6 +1418,9 @@ begin
   -- agent's previous transition: a caller that waited for the agent's lock started before the transaction it
   -- waited for, whose transition is the earlier one. Readers order events by at: in the storm test
   -- (tests/db/storm.test.ts) 281 of 5,270 events were dated before the event they follow, breaking the chain.
+  --
+  -- The UPDATE comes before the INSERT, so the transaction has its id before it takes an event id:
+  -- presence.status_changes_after relies on that to know when an event id it has not seen can no longer commit.
   with changed as (
     update public.human_agents a
        set status = c.to_status::presence.agent_status, status_reason = c.reason,
@@ -1122,16 +1433,10 @@ begin
     returning a.tenant_id, a.id as agent_id, c.from_status, c.to_status, a.chosen_status, c.reason,
               a.status_since as at, a.active_chats
   ), logged as (
-    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
-    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.reason, c.at
+    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, reason, at)
+    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.reason, c.at
       from changed c
     returning 1
-  ), notified as (
-    -- NOTIFY is delivered only if and when the transaction commits. Ids go out as strings, whatever their type.
-    select pg_notify('presence_status', json_build_object(
-      'tenant', c.tenant_id::text, 'agent', c.agent_id::text, 'from', c.from_status, 'to', c.to_status,
-      'chosen', c.chosen_status, 'reason', c.reason, 'at', c.at)::text)
-      from changed c
   ), releases as (
     -- Agents going offline with chats get one release job each, after their tenant's grace counted from when they
     -- went offline. The job key is per agent, so a flapping agent has one pending job whose run_at moves to the
@@ -1152,14 +1457,19 @@ begin
                 else 0 end as jobs
       from releases r
   )
-  select (select count(*) from logged), (select e.jobs from enqueued e), (select count(*) from notified)
-    into v_count, v_jobs, v_notified;
+  select (select count(*) from logged), (select e.jobs from enqueued e)
+    into v_count, v_jobs;
+  if v_count > 0 then
+    -- A doorbell, delivered on commit only, with nothing in it: listeners read the events from the table. Identical
+    -- notifications of one transaction are folded into one.
+    perform pg_notify('presence_status', '');
+  end if;
   return v_count;
 end
 $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of human_agents.status: applies the transitions (each at its own time), appends them to presence.status_events, notifies channel presence_status with {tenant, agent, from, to, chosen, reason, at} (on commit only), and for each agent going offline with active chats enqueues graphile-worker job release_chats (job key release_chats:<agent>, run release_chats_after_s after it went offline). Returns how many transitions happened.';
+COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of human_agents.status: applies the transitions (each at its own time), appends them to presence.status_events (with the agent''s chosen status), rings channel presence_status on commit with an empty payload (listeners read the events through presence.status_changes_after, never from the notification), and for each agent going offline with active chats enqueues graphile-worker job release_chats (job key release_chats:<agent>, run release_chats_after_s after it went offline). Returns how many transitions happened.';
 
 -- Name: check_session_id(text); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_session_id(p_session_id text) RETURNS void
@@ -1228,6 +1538,45 @@ $$;
 -- Name: FUNCTION forbid_change(); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.forbid_change() IS 'Trigger function that keeps a table append-only.';
 
+-- Name: history_after(text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.history_after(p_cursor text, OUT at timestamp with time zone, OUT id bigint) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  v_parts text[];
+begin
+  begin
+    v_parts := regexp_match(
+      convert_from(decode(rpad(translate(p_cursor, '-_', '+/'), (length(p_cursor) + 3) / 4 * 4, '='), 'base64'), 'UTF8'),
+      '^(-?[0-9]{1,18})\.([0-9]{1,18})$');
+  exception when others then
+    v_parts := null;
+  end;
+  if v_parts is null or p_cursor !~ '^[A-Za-z0-9_-]{1,64}$' then
+    raise exception 'history cursor % is not one this history handed out', quote_literal(left(p_cursor, 64))
+      using errcode = 'PRUSR';
+  end if;
+  at := 'epoch'::timestamptz + v_parts[1]::bigint * interval '1 microsecond';
+  id := v_parts[2]::bigint;
+end
+$_$;
+
+-- Name: FUNCTION history_after(p_cursor text, OUT at timestamp with time zone, OUT id bigint); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.history_after(p_cursor text, OUT at timestamp with time zone, OUT id bigint) IS 'The event (at, id) a cursor of presence.agent_history names. Raises PRUSR for a string that is not such a cursor.';
+
+-- Name: history_cursor(timestamp with time zone, bigint); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.history_cursor(p_at timestamp with time zone, p_id bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  select rtrim(translate(encode(convert_to(format('%s.%s', (extract(epoch from p_at) * 1000000)::bigint, p_id), 'UTF8'),
+                                'base64'), '+/', '-_'), '=')
+$$;
+
+-- Name: FUNCTION history_cursor(p_at timestamp with time zone, p_id bigint); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.history_cursor(p_at timestamp with time zone, p_id bigint) IS 'The opaque cursor presence.agent_history hands out for the event (at, id): base64url of its time in microseconds since the epoch and its id.';
+
 -- Name: lock_agent(presence.tenant_key, presence.agent_key); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) RETURNS record
     LANGUAGE plpgsql
@@ -1261,6 +1610,29 @@ $$;
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent row (first in the lock order) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
+
+-- Name: release_held_chats(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_count integer;
+begin
+  -- Callers hold the row locks of these agents (first in the lock order); their chats come second.
+  with released as (
+    update presence_private.chats c set status = 'queued', agent_id = null, assigned_at = null
+     where c.agent_id = any (p_agent_ids) and c.status = 'assigned'
+    returning 1
+  )
+  select count(*) into v_count from released;
+  update public.human_agents a set active_chats = 0 where a.id = any (p_agent_ids) and a.active_chats <> 0;
+  return v_count;
+end
+$$;
+
+-- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) IS 'Returns the assigned chats of the given agents to the queue and sets their active_chats to 0; the caller holds the agents'' row locks and has decided they are offline past their grace. Shared by presence.release_chats (the job) and presence.sweep_stale_agents. Returns how many chats it released.';
 
 -- Name: sweep_candidates(timestamp with time zone); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time zone) RETURNS SETOF tid
@@ -1392,11 +1764,15 @@ CREATE TABLE presence.status_events (
     to_status text NOT NULL,
     reason text NOT NULL,
     at timestamp with time zone NOT NULL,
+    chosen_status text,
     CONSTRAINT status_events_reason_check CHECK ((reason = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
 );
 
 -- Name: TABLE status_events; Type: COMMENT; Schema: presence
 COMMENT ON TABLE presence.status_events IS 'Append-only log: one row per status transition, written in the same transaction as the transition.';
+
+-- Name: COLUMN status_events.chosen_status; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.chosen_status IS 'The agent''s chosen status when the transition happened (null for events recorded before it was kept).';
 
 -- Name: status_events_id_seq; Type: SEQUENCE; Schema: presence
 ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1420,8 +1796,8 @@ CREATE VIEW presence_private.status_log AS
    FROM presence.status_events e
 UNION ALL
  SELECT NULL::bigint AS id,
-    a.tenant_id,
-    a.id AS agent_id,
+    (a.tenant_id)::presence.tenant_key AS tenant_id,
+    (a.id)::presence.agent_key AS agent_id,
     a.status AS from_status,
     'offline'::text AS to_status,
     'timeout'::text AS reason,
@@ -1431,7 +1807,7 @@ UNION ALL
   WHERE ((a.status <> 'offline'::text) AND (presence.offline_at(a.last_seen, s.offline_after_s) <= now()));
 
 -- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
-COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus the pending timeout of each agent that went silent and is not recorded offline yet (id null), at the moment readers began to see it offline.';
+COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus the pending timeout of each agent that went silent and is not recorded offline yet (id null), at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
 
 -- Name: time_in_status; Type: VIEW; Schema: presence
 CREATE VIEW presence.time_in_status AS
@@ -1440,7 +1816,7 @@ CREATE VIEW presence.time_in_status AS
             l.agent_id,
             l.to_status AS status,
             l.at AS started,
-            COALESCE(lead(l.at) OVER (PARTITION BY l.agent_id ORDER BY l.at, l.id), now()) AS ended
+            COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
            FROM presence_private.status_log l
         )
  SELECT s.tenant_id,
@@ -1454,7 +1830,7 @@ CREATE VIEW presence.time_in_status AS
   GROUP BY s.tenant_id, s.agent_id, d.day, s.status;
 
 -- Name: VIEW time_in_status; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.time_in_status IS 'Seconds (numeric) each agent spent in each status per UTC day, from presence.status_events and the timeouts readers already see; the current status counts up to now.';
+COMMENT ON VIEW presence.time_in_status IS 'Seconds (numeric) each agent spent in each status per UTC day, from presence.status_events and the timeouts readers already see; the current status counts up to now. A filter on tenant_id and agent_id reads that agent''s events only; for one agent and a few days, presence.time_in_status_for reads only those days.';
 
 -- Name: auth_sessions; Type: TABLE; Schema: presence_accounts
 CREATE TABLE presence_accounts.auth_sessions (
@@ -1480,6 +1856,18 @@ CREATE TABLE presence_accounts.sign_in_failures (
 
 -- Name: TABLE sign_in_failures; Type: COMMENT; Schema: presence_accounts
 COMMENT ON TABLE presence_accounts.sign_in_failures IS 'Failed sign-ins per account (the e-mail as typed, lower-cased, known or not) and client address, within the policy window.';
+
+-- Name: sign_in_verifications; Type: TABLE; Schema: presence_accounts
+CREATE TABLE presence_accounts.sign_in_verifications (
+    kind text NOT NULL,
+    key text NOT NULL,
+    verifications integer DEFAULT 0 NOT NULL,
+    last_at timestamp with time zone NOT NULL,
+    CONSTRAINT sign_in_verifications_kind_check CHECK ((kind = ANY (ARRAY['address'::text, 'account'::text])))
+);
+
+-- Name: TABLE sign_in_verifications; Type: COMMENT; Schema: presence_accounts
+COMMENT ON TABLE presence_accounts.sign_in_verifications IS 'One row per client address and per account that tried to sign in within the policy window: the row a sign-in locks to take its turn (address first, then account), and how many passwords were verified for it. Written by presence_accounts.sign_in only.';
 
 -- Name: users; Type: TABLE; Schema: presence_accounts
 CREATE TABLE presence_accounts.users (
@@ -1520,6 +1908,16 @@ CREATE TABLE presence_private.chats (
 
 -- Name: TABLE chats; Type: COMMENT; Schema: presence_private
 COMMENT ON TABLE presence_private.chats IS 'Customer chats: queued (waiting for an agent), assigned (to agent_id) or closed. human_agents.active_chats counts an agent''s assigned chats.';
+
+-- Name: ended_sign_ins; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.ended_sign_ins (
+    tenant_id presence.tenant_key NOT NULL,
+    sign_in text NOT NULL,
+    ended_at timestamp with time zone NOT NULL
+);
+
+-- Name: TABLE ended_sign_ins; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.ended_sign_ins IS 'Sign-ins ended by presence.end_sign_in in the last day (tenant, sign-in id, when), read by presence.sign_ins_ended so that servers end exactly the live streams of ended sign-ins.';
 
 -- Name: remote_cron_job; Type: TABLE; Schema: presence_private
 CREATE TABLE presence_private.remote_cron_job (
@@ -1598,6 +1996,10 @@ ALTER TABLE ONLY presence_accounts.sign_in_failures
 ALTER TABLE ONLY presence_accounts.sign_in_policy
     ADD CONSTRAINT sign_in_policy_pkey PRIMARY KEY (id);
 
+-- Name: sign_in_verifications sign_in_verifications_pkey; Type: CONSTRAINT; Schema: presence_accounts
+ALTER TABLE ONLY presence_accounts.sign_in_verifications
+    ADD CONSTRAINT sign_in_verifications_pkey PRIMARY KEY (kind, key);
+
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: presence_accounts
 ALTER TABLE ONLY presence_accounts.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
@@ -1605,6 +2007,10 @@ ALTER TABLE ONLY presence_accounts.users
 -- Name: chats chats_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
     ADD CONSTRAINT chats_pkey PRIMARY KEY (id);
+
+-- Name: ended_sign_ins ended_sign_ins_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.ended_sign_ins
+    ADD CONSTRAINT ended_sign_ins_pkey PRIMARY KEY (tenant_id, sign_in);
 
 -- Name: remote_cron_job remote_cron_job_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.remote_cron_job
@@ -1634,8 +2040,8 @@ ALTER TABLE ONLY public.human_agents
 ALTER TABLE ONLY public.tenants
     ADD CONSTRAINT tenants_pkey PRIMARY KEY (id);
 
--- Name: status_events_agent_at_idx; Type: INDEX; Schema: presence
-CREATE INDEX status_events_agent_at_idx ON presence.status_events USING btree (agent_id, at);
+-- Name: status_events_agent_at_id_idx; Type: INDEX; Schema: presence
+CREATE INDEX status_events_agent_at_id_idx ON presence.status_events USING btree (agent_id, at, id);
 
 -- Name: status_events_tenant_at_idx; Type: INDEX; Schema: presence
 CREATE INDEX status_events_tenant_at_idx ON presence.status_events USING btree (tenant_id, at);
@@ -1652,6 +2058,9 @@ CREATE INDEX sign_in_failures_address_idx ON presence_accounts.sign_in_failures 
 -- Name: sign_in_failures_last_at_idx; Type: INDEX; Schema: presence_accounts
 CREATE INDEX sign_in_failures_last_at_idx ON presence_accounts.sign_in_failures USING btree (last_at);
 
+-- Name: sign_in_verifications_last_at_idx; Type: INDEX; Schema: presence_accounts
+CREATE INDEX sign_in_verifications_last_at_idx ON presence_accounts.sign_in_verifications USING btree (last_at);
+
 -- Name: users_agent_id_key; Type: INDEX; Schema: presence_accounts
 CREATE UNIQUE INDEX users_agent_id_key ON presence_accounts.users USING btree (agent_id);
 
@@ -1663,6 +2072,12 @@ CREATE INDEX chats_assigned_idx ON presence_private.chats USING btree (agent_id)
 
 -- Name: chats_queued_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX chats_queued_idx ON presence_private.chats USING btree (tenant_id, created_at) WHERE (status = 'queued'::text);
+
+-- Name: ended_sign_ins_ended_at_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX ended_sign_ins_ended_at_idx ON presence_private.ended_sign_ins USING btree (ended_at);
+
+-- Name: human_agents_offline_holding_idx; Type: INDEX; Schema: public
+CREATE INDEX human_agents_offline_holding_idx ON public.human_agents USING btree (tenant_id) WHERE ((status = 'offline'::text) AND (active_chats > 0));
 
 -- Name: human_agents_online_idx; Type: INDEX; Schema: public
 CREATE INDEX human_agents_online_idx ON public.human_agents USING btree (tenant_id) WHERE (status <> 'offline'::text);
@@ -1712,9 +2127,9 @@ GRANT USAGE ON SCHEMA presence TO presence_analyst;
 -- Name: SCHEMA presence_accounts; Type: ACL; Schema: -
 GRANT USAGE ON SCHEMA presence_accounts TO presence_app;
 
--- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone); Type: ACL; Schema: presence
-REVOKE ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone) FROM PUBLIC;
-GRANT ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone) TO presence_app;
+-- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) TO presence_app;
 
 -- Name: FUNCTION assign_chat(p_tenant_id presence.tenant_key); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.assign_chat(p_tenant_id presence.tenant_key) FROM PUBLIC;
@@ -1770,6 +2185,14 @@ REVOKE ALL ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) FRO
 REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) TO presence_app;
 
+-- Name: FUNCTION sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) TO presence_app;
+
+-- Name: FUNCTION status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) TO presence_app;
+
 -- Name: FUNCTION sweep_runs(); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sweep_runs() FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.sweep_runs() TO presence_app;
@@ -1782,6 +2205,11 @@ GRANT ALL ON FUNCTION presence.sweep_scheduler() TO presence_analyst;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) TO presence_app;
+GRANT ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) TO presence_analyst;
 
 -- Name: FUNCTION timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) FROM PUBLIC;
@@ -1803,6 +2231,9 @@ REVOKE ALL ON FUNCTION presence_accounts.create_account(p_tenant_id presence.ten
 -- Name: FUNCTION create_tenant(p_name text); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.create_tenant(p_name text) FROM PUBLIC;
 
+-- Name: FUNCTION lift_sign_in_lock(p_email text, p_address text); Type: ACL; Schema: presence_accounts
+REVOKE ALL ON FUNCTION presence_accounts.lift_sign_in_lock(p_email text, p_address text) FROM PUBLIC;
+
 -- Name: FUNCTION logout(p_token_hash bytea); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.logout(p_token_hash bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence_accounts.logout(p_token_hash bytea) TO presence_app;
@@ -1820,6 +2251,9 @@ GRANT ALL ON FUNCTION presence_accounts.session_users(p_token_hashes bytea[]) TO
 -- Name: FUNCTION sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) TO presence_app;
+
+-- Name: FUNCTION sign_in_wait(p_account text, p_address text); Type: ACL; Schema: presence_accounts
+REVOKE ALL ON FUNCTION presence_accounts.sign_in_wait(p_account text, p_address text) FROM PUBLIC;
 
 -- Name: FUNCTION armor(bytea); Type: ACL; Schema: presence_crypto
 REVOKE ALL ON FUNCTION presence_crypto.armor(bytea) FROM PUBLIC;
@@ -1944,8 +2378,17 @@ REVOKE ALL ON FUNCTION presence_private.check_status(p_status text) FROM PUBLIC;
 -- Name: FUNCTION forbid_change(); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.forbid_change() FROM PUBLIC;
 
+-- Name: FUNCTION history_after(p_cursor text, OUT at timestamp with time zone, OUT id bigint); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.history_after(p_cursor text, OUT at timestamp with time zone, OUT id bigint) FROM PUBLIC;
+
+-- Name: FUNCTION history_cursor(p_at timestamp with time zone, p_id bigint); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.history_cursor(p_at timestamp with time zone, p_id bigint) FROM PUBLIC;
+
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) FROM PUBLIC;
+
+-- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) FROM PUBLIC;
 
 -- Name: FUNCTION sweep_candidates(p_cutoff timestamp with time zone); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time zone) FROM PUBLIC;
