@@ -15,7 +15,7 @@ import { withClient } from './cluster.ts';
 import { CpuMeter } from './cpu.ts';
 import type { LoadResult, Mix } from './load.ts';
 import { openRedis, clearRedisKeys } from './redis.ts';
-import { refreshAgents, seedAgents } from './seed.ts';
+import { agentToken, refreshAgents, seedAgents, tabId } from './seed.ts';
 import type { TenantLayout } from './tenants.ts';
 import { median, round, sleep } from './stats.ts';
 import { REDIS_KEY_PREFIX, type Variant } from './variants.ts';
@@ -27,6 +27,8 @@ export const P99_TARGET_MS = 50;
 const ACHIEVED_SHARE = 0.95;
 
 export const MIX: Mix = { status: 0.01, leave: 0.005, comebackMs: 3_000, jitterS: 2 };
+/** Seconds of the steady measure (nothing changing). */
+const STEADY_S = 10;
 
 export interface SearchOptions {
   /** First rate tried per variant, req/s. */
@@ -81,6 +83,20 @@ export interface Step {
   streams: { open: number; status_events: number; snapshots: number } | null;
 }
 
+/**
+ * What the heartbeat costs the database when nothing changes, measured after its search: 100 beats one at a time
+ * (the statements the server sent per beat, the stream hub's reads left out), and 10 s of beats at 30 % of the rate
+ * held with no status change and no tab leaving, while every supervisor's stream is open (the stream hub's
+ * statements a second: snapshots, event reads, sign-in checks).
+ */
+export interface Steady {
+  db_calls_per_beat: number;
+  streams_queries_per_s: number;
+  rate: number;
+  agents: number;
+  streams_open: number;
+}
+
 export interface VariantResult {
   /** Median over rounds of the largest rate held, req/s. */
   rate_held: number;
@@ -88,6 +104,8 @@ export interface VariantResult {
   /** The step that held at that rate (of the last round). */
   at_capacity: Step | null;
   steps: Step[];
+  /** The heartbeat only: its cost when nothing changes (of the last round). */
+  steady: Steady | null;
 }
 
 export interface HttpResult {
@@ -146,6 +164,7 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
           rates_held: rates,
           at_capacity: found.step,
           steps: [...(previous?.steps ?? []), ...found.steps],
+          steady: found.steady ?? previous?.steady ?? null,
         };
         log(`http ${variant} round ${round + 1}: ${found.rate} req/s held`);
       }
@@ -166,7 +185,10 @@ interface SearchContext extends HttpOptions {
   ensureSeeded: (agents: number) => Promise<void>;
 }
 
-async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ rate: number; step: Step | null; steps: Step[] }> {
+async function searchVariant(
+  variant: Variant,
+  ctx: SearchContext,
+): Promise<{ rate: number; step: Step | null; steps: Step[]; steady: Steady | null }> {
   const { search, log } = ctx;
   const { child: server, ready } = await Child.start<{ port: number; pids: number[] }>(`server ${variant}`, 'server.ts', [
     variant,
@@ -265,6 +287,48 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
     return step;
   };
 
+  const measureSteady = async (heldRate: number): Promise<Steady> => {
+    const beats = 100;
+    await refreshAgents(ctx.owner, 1, beats, new Date());
+    await statements(ctx.ownerUrl, 'reset');
+    for (let n = 1; n <= beats; n++) {
+      const res = await fetch(`${url}/api/auth/heartbeat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: `presence_session=${agentToken(ctx.secret, n)}` },
+        body: JSON.stringify({ sessionId: tabId(n, 0) }),
+      });
+      if (!res.ok) throw new Error(`steady beat of agent ${n} answered ${res.status}: ${await res.text()}`);
+    }
+    const single = await statements(ctx.ownerUrl, 'read');
+
+    const rate = Math.max(1, Math.round(heldRate * 0.3));
+    const agents = Math.min(Math.round(rate * INTERVAL_S), ctx.maxAgents);
+    await refreshAgents(ctx.owner, 1, agents, new Date());
+    const running = load.request<{ result: LoadResult }>({
+      type: 'run',
+      rate,
+      agents,
+      connections: ctx.connections,
+      warmupS: search.warmupS,
+      durationS: STEADY_S,
+      mix: { ...MIX, status: 0, leave: 0 },
+    });
+    await sleep(search.warmupS * 1000);
+    await statements(ctx.ownerUrl, 'reset');
+    await running;
+    const quiet = await statements(ctx.ownerUrl, 'read');
+    const open = (await streams?.request<StreamCounts>({ type: 'count' }))?.open ?? 0;
+    const steady: Steady = {
+      db_calls_per_beat: single ? round((single.calls - single.stream_calls) / beats, 2) : NaN,
+      streams_queries_per_s: quiet ? round(quiet.stream_calls / STEADY_S, 2) : NaN,
+      rate,
+      agents,
+      streams_open: open,
+    };
+    log(`  steady: ${steady.db_calls_per_beat} database calls a beat; ${steady.streams_queries_per_s} stream queries/s at ${rate} req/s with ${open} streams open and nothing changing`);
+    return steady;
+  };
+
   try {
     let best: Step | null = null;
     let failedAt: number | null = null;
@@ -290,7 +354,8 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<{ ra
       if (step.held) best = step;
       else failedAt = mid;
     }
-    return { rate: best?.rate ?? 0, step: best, steps };
+    const steady = variant === 'heartbeat' && best ? await measureSteady(best.rate) : null;
+    return { rate: best?.rate ?? 0, step: best, steps, steady };
   } finally {
     await load.stop();
     await streams?.stop();
@@ -306,6 +371,8 @@ interface StreamCounts {
 
 interface StatementCounts {
   calls: number;
+  /** The stream hub's: snapshots, reads of the events after a ring, checks of ended sign-ins. */
+  stream_calls: number;
   heartbeats_calls: number;
   heartbeats_rows: number;
   session_users_calls: number;
@@ -322,6 +389,7 @@ async function statements(url: string, action: 'reset' | 'read'): Promise<Statem
     }
     const { rows } = await c.query<Record<keyof StatementCounts, string>>(
       `select coalesce(sum(s.calls), 0) as calls,
+              coalesce(sum(s.calls) filter (where s.query ~ 'presence\\.(agent_presence|status_changes_after|sign_ins_ended)'), 0) as stream_calls,
               coalesce(sum(s.calls) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_calls,
               coalesce(sum(s.rows) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_rows,
               coalesce(sum(s.calls) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_calls,
@@ -333,6 +401,7 @@ async function statements(url: string, action: 'reset' | 'read'): Promise<Statem
     const r = rows[0]!;
     return {
       calls: Number(r.calls),
+      stream_calls: Number(r.stream_calls),
       heartbeats_calls: Number(r.heartbeats_calls),
       heartbeats_rows: Number(r.heartbeats_rows),
       session_users_calls: Number(r.session_users_calls),
