@@ -3,7 +3,7 @@
 // it listens or why it could not, replaces one that dies, and stops them all. Each builds its own services and app
 // (server/serve/here.ts) on the primary's port: a beat through one reaches the live streams of all of them through
 // PostgreSQL's NOTIFY, and sign-in limits, counted in SQL, hold across them.
-import cluster, { type Worker as ClusterChild } from 'node:cluster';
+import cluster, { type Worker as ServingProcess } from 'node:cluster';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -29,26 +29,26 @@ export const isServingProcess = cluster.isWorker;
  */
 export async function serveFromProcesses(n: number, order: ServeOrder, logger: Logger): Promise<Serving> {
   let stopping = false;
-  const fork = (): Promise<{ child: ClusterChild; address: AddressInfo }> => {
-    const child = cluster.fork();
+  const fork = (): Promise<{ servingProcess: ServingProcess; address: AddressInfo }> => {
+    const servingProcess = cluster.fork();
     return new Promise((resolve, reject) => {
-      child.on('message', (report: ServingReport) => {
-        if ('ready' in report) child.send(order);
+      servingProcess.on('message', (report: ServingReport) => {
+        if ('ready' in report) servingProcess.send(order);
         if ('failed' in report) reject(report.setup ? new SetupError(report.failed) : new Error(report.failed));
       });
-      child.once('listening', (address: { address: string; port: number; addressType: number | string }) => {
+      servingProcess.once('listening', (address: { address: string; port: number; addressType: number | string }) => {
         const family = address.addressType === 6 || address.addressType === 'udp6' ? 'IPv6' : 'IPv4';
-        resolve({ child, address: { address: address.address, port: address.port, family } });
+        resolve({ servingProcess, address: { address: address.address, port: address.port, family } });
       });
-      child.once('exit', (code, signal) => reject(new Error(`serving process ${child.id} exited (${signal ?? code}) before listening`)));
+      servingProcess.once('exit', (code, signal) => reject(new Error(`serving process ${servingProcess.id} exited (${signal ?? code}) before listening`)));
     });
   };
-  const replaceWhenDead = (child: ClusterChild) => {
-    child.once('exit', (code, signal) => {
+  const replaceWhenDead = (servingProcess: ServingProcess) => {
+    servingProcess.once('exit', (code, signal) => {
       if (stopping) return;
-      logger.error({ process: child.id, code, signal }, 'a serving process died; starting another');
+      logger.error({ process: servingProcess.id, code, signal }, 'a serving process died; starting another');
       void fork().then(
-        ({ child: next }) => replaceWhenDead(next),
+        ({ servingProcess: next }) => replaceWhenDead(next),
         (error: unknown) => logger.error({ err: error }, 'could not replace a serving process'),
       );
     });
@@ -61,8 +61,8 @@ export async function serveFromProcesses(n: number, order: ServeOrder, logger: L
     await stopAll();
     throw failed.reason;
   }
-  const up = started.map((s) => (s as PromiseFulfilledResult<{ child: ClusterChild; address: AddressInfo }>).value);
-  for (const { child } of up) replaceWhenDead(child);
+  const up = started.map((s) => (s as PromiseFulfilledResult<{ servingProcess: ServingProcess; address: AddressInfo }>).value);
+  for (const { servingProcess } of up) replaceWhenDead(servingProcess);
   return {
     address: up[0]!.address,
     async close() {
@@ -75,11 +75,11 @@ export async function serveFromProcesses(n: number, order: ServeOrder, logger: L
 /** Asks every live serving process to stop (or kills one that is no longer connected); resolves when all exited. */
 async function stopAll(): Promise<void> {
   await Promise.all(
-    Object.values(cluster.workers ?? {}).map(async (child) => {
-      if (!child || child.isDead()) return;
-      const exited = once(child, 'exit');
-      if (child.isConnected()) child.send('shutdown');
-      else child.kill();
+    Object.values(cluster.workers ?? {}).map(async (servingProcess) => {
+      if (!servingProcess || servingProcess.isDead()) return;
+      const exited = once(servingProcess, 'exit');
+      if (servingProcess.isConnected()) servingProcess.send('shutdown');
+      else servingProcess.kill();
       await exited;
     }),
   );
