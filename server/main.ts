@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       throw error;
     });
     const stop = stopInOrder({ serving, jobs, database, processes: config.webConcurrency, logger });
-    // Said once a stop is handled, so that whoever reads it may stop the server at once.
+    // Said once requests to stop are handled (kept until `up`), so that whoever reads it may stop the server at once.
     console.log(
       upBanner({
         address: serving.address,
