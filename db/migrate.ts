@@ -4,6 +4,7 @@ import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 import { projectRoot, SetupError } from './database.ts';
+import { sweepScheduler } from './sql/sweep-scheduler.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
@@ -139,14 +140,9 @@ async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => P
 
 /** One line for people, after "sweep: " (callers print the label): which scheduler sweeps this database. */
 export async function describeSweep(databaseUrl: string): Promise<string> {
-  return withClient(databaseUrl, async (client) => {
-    const { rows } = await client.query<{ scheduler: string; schedule: string; active: boolean; database_name: string; here: boolean }>(
-      'select s.*, s.database_name = current_database() as here from presence.sweep_scheduler() s',
-    );
-    const s = rows[0]!;
-    if (s.scheduler !== 'pg_cron') {
-      return 'no pg_cron job sweeps this database; the worker (npm start, or npx presence worker) sweeps every minute. On managed PostgreSQL: npx presence cron install';
-    }
-    return `pg_cron job ${s.here ? 'presence-sweep' : `in database ${s.database_name}`}, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`;
-  });
+  const s = await withClient(databaseUrl, sweepScheduler);
+  if (s.scheduler !== 'pg_cron') {
+    return 'no pg_cron job sweeps this database; the worker (npm start, or npx presence worker) sweeps every minute. On managed PostgreSQL: npx presence cron install';
+  }
+  return `pg_cron job ${s.here ? 'presence-sweep' : `in database ${s.database_name}`}, schedule '${s.schedule}'${s.active ? '' : ' (paused)'}`;
 }

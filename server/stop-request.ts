@@ -2,8 +2,9 @@
 // or the end of the process that started it. A supervisor, Docker's `CMD ["npm", "start"]` or `kill <pid>` signals
 // the pid it started, npm's, and npm hands the signal to its child alone: `npm start` execs node (package.json), so
 // node is that child; `npx presence worker` runs `sh -c 'presence' worker`, and Debian's dash forks instead of
-// exec'ing, so SIGTERM ends the shell and leaves this process orphaned, serving on. The parent changing is then the
+// exec'ing, so SIGTERM ends the shell and leaves this process orphaned, running on. The parent changing is then the
 // request to stop. (SIGINT the shell holds until its child exits: docs/cli.md says how a supervisor avoids it.)
+import type { Logger } from 'pino';
 
 /**
  * A signal within this long of the first is the same request delivered twice: Ctrl-C in a terminal signals the
@@ -32,4 +33,26 @@ export function onStopRequest(stop: (reason: string) => void): void {
     request('parent exited');
   }, 250);
   watch.unref();
+}
+
+/**
+ * npm start's requests to stop. One that comes while starting (a supervisor stopping a container that is still
+ * migrating) is kept until `up` is called, then carried out in order: dying of the signal would leave the cluster
+ * running. A second one while starting exits at once.
+ */
+export function stopOnceUp(logger: Logger): { up(stop: (reason: string) => void): void } {
+  let pending: string | null = null;
+  let stop: ((reason: string) => void) | null = null;
+  onStopRequest((reason) => {
+    if (stop) return stop(reason);
+    if (pending) process.exit(1);
+    pending = reason;
+    logger.info({ reason }, 'stopping once started');
+  });
+  return {
+    up(carryOut) {
+      stop = carryOut;
+      if (pending) carryOut(pending);
+    },
+  };
 }
