@@ -1,5 +1,6 @@
-// npx tsx bench/forged-notify.ts: issue 14's findings 1 and 4 measured on the real server (npm start's pieces in this process,
-// behind this project's sign-in) on a PostgreSQL cluster of the run's own. About a minute. Not part of CI.
+// npx tsx bench/forged-notify.ts: forged notifications and one sign-in's many streams, measured on the real server
+// (npm start's pieces in this process, behind this project's sign-in) on a PostgreSQL cluster of the run's own. About
+// a minute. Not part of CI.
 //
 //   1. Quiet: another tenant's agent beats back to back for --seconds (default 10): p50 and p99, /metrics bytes, RSS.
 //   2. Forged: the same beats while a login role granted nothing sends --notifications (default 100,000) with
