@@ -2,7 +2,7 @@
 // acknowledged beats the database lost, the database's own consistency, and the server's complaints.
 import { round, sleep, tally } from '../stats.ts';
 import type { Harness } from './harness.ts';
-import { BeatLoad, Churn, type Beat } from './load.ts';
+import { BeatLoad, Churn } from './load.ts';
 
 /** What happened to the beats during a fault (from `t0` until it `ended`) and after it, until `end`. */
 export function outage(load: BeatLoad, rate: number, t0: number, ended: number, end: number) {
