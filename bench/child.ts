@@ -1,6 +1,7 @@
 // The bench's child processes (servers, the load generator, the stream holder): Node with tsx, driven over IPC by
 // requests that each get one answer ({ id, ... }), and stopped by a `stop` request or, failing that, SIGKILL.
 import { fork, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../server/config.ts';
 
@@ -34,15 +35,28 @@ export class Child {
 
   /**
    * Starts bench/<file> with args; resolves once it answered its first message ({ id: 0, ... }). `nodeArgs` go to
-   * Node (and, through node:cluster, to the processes it forks), e.g. --cpu-prof.
+   * Node (and, through node:cluster, to the processes it forks), e.g. --cpu-prof. `env` is added to this process's
+   * environment; with `logFile`, the child's output is appended there instead of shown.
    */
-  static async start<T = unknown>(name: string, file: string, args: string[], nodeArgs: string[] = []): Promise<{ child: Child; ready: T }> {
+  static async start<T = unknown>(
+    name: string,
+    file: string,
+    args: string[],
+    nodeArgs: string[] = [],
+    { env = {}, logFile }: { env?: Record<string, string>; logFile?: string } = {},
+  ): Promise<{ child: Child; ready: T }> {
     const proc = fork(join(projectRoot, 'bench', file), args, {
       cwd: projectRoot,
+      env: { ...process.env, ...env },
       execArgv: ['--import', 'tsx', ...nodeArgs],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', logFile ? 'pipe' : 'inherit', logFile ? 'pipe' : 'inherit', 'ipc'],
     });
-    const child = new Child(name, proc);
+    if (logFile) {
+      const log = createWriteStream(logFile, { flags: 'a' });
+      proc.stdout!.pipe(log);
+      proc.stderr!.pipe(log);
+    }
+    const child = new Child(logFile ? `${name} (log: ${logFile})` : name, proc);
     const ready = await new Promise<T>((resolve, reject) => {
       child.waiting.set(0, { resolve, reject });
     });

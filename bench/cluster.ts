@@ -2,18 +2,19 @@
 //
 // The throwaway cluster is durable (fsync on, synchronous_commit on): the heartbeat figures must include the
 // cost of a commit that survives a crash wherever a transition happens. It is sized like a small production
-// server rather than like initdb's defaults: shared_buffers holds the presence tables (1M agents with their tabs
-// are ~600 MB), and random_page_cost 1.1 says what is true of a cached table on SSD. pg_stat_statements is
+// server rather than like initdb's defaults: shared_buffers holds the presence tables of 1M agents with their tabs
+// (their size is in docs/benchmarks.md, "How it measures"), and random_page_cost 1.1 says what is true of a cached
+// table on SSD. pg_stat_statements is
 // preloaded to count the server's statements; pg_cron's own sweep job is unscheduled so that nothing sweeps behind
 // the benchmark's back. max_connections leaves room for the serving processes' pools and LISTEN connections.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
-import { childPids } from './cpu.ts';
+import { postgresPids } from './cpu.ts';
 
 export const SERVER_SETTINGS: Record<string, string> = {
   shared_buffers: '1GB',
@@ -86,11 +87,10 @@ export async function openBenchDatabase(databaseUrl: string | undefined): Promis
     }
   });
   const url = cluster.url;
-  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
     url,
     own: true,
-    postgresPids: () => [postmaster, ...childPids(postmaster)],
+    postgresPids: () => postgresPids(dataDir),
     settings: await reportSettings(url),
     async createDatabase(name: string) {
       await withClient(withDatabase(url, 'postgres'), (c) => c.query(`create database ${name}`));

@@ -1,6 +1,7 @@
 // CPU time from /proc (Linux): of given processes, of a PostgreSQL server (postmaster and every backend), and of the
 // whole machine, so that a step can say where its CPU went, per request, including what other work took.
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
@@ -29,6 +30,12 @@ export function childPids(pid: number): number[] {
     }
   }
   return pids;
+}
+
+/** The postmaster of the cluster in `dataDir` (as its postmaster.pid says now) and every backend. */
+export function postgresPids(dataDir: string): number[] {
+  const postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return [postmaster, ...childPids(postmaster)];
 }
 
 /** Busy and total CPU time of the machine, µs (all cores). */

@@ -1,5 +1,6 @@
-// npx tsx bench/forged-notify.ts: issue 14's findings 1 and 4 measured on the real server (npm start's pieces in this process,
-// behind this project's sign-in) on a PostgreSQL cluster of the run's own. About a minute. Not part of CI.
+// npx tsx bench/forged-notify.ts: forged notifications and one sign-in's many streams, measured on the real server
+// (npm start's pieces in this process, behind this project's sign-in) on a PostgreSQL cluster of the run's own. About
+// a minute. Not part of CI.
 //
 //   1. Quiet: another tenant's agent beats back to back for --seconds (default 10): p50 and p99, /metrics bytes, RSS.
 //   2. Forged: the same beats while a login role granted nothing sends --notifications (default 100,000) with
@@ -27,6 +28,7 @@ import { loadConfig, projectRoot } from '../server/config.ts';
 import { createAppPool } from '../server/pool.ts';
 import { defaultMaxStreams } from '../server/presence/descriptors.ts';
 import { createServices } from '../server/services.ts';
+import { quantile, round, sleep } from './stats.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,7 +38,6 @@ const SECONDS = arg('seconds', 10);
 const NOTIFICATIONS = arg('notifications', 100_000);
 const STREAMS = arg('streams', 20);
 const PASSWORD = 'bench-password';
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'presence-forged-'));
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
       })();
     }
     await fetch(`${base}/api/auth/heartbeat`, { method: 'POST', headers: { cookie: victim.cookie, 'content-type': 'application/json' }, body: '{"sessionId":"tab"}' });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const framesBefore = statusFrames;
 
     const beats = async (until: Promise<unknown> | null): Promise<{ p50: number; p99: number; n: number }> => {
@@ -134,8 +135,7 @@ async function main(): Promise<void> {
         }).then((r) => r.arrayBuffer());
         times.push(performance.now() - started);
       }
-      times.sort((a, b) => a - b);
-      return { p50: round(times[Math.floor(times.length / 2)]!, 2), p99: round(times[Math.floor(times.length * 0.99)]!, 2), n: times.length };
+      return { p50: round(quantile(times, 0.5), 2), p99: round(quantile(times, 0.99), 2), n: times.length };
     };
     const scrape = async () => {
       const text = await (await fetch(`${base}/metrics`)).text();
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     })();
     const forgedBeats = await beats(flood);
     const floodMs = await flood;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const forged = {
       beats: forgedBeats,
       ...(await scrape()),

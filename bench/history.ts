@@ -6,7 +6,7 @@
 //   - one agent-day of time_in_status, for an ordinary agent and for the busy one: the view filtered on tenant,
 //     agent and day (before and after), presence.time_in_status_for (after);
 //   - after: over HTTP (the presence router in this process, its pool as npm start makes it), 20 concurrent requests
-//     of the whole-of-time range and 20 of the busy agent's last 31 days, and one client walking all
+//     of a whole-of-time range (0001 to 9999) and 20 of the busy agent's last 31 days, and one client walking all
 //     200k events page by page.
 // Prints median milliseconds of 5 runs and the size of each answer; docs/reliability.md carries the figures.
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';

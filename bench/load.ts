@@ -7,9 +7,9 @@
 // second, which is a browser tab's own connection). autocannon's rate limit is a quota per connection that a
 // one-second timer resets, and all those timers start together: at 3,000 req/s that is 3,000 requests in the same
 // instant every second (p99 = the time to drain the burst). Each connection's timer is therefore restarted with a
-// quota of one request every C/R s, connection i at phase i/R s; its first request waits for it. With one connection
-// per request per second (1 req/s each), p99 at 500-700 req/s went from ~25 ms to 90-125 ms on this machine, for
-// ~8 % more CPU per request: thousands of sockets, each woken once a second, cost the server more than 100 busy ones.
+// quota of one request every C/R s, connection i at phase i/R s; its first request waits for it. Thousands of sockets,
+// each woken once a second, cost the server more than 100 busy ones (docs/benchmarks.md, "How it measures", has the
+// figures).
 // Latencies are recorded as measured, from autocannon's response events in the measured window (autocannon's own
 // histogram would add one synthetic sample per millisecond of latency, counting a slow answer dozens of times with a
 // fixed schedule). A step whose server falls behind shows it as a rate achieved below the rate asked, and fails.
@@ -24,7 +24,7 @@
 import autocannon, { type Client } from 'autocannon';
 import { ready, serveRequests } from './child.ts';
 import { agentToken, tabId } from './seed.ts';
-import { round } from './stats.ts';
+import { quantile, round } from './stats.ts';
 
 export interface Mix {
   /** Share of turns that change the agent's status (away, or back to available). */
@@ -171,9 +171,8 @@ function runStep({ rate, agents, connections: asked, warmupS, durationS, mix }: 
           reject(error);
           return;
         }
-        latencies.sort((a, b) => a - b);
-        const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
         const total = latencies.length;
+        const at = (q: number) => round(total ? quantile(latencies, q) : 0);
         resolve({
           rate,
           agents,
@@ -184,7 +183,7 @@ function runStep({ rate, agents, connections: asked, warmupS, durationS, mix }: 
           p90_ms: at(0.9),
           p99_ms: at(0.99),
           p999_ms: at(0.999),
-          max_ms: round(latencies.at(-1) ?? 0),
+          max_ms: round(latencies.reduce((a, b) => Math.max(a, b), 0)),
           errors,
           timeouts,
           non2xx,

@@ -7,8 +7,8 @@
 // --quick (under 5 minutes) beats 200k times over 20k agents instead of 1M over 100k, takes the sweep median of 3
 // runs instead of 5, and searches the largest rate held in coarser steps (x1.4, 4 s, one bisection) than the full
 // run (x1.2, 10 s, two bisections). The full run searches every variant three times, the variants taking turns,
-// and reports the median rate held: a single search lands a step or two apart from one run to the next on this
-// shared 2-core machine (10-20 %), enough to turn a ratio of two variants around.
+// and reports the median rate held: a single search lands a step or two apart from one run to the next on a
+// shared machine, enough to turn a ratio of two variants around (docs/benchmarks.md, "How it measures").
 import { parseArgs } from 'node:util';
 import { openBenchDatabase } from './cluster.ts';
 import { measureHot } from './hot.ts';
@@ -41,9 +41,8 @@ const layout = tenantLayout(parseTenantShape(values['tenant-size']), 1_000_000);
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 // First rates tried: near where each variant held in earlier runs, so that the search spends its steps close to
-// the answer. The quick run starts nearer still and does not run a failed step again, to stay under 5 minutes:
-// with the full run's starts and retries it took 297 s on a fresh clone at 0d74ef0 (283 s with the nearer starts
-// alone), where every variant but bare Express held 3,800-4,100 req/s.
+// the answer. The quick run starts nearer still and does not run a failed step again, to stay under 5 minutes
+// (docs/benchmarks.md, "How it measures", has what it took with the full run's starts and retries).
 const search: SearchOptions = {
   start: quick
     ? { heartbeat: 2000, noop: 2000, redis: 2000, seed: 2000, bare: 7000 }

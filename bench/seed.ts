@@ -5,8 +5,8 @@
 //
 // A sign-in made here is as real as one made by POST /api/auth/login: a presence_accounts.auth_sessions row keyed by
 // the SHA-256 of the agent's own token, which the server hashes from the cookie and looks up with
-// presence_accounts.session_users. Only the password step is skipped (bcrypt in SQL costs ~60 ms an account at
-// cost 10; 200k accounts would take hours).
+// presence_accounts.session_users. Only the password step is skipped: bcrypt in SQL at cost 10 would take hours for
+// the accounts of a full run (docs/benchmarks.md, "How it measures", has its cost an account).
 import type pg from 'pg';
 import type { TenantLayout } from './tenants.ts';
 

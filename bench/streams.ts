@@ -46,7 +46,7 @@ function openStream(supervisor: number): Promise<void> {
           counts.bytes += chunk.length;
           let start = 0;
           for (let end = chunk.indexOf('\n'); end >= 0; end = chunk.indexOf('\n', start)) {
-            // Only event lines matter; a data line (a snapshot is ~10 kB) is never kept.
+            // Only event lines matter; a data line (a whole snapshot) is never kept.
             const text = line + chunk.slice(start, Math.min(end, start + 16));
             if (text === 'event: snapshot') counts.snapshots += 1;
             else if (text === 'event: status') counts.status += 1;

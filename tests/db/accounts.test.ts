@@ -324,7 +324,7 @@ describe('presence_accounts.sign_in', () => {
     expect((await signIn(account.email, PASSWORD, address(), { ttlS: max })).outcome).toBe('ok');
   });
 
-  it('an account the landed version hashed with argon2id answers legacy, signs in with the digest, and is upgraded to bcrypt', async () => {
+  it('an account hashed with argon2id answers legacy, signs in with the digest, and is upgraded to bcrypt', async () => {
     // Setup: a database made with the landed migrations and a user created as the landed server created users (an
     // argon2id hash from the npm package argon2), then migrated to today, which wraps the hash (migration 0220).
     const scratch = await scratchDatabase('legacy');

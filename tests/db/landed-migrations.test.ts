@@ -23,8 +23,8 @@ function landed(): Map<string, string> {
   );
 }
 
-describe('landed migrations', () => {
-  it('are byte for byte what landed', () => {
+describe('the migrations listed in db/landed-migrations.sha256', () => {
+  it('are byte for byte the files whose checksums it lists', () => {
     // Setup
     const expected = landed();
 
@@ -43,7 +43,7 @@ describe('landed migrations', () => {
     expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
   });
 
-  it('come before every migration that has not landed yet', () => {
+  it('sort before every migration it does not list', () => {
     // Setup
     const listed = [...landed().keys()].sort();
     const files = readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort();

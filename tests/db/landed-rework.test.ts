@@ -44,8 +44,8 @@ async function schemaOf(url: string): Promise<string> {
   return stdout;
 }
 
-describe('the landed migrations reworked to adopt a platform', () => {
-  it('bring an install made with the landed files to exactly the schema of a fresh install', async () => {
+describe('an install made with the migrations as first released (four of them reworked since)', () => {
+  it('reaches exactly the schema of a fresh install once the current migrations run', async () => {
     // Setup
     const landedDir = await landedMigrations();
     const [before, fresh] = await Promise.all([scratchDatabase('landed'), scratchDatabase('fresh')]);

@@ -631,7 +631,7 @@ describe('one lock order when a chat changes hands', () => {
     }
   }
 
-  it('close_chat lets go of the agent that held the chat before it waits for the one that holds it now (it deadlocked against a heartbeat batch holding both)', { timeout: 60_000 }, async () => {
+  it('close_chat lets go of the agent that held the chat before it waits for the one that holds it now, so a heartbeat batch holding both does not deadlock with it', { timeout: 60_000 }, async () => {
     // Setup / Action
     let result = null;
     for (let attempt = 0; attempt < 10 && result === null; attempt += 1) result = await chatChangesHands();

@@ -183,7 +183,7 @@ describe('a host of its own (identify from headers: a sign-in only when x-sign-i
     await new Promise<void>((resolve) => host.close(() => resolve()));
   });
 
-  it('keeps its streams open through a forged {"signIn": null} sign-out (old main: it ended every stream of the tenant)', async () => {
+  it('keeps every stream of the tenant open through a forged {"signIn": null} sign-out', async () => {
     // Setup
     const tenant = await createTenant(server.owner);
     const agent = await createAgent(server.owner, tenant);
