@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
+import { withClient } from '../db/sql/client.ts';
 import { postgresPids } from './cpu.ts';
 
 export const SERVER_SETTINGS: Record<string, string> = {
@@ -112,16 +112,6 @@ function withDatabase(url: string, name: string): string {
   return other.toString();
 }
 
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function reportSettings(url: string): Promise<Record<string, string>> {
   const names = ['server_version', 'shared_buffers', 'random_page_cost', 'synchronous_commit', 'fsync', 'max_wal_size'];
   return withClient(url, async (c) => {
@@ -132,3 +122,5 @@ async function reportSettings(url: string): Promise<Record<string, string>> {
     return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
   });
 }
+
+export { withClient };
