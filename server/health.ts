@@ -3,7 +3,7 @@
 import type { Express } from 'express';
 import type pg from 'pg';
 import client from 'prom-client';
-import type { DatabaseAvailability } from './presence/availability.ts';
+import type { DatabaseAvailability } from './database/availability.ts';
 
 const HEALTH_TIMEOUT_MS = 1_500;
 const METRICS_QUERY_TIMEOUT_MS = 1_000;

@@ -13,15 +13,21 @@ export { createPresenceApi, resolvePaths, routerRoutes, HttpError } from './api.
 export type { PresenceApi, PresenceClientOptions, PresencePaths, PresenceRoute } from './api.ts';
 export { createBeatTimer, createPageTimer } from './beat-timer.ts';
 export type { BeatTimer, BeatTimerFactory } from './beat-timer.ts';
-export { tabSessionId } from './session-id.ts';
-export { STATUSES, ACTIVITIES, REASONS, statusLabels } from '../../../server/presence/api-types.ts';
+export { tabId } from './tab-id.ts';
+export { STATUSES, ACTIVITIES, REASONS, ERROR_CODES, statusLabels } from '../../../server/http/contract.ts';
 export type {
   Activity,
   Agent,
+  AgentsReply,
   AgentStatus,
   ApiError,
+  ErrorCode,
   HeartbeatReply,
+  HeartbeatRequest,
   History,
+  LeaveRequest,
   Reason,
   StatusChange,
-} from '../../../server/presence/api-types.ts';
+  StatusReply,
+  StatusRequest,
+} from '../../../server/http/contract.ts';
