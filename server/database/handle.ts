@@ -23,8 +23,3 @@ export class Database {
     }
   }
 }
-
-/** A handle on a pool or a connection of the owner's (no tracker), for the SQL modules. */
-export function ownerDatabase(connection: pg.Pool | pg.ClientBase): Database {
-  return new Database(connection);
-}

@@ -221,12 +221,11 @@ describe('presence.heartbeats (the batch)', () => {
     await beat(db, tenant, beating, 'tab-b');
     await beat(db, tenant, idle, 'tab-c');
 
-    // Action
-    const rows = await beats(db, [
-      { tenantId: tenant, agentId: idle, sessionId: 'tab-c', activity: 'idle' },
-      { tenantId: tenant, agentId: fresh, sessionId: 'tab-a' },
-      { tenantId: tenant, agentId: beating, sessionId: 'tab-b' },
-    ]);
+    // Action: the function itself, with its `ord` column (the router's module reads the rows in order)
+    const { rows } = await db.query<{ ord: number; status: string; last_seen: Date; heartbeat_interval_s: number }>(
+      'select * from presence.heartbeats($1, $2, $3, $4, $5)',
+      [[tenant, tenant, tenant], [idle, fresh, beating], ['tab-c', 'tab-a', 'tab-b'], ['idle', 'active', 'active'], [null, null, null]],
+    );
 
     // Assertions
     expect(rows.map((r) => [r.ord, r.status, r.heartbeat_interval_s])).toEqual([
