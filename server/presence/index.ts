@@ -13,22 +13,5 @@ export { startPresenceWorker, presenceTaskList, SWEEP_CRONTAB } from './worker.t
 export type { PresenceWorker, PresenceWorkerOptions } from './worker.ts';
 export { isUnavailable } from '../database/availability.ts';
 export { HttpError } from '../http/http-error.ts';
-export { STATUSES, ACTIVITIES, REASONS, ROUTES, ERROR_CODES, statusLabels } from '../http/contract.ts';
-export type {
-  Activity,
-  Agent,
-  AgentsReply,
-  AgentStatus,
-  ApiError,
-  ErrorCode,
-  HeartbeatReply,
-  HeartbeatRequest,
-  History,
-  LeaveRequest,
-  PresencePaths,
-  PresenceRoute,
-  Reason,
-  StatusChange,
-  StatusReply,
-  StatusRequest,
-} from '../http/contract.ts';
+// The HTTP contract: routes, request and answer types, the error shape and codes (shared with agent-presence/client).
+export * from '../http/contract.ts';

@@ -18,7 +18,6 @@ import {
   type AgentStatus,
 } from '../../../server/http/contract.ts';
 
-export type { PresencePaths, PresenceRoute };
 
 export interface PresenceClientOptions {
   /** Where the platform mounted the presence router, e.g. '/api/presence'. Default '': the routes at the root. */
