@@ -7,7 +7,7 @@ import { AUTH_PATHS, type AgentStatus, type LoginRequest, type LogoutRequest, ty
 import { HttpError, unauthenticated } from '../http/http-error.ts';
 import { parseInput, pgText, tabIdSchema } from '../http/input.ts';
 import { originCheck } from '../http/origin.ts';
-import { clearSessionCookie, newSessionToken, sessionTokenHash, setSessionCookie, type CookieSettings } from './cookie.ts';
+import { clearSignInCookie, newSignInToken, signInTokenHash, setSignInCookie, type CookieSettings } from './cookie.ts';
 import type { SignedInUsers } from './signed-in.ts';
 import type { SignInGate } from './sign-in-gate.ts';
 import { logout } from './sql/logout.ts';
@@ -57,7 +57,7 @@ export function installAccounts(
 
   app.post(AUTH_PATHS.login, originCheck, json, async (req, res) => {
     const { email, password } = parseInput(loginBody, req.body);
-    const { token, hash } = newSessionToken();
+    const { token, hash } = newSignInToken();
     const result = await signIns.gate.run(() =>
       signIn(signIns.db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS }),
     );
@@ -73,7 +73,7 @@ export function installAccounts(
     if (result.outcome !== 'ok') throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
     const [user] = await signedInUsers(db, [hash]);
     if (!user) throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
-    setSessionCookie(res, cookies, token);
+    setSignInCookie(res, cookies, token);
     res.json(toMe(user) satisfies Me);
   });
 
@@ -85,9 +85,9 @@ export function installAccounts(
 
   app.post(AUTH_PATHS.logout, originCheck, json, async (req, res) => {
     parseInput(logoutBody, req.body ?? {});
-    const hash = sessionTokenHash(req);
+    const hash = signInTokenHash(req);
     if (hash) await logout(db, hash);
-    clearSessionCookie(res, cookies);
+    clearSignInCookie(res, cookies);
     res.status(204).end();
   });
 }

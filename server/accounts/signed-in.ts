@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { Database } from '../database/handle.ts';
 import { Batcher } from '../database/batcher.ts';
 import type { Identity } from '../presence/identity.ts';
-import { sessionTokenHash } from './cookie.ts';
+import { signInTokenHash } from './cookie.ts';
 import { signedInUsers, type SignedInUser } from './sql/signed-in-users.ts';
 
 export class SignedInUsers {
@@ -19,7 +19,7 @@ export class SignedInUsers {
   user(req: Request): Promise<SignedInUser | null> {
     let user = this.known.get(req);
     if (!user) {
-      const hash = sessionTokenHash(req);
+      const hash = signInTokenHash(req);
       user = hash ? this.lookups.run(hash) : Promise.resolve(null);
       this.known.set(req, user);
     }
