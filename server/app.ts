@@ -6,7 +6,6 @@ import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { installAccounts } from './accounts/routes.ts';
 import { installHealth, installMetrics } from './health.ts';
-import { Database } from './database/handle.ts';
 import { STANDALONE_MOUNT, STANDALONE_PATHS } from './http/contract.ts';
 import { errorHandler } from './http/errors.ts';
 import { HttpError } from './http/http-error.ts';
@@ -19,7 +18,7 @@ export function makeApp(services: Services): Express {
   installHealth(app, services);
   installMetrics(app, services);
   installAccounts(app, {
-    db: new Database(services.db, services.availability),
+    db: services.database,
     signIns: services.signIns,
     signedIn: services.signedIn,
     cookies: { secure: services.config.secureCookies, ttlS: services.config.sessionTtlS },

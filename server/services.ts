@@ -16,6 +16,8 @@ export interface Services {
   config: Config;
   /** Connections as a member of presence_app. */
   db: pg.Pool;
+  /** The same pool as the SQL modules take it, reporting to `availability`. */
+  database: Database;
   /** Whether the database answers: every query of the request path and every 503 reports here. */
   availability: DatabaseAvailability;
   logger: Logger;
@@ -44,10 +46,12 @@ export function createServices(
   db.on('error', (error) => logger.debug({ reason: error.message }, 'an idle database connection was lost'));
   const signInDb = createSignInPool(appDatabaseUrl, config.signInConnections);
   signInDb.on('error', (error) => logger.debug({ reason: error.message }, 'an idle sign-in connection was lost'));
-  const registry = createRegistry(db);
-  // One tracker for the sign-in lookups, the sign-ins and the presence routes: an outage is logged once.
+  // The scrape's query reports to no tracker: a metrics scraper alone never starts or ends an outage.
+  const registry = createRegistry(new Database(db));
+  // One tracker for the sign-in lookups, the sign-ins, /healthz and the presence routes: an outage is logged once.
   const availability = new DatabaseAvailability(logger);
-  const signedIn = new SignedInUsers(new Database(db, availability));
+  const database = new Database(db, availability);
+  const signedIn = new SignedInUsers(database);
   const presence = presenceRouter({
     pool: db,
     identify: signedIn.identify,
@@ -63,6 +67,7 @@ export function createServices(
   return {
     config,
     db,
+    database,
     availability,
     logger,
     registry,
