@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withClient } from '../db/client.ts';
 import type { TestProject } from 'vitest/node';
+import { withClient } from '../db/client.ts';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
 import { loadConfig } from '../server/config.ts';

@@ -61,7 +61,7 @@ export async function createAgent(
 
 /**
  * Makes an agent look silent for `seconds`: moves its last beat, its last transition (status_since) and the beats
- * of its sessions into the past, so that its timeout is recorded `seconds` - offline_after_s ago. Tests age their
+ * of its tabs into the past, so that its timeout is recorded `seconds` - offline_after_s ago. Tests age their
  * own agents instead of moving the clock forward, so the sweeps pg_cron runs meanwhile and the sweeps of other test
  * files only ever see what is really stale. Its status events stay where they are (the table is append-only), so
  * the timeout can be dated before the event it follows: eventsOf lists events in the order they were written; a
@@ -114,14 +114,14 @@ export async function beat(
   db: Queryable,
   tenantId: string,
   agentId: string,
-  sessionId: string,
+  tabId: string,
   activity = 'active',
   signIn: string | null = null,
 ): Promise<Beat> {
   const { rows } = await db.query<Beat>('select * from presence.heartbeat($1, $2, $3, $4, $5)', [
     tenantId,
     agentId,
-    sessionId,
+    tabId,
     activity,
     signIn,
   ]);
@@ -131,7 +131,7 @@ export async function beat(
 export interface BatchBeat {
   tenantId: string;
   agentId: string;
-  sessionId: string;
+  tabId: string;
   activity?: string;
   signIn?: string | null;
 }
@@ -140,13 +140,7 @@ export interface BatchBeat {
 export async function beats(db: Queryable, batch: BatchBeat[]): Promise<Beat[]> {
   const results = await heartbeats(
     new Database(db),
-    batch.map((b) => ({
-      tenantId: b.tenantId,
-      agentId: b.agentId,
-      tabId: b.sessionId,
-      activity: (b.activity ?? 'active') as Activity,
-      signIn: b.signIn ?? null,
-    })),
+    batch.map((b) => ({ ...b, activity: (b.activity ?? 'active') as Activity, signIn: b.signIn ?? null })),
   );
   return results.map((r) => ({ status: r.status, last_seen: r.lastSeen, heartbeat_interval_s: r.heartbeatIntervalS }));
 }

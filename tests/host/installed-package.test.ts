@@ -6,8 +6,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { withClient } from '../../db/client.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../db/client.ts';
 import { projectRoot } from '../../db/database.ts';
 import { scratchDatabase } from '../helpers/db.ts';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient } from '../../db/client.ts';
 import { projectRoot } from '../../db/database.ts';
 import { migrate } from '../../db/migrate.ts';
-import { withClient } from '../../db/client.ts';
 import { scratchDatabase } from '../helpers/db.ts';
 
 const run = promisify(execFile);
