@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
-import { withClient } from '../db/sql/client.ts';
+import { withClient } from '../db/client.ts';
 import { postgresPids } from './cpu.ts';
 
 export const SERVER_SETTINGS: Record<string, string> = {

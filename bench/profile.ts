@@ -22,7 +22,7 @@ export const STAGES: Array<[stage: string, match: RegExp]> = [
   ['logging (pino, pino-http)', /node_modules\/(pino|pino-http|pino-std-serializers|sonic-boom|fast-redact|thread-stream|on-exit-leak-free|quick-format-unescaped|atomic-sleep|safe-stable-stringify)\//],
   ['live streams (snapshots, fan-out)', /server\/presence\/(streams|listener|sql\/agents)\.ts/],
   ['identify (session cookie, batched lookup)', /server\/accounts\//],
-  ['presence router and batcher', /server\/presence\//],
+  ['presence router, batcher and HTTP pieces', /server\/(presence|database|http)\//],
   ['the app (server/app.ts, health)', /server\/(app|health|services)\.ts/],
 ];
 const HTTP = 'Node HTTP and sockets (parsing, writing, event loop)';

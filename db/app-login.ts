@@ -3,9 +3,21 @@
 // here), or login role presence_server, made from the owner URL with a password kept in
 // presence_private.server_login (owner-only), so that every replica logs in with the same one, with the request
 // path's timeouts set on it.
-import pg from 'pg';
+import type pg from 'pg';
+import { Database } from '../server/database/handle.ts';
+import { inTransaction, withClient } from './client.ts';
 import { redactUrl, SetupError } from './database.ts';
 import { generatePassword, scramVerifier } from './password.ts';
+import { loginRights } from './sql/login-rights.ts';
+import {
+  applyRoleSettings,
+  createServerLogin,
+  lockServerLogin,
+  resetServerLogin,
+  serverLoginIsPlain,
+  storedServerPassword,
+  storeServerPassword,
+} from './sql/server-login.ts';
 
 const APP_ROLE = 'presence_app';
 export const SERVER_LOGIN = 'presence_server';
@@ -59,25 +71,7 @@ export async function ensureAppLogin(ownerUrl: string, appDatabaseUrl?: string):
 /** Refuses an APP_DATABASE_URL whose role could do more than presence_app may. */
 async function checkAppLogin(appDatabaseUrl: string): Promise<void> {
   const problem = await connectAs(appDatabaseUrl, async (client) => {
-    const { rows } = await client.query<{
-      role: string;
-      superuser: boolean;
-      schema_owner: string | null;
-      acts_as_owner: boolean;
-      app_role: boolean;
-      member: boolean;
-    }>(
-      `select current_user as role,
-              r.rolsuper as superuser,
-              pg_get_userbyid(n.nspowner) as schema_owner,
-              coalesce(pg_has_role(current_user, n.nspowner, 'MEMBER'), false) as acts_as_owner,
-              exists (select 1 from pg_roles where rolname = $1) as app_role,
-              exists (select 1 from pg_roles where rolname = $1) and pg_has_role(current_user, $1::name, 'USAGE') as member
-         from pg_roles r left join pg_namespace n on n.nspname = 'presence'
-        where r.rolname = current_user`,
-      [APP_ROLE],
-    );
-    const r = rows[0]!;
+    const r = await loginRights(new Database(client), APP_ROLE);
     const instead = `name a login role that is a member of ${APP_ROLE} only`;
     if (r.superuser) return `logs in as ${r.role}, a superuser: ${instead}`;
     if (r.schema_owner === null) return 'reaches a database without schema presence: run the migrations on it (npm run db:migrate)';
@@ -103,71 +97,43 @@ async function checkAppLogin(appDatabaseUrl: string): Promise<void> {
  * together serialize on an advisory lock, so the first creates the password and the others read it.
  */
 async function ensureServerLogin(ownerUrl: string): Promise<string> {
-  return connectAs(ownerUrl, async (client) => {
-    await client.query('begin');
-    try {
-      await client.query(`select pg_advisory_xact_lock(hashtextextended('presence_private.server_login', 0))`);
-      const stored = await client
-        .query<{ password: string }>('select password from presence_private.server_login where role_name = $1', [SERVER_LOGIN])
-        .catch((error: unknown) => {
-          if ((error as { code?: string }).code === '42P01') {
-            throw new SetupError('table presence_private.server_login is missing: run the migrations (npm run db:migrate)');
-          }
-          throw error;
-        });
-      let password = stored.rows[0]?.password;
+  return connectAs(ownerUrl, (client) =>
+    inTransaction(client, async () => {
+      const db = new Database(client);
+      await lockServerLogin(db);
+      let password = await storedServerPassword(db, SERVER_LOGIN).catch((error: unknown) => {
+        if ((error as { code?: string }).code === '42P01') {
+          throw new SetupError('table presence_private.server_login is missing: run the migrations (npm run db:migrate)');
+        }
+        throw error;
+      });
       if (!password) {
         password = generatePassword();
-        await client.query('insert into presence_private.server_login (role_name, password) values ($1, $2)', [
-          SERVER_LOGIN,
-          password,
-        ]);
+        await storeServerPassword(db, SERVER_LOGIN, password);
       }
-      const { rows } = await client.query<{ ok: boolean }>(
-        `select not (rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls) and rolinherit as ok
-           from pg_roles where rolname = $1`,
-        [SERVER_LOGIN],
-      );
+      const plain = await serverLoginIsPlain(db, SERVER_LOGIN);
       const verifier = client.escapeLiteral(scramVerifier(password));
-      if (rows.length === 0) {
-        await client.query(
-          `create role ${SERVER_LOGIN} login nosuperuser nocreatedb nocreaterole inherit noreplication nobypassrls
-             password ${verifier} in role ${APP_ROLE}`,
-        );
-        await client.query(
-          `comment on role ${SERVER_LOGIN} is 'The request path of agent-presence: a member of ${APP_ROLE} only; ` +
-            `its password is in presence_private.server_login.'`,
-        );
-      } else if (!rows[0]!.ok) {
+      if (plain === undefined) {
+        await createServerLogin(db, SERVER_LOGIN, APP_ROLE, verifier);
+      } else if (!plain) {
         throw new SetupError(
           `role ${SERVER_LOGIN} exists with more rights than a member of ${APP_ROLE} needs (superuser, createdb, ` +
             `createrole, replication, bypassrls or noinherit): drop it, or set APP_DATABASE_URL to a login role of yours`,
         );
       } else {
-        await client.query(`alter role ${SERVER_LOGIN} login password ${verifier}`);
-        await client.query(`grant ${APP_ROLE} to ${SERVER_LOGIN}`);
+        await resetServerLogin(db, SERVER_LOGIN, APP_ROLE, verifier);
       }
-      for (const statement of roleTimeoutSettings(SERVER_LOGIN)) await client.query(statement);
-      await client.query('commit');
+      await applyRoleSettings(db, roleTimeoutSettings(SERVER_LOGIN));
       return password;
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
+    }).catch((error: unknown) => {
       if (error instanceof SetupError) throw error;
-      throw new SetupError(
-        `cannot create or update login role ${SERVER_LOGIN} as the owner: ${message(error)}; or set APP_DATABASE_URL`,
-      );
-    }
-  });
+      throw new SetupError(`cannot create or update login role ${SERVER_LOGIN} as the owner: ${message(error)}; or set APP_DATABASE_URL`);
+    }),
+  );
 }
 
-async function connectAs<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'presence-app-login' });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+function connectAs<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(url, work, { applicationName: 'presence-app-login' });
 }
 
 function message(error: unknown): string {

@@ -2,8 +2,11 @@
 import { join } from 'node:path';
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
 import { runner } from 'node-pg-migrate';
-import pg from 'pg';
+import { Database } from '../server/database/handle.ts';
+import { withClient } from './client.ts';
 import { projectRoot, SetupError } from './database.ts';
+import { advisoryLockHolder, tryAdvisoryLock } from './sql/migrations-lock.ts';
+import { dropSchemas, schemasPresent } from './sql/schemas.ts';
 import { sweepScheduler } from './sql/sweep-scheduler.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
@@ -31,36 +34,42 @@ export async function migrate(
   databaseUrl: string,
   { log = () => {}, dir = MIGRATIONS_DIR, onWait = (m) => process.stderr.write(`${m}\n`) }: MigrateOptions = {},
 ): Promise<string[]> {
-  const lock = new pg.Client({ connectionString: databaseUrl, application_name: 'presence-migrate' });
-  await lock.connect();
+  // Ending the lock's session releases its advisory lock.
+  return withClient(
+    databaseUrl,
+    async (client) => {
+      const lock = new Database(client);
+      await takeMigrationsLock(lock, onWait);
+      return migrateLocked(lock, databaseUrl, dir, log);
+    },
+    { applicationName: 'presence-migrate' },
+  );
+}
+
+/** The migrations themselves, under the lock taken on `lock`'s connection (which also undoes a refused run). */
+async function migrateLocked(lock: Database, databaseUrl: string, dir: string, log: (message: string) => void): Promise<string[]> {
+  const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA]);
   try {
-    await takeMigrationsLock(lock, onWait);
-    const before = await schemasPresent(databaseUrl);
-    try {
-      await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
-      const applied = await runner({
-        databaseUrl,
-        dir,
-        direction: 'up',
-        migrationsTable: 'migrations',
-        migrationsSchema: MIGRATIONS_SCHEMA,
-        createMigrationsSchema: true,
-        checkOrder: true,
-        singleTransaction: true,
-        // The lock is ours, taken above on a connection of its own.
-        noLock: true,
-        log,
-        logger: { debug: () => {}, info: log, warn: log, error: log },
-      });
-      return applied.map((m) => m.name);
-    } catch (error) {
-      const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
-      if (made.length) await withClient(databaseUrl, (c) => c.query(`drop schema if exists ${made.join(', ')} cascade`));
-      throw error;
-    }
-  } finally {
-    // Ending the session releases its advisory lock.
-    await lock.end();
+    await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
+    const applied = await runner({
+      databaseUrl,
+      dir,
+      direction: 'up',
+      migrationsTable: 'migrations',
+      migrationsSchema: MIGRATIONS_SCHEMA,
+      createMigrationsSchema: true,
+      checkOrder: true,
+      singleTransaction: true,
+      // The lock is ours, taken above on a connection of its own.
+      noLock: true,
+      log,
+      logger: { debug: () => {}, info: log, warn: log, error: log },
+    });
+    return applied.map((m) => m.name);
+  } catch (error) {
+    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
+    if (made.length) await dropSchemas(lock, made);
+    throw error;
   }
 }
 
@@ -74,30 +83,12 @@ export async function migrate(
 export const MIGRATIONS_LOCK_KEY = 7241865325823964n;
 const LOCK_RETRY_MS = 250;
 
-async function takeMigrationsLock(client: pg.Client, onWait: (message: string) => void): Promise<void> {
+async function takeMigrationsLock(db: Database, onWait: (message: string) => void): Promise<void> {
   const key = MIGRATIONS_LOCK_KEY.toString();
   let waitingFor: number | null = null;
   for (;;) {
-    const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [key]);
-    if (rows[0]!.ok) return;
-    const { rows: holders } = await client.query<{
-      pid: number;
-      role: string | null;
-      application: string | null;
-      client: string | null;
-      can_migrate: boolean;
-    }>(
-      `select l.pid, a.usename as role, a.application_name as application, a.client_addr::text as client,
-              coalesce(r.rolsuper or pg_has_role(r.oid, current_user, 'MEMBER'), false) as can_migrate
-         from pg_locks l
-         left join pg_stat_activity a on a.pid = l.pid
-         left join pg_roles r on r.oid = a.usesysid
-        where l.locktype = 'advisory' and l.granted and l.objsubid = 1
-          and l.database = (select oid from pg_database where datname = current_database())
-          and l.classid = ($1::bigint >> 32)::oid and l.objid = ($1::bigint & 4294967295)::oid`,
-      [key],
-    );
-    const holder = holders[0];
+    if (await tryAdvisoryLock(db, MIGRATIONS_LOCK_KEY)) return;
+    const holder = await advisoryLockHolder(db, MIGRATIONS_LOCK_KEY);
     if (holder && !holder.can_migrate) {
       throw new SetupError(
         `the migrations lock (advisory lock ${key}) is held by process ${holder.pid}, role ${holder.role ?? 'unknown'}` +
@@ -119,28 +110,9 @@ async function takeMigrationsLock(client: pg.Client, onWait: (message: string) =
 const WORKER_SCHEMA = 'graphile_worker';
 const MIGRATIONS_SCHEMA = 'presence_migrations';
 
-async function schemasPresent(databaseUrl: string): Promise<Set<string>> {
-  return withClient(databaseUrl, async (c) => {
-    const { rows } = await c.query<{ nspname: string }>(`select nspname from pg_namespace where nspname = any ($1)`, [
-      [MIGRATIONS_SCHEMA, WORKER_SCHEMA],
-    ]);
-    return new Set(rows.map((r) => r.nspname));
-  });
-}
-
-async function withClient<T>(databaseUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** One line for people, after "sweep: " (callers print the label): which scheduler sweeps this database. */
 export async function describeSweep(databaseUrl: string): Promise<string> {
-  const s = await withClient(databaseUrl, sweepScheduler);
+  const s = await withClient(databaseUrl, (client) => sweepScheduler(new Database(client)));
   if (s.scheduler !== 'pg_cron') {
     return 'no pg_cron job sweeps this database; the worker (npm start, or npx presence worker) sweeps every minute. On managed PostgreSQL: npx presence cron install';
   }

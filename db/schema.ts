@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { withClient } from './client.ts';
 import { startCluster } from './cluster.ts';
 import { databaseSettings, projectRoot, redactUrl } from './database.ts';
 import { migrate, MIGRATIONS_DIR } from './migrate.ts';
@@ -85,16 +86,6 @@ export async function generateSchema(serverUrl: string, migrationsDir: string = 
 export async function dumpSchema(url: string): Promise<string> {
   const pgDump = await findPgDump(url);
   return renderSchema(await dumpEntries(pgDump, url), pgDump.major);
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 interface PgDump {

@@ -6,9 +6,10 @@ import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { installAccounts } from './accounts/routes.ts';
 import { installHealth, installMetrics } from './health.ts';
-import { errorHandler } from './presence/errors.ts';
-import { HttpError } from './presence/http-error.ts';
-import { STANDALONE_PATHS, type Services } from './services.ts';
+import { STANDALONE_MOUNT, STANDALONE_PATHS } from './http/contract.ts';
+import { errorHandler } from './http/errors.ts';
+import { HttpError } from './http/http-error.ts';
+import type { Services } from './services.ts';
 
 export function makeApp(services: Services): Express {
   const app = express();
@@ -17,15 +18,15 @@ export function makeApp(services: Services): Express {
   installHealth(app, services);
   installMetrics(app, services);
   installAccounts(app, {
-    db: services.db,
+    db: services.database,
     signIns: services.signIns,
-    sessions: services.sessions,
+    signedIn: services.signedIn,
     cookies: { secure: services.config.secureCookies, ttlS: services.config.sessionTtlS },
   });
-  app.use('/api', services.presence);
+  app.use(STANDALONE_MOUNT, services.presence);
   installClient(app, services);
   installNotFound(app);
-  app.use(errorHandler(services.logger));
+  app.use(errorHandler(services.logger, services.availability));
   return app;
 }
 
@@ -43,13 +44,13 @@ function installSettings(app: Express, { config }: Services): void {
 }
 
 /** Beats and scrapes are too many to log one by one (/metrics counts them): they skip the request logger entirely. */
-const QUIET_PATHS = new Set([`/api${STANDALONE_PATHS.heartbeat}`, '/healthz', '/metrics']);
+const QUIET_PATHS = new Set([STANDALONE_PATHS.heartbeat, '/healthz', '/metrics']);
 
 function installLogging(app: Express, { logger }: Services): void {
   const log = pinoHttp({
     logger,
     // A 503 is the database away: the outage is logged once when it starts and once when it ends
-    // (presence/availability.ts), not once per refused request with a stack each.
+    // (server/database/availability.ts), not once per refused request with a stack each.
     customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'silent' : error || res.statusCode >= 500 ? 'error' : 'info'),
     // Never log cookies: a session token in a log file is a session anyone can use.
     serializers: {

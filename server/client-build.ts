@@ -23,7 +23,7 @@ export async function prepareClient(logger: Logger): Promise<string | null> {
   const sources = Math.max(
     ...['index.html', 'src', 'public', 'vite.config.ts'].map((name) => newestMtime(join(clientRoot, name))),
     // The API types the client shares with the server.
-    newestMtime(join(projectRoot, 'server', 'presence', 'api-types.ts')),
+    newestMtime(join(projectRoot, 'server', 'http', 'contract.ts')),
   );
   if (built === 0 || sources > built) {
     logger.info(built === 0 ? 'building the client (npm run build)' : 'client sources changed: rebuilding it');

@@ -1,31 +1,23 @@
 // GET /healthz (200 only while the database answers, within 1.5 s even when it is frozen) and GET /metrics
 // (Prometheus; it answers during an outage too, with the last figures the database gave).
 import type { Express } from 'express';
-import type pg from 'pg';
 import client from 'prom-client';
-import type { DatabaseAvailability } from './presence/availability.ts';
+import type { Database } from './database/handle.ts';
+import { sweepRuns } from './presence/sql/sweep-runs.ts';
 
 const HEALTH_TIMEOUT_MS = 1_500;
 const METRICS_QUERY_TIMEOUT_MS = 1_000;
 
 /**
- * A health check is a query like any other: its outcome goes to the availability tracker, so an outage is logged
- * (once) when only the load balancer is asking, and its end as soon as a check succeeds.
+ * A health check is a query like any other: on the request path's handle, its outcome goes to the availability
+ * tracker, so an outage is logged (once) when only the load balancer is asking, and its end as soon as a check
+ * succeeds.
  */
-export function installHealth(
-  app: Express,
-  { db, presence }: { db: pg.Pool; presence: { availability: DatabaseAvailability } },
-): void {
+export function installHealth(app: Express, { database }: { database: Database }): void {
   app.get('/healthz', async (_req, res) => {
-    const query = db.query('select 1').then(
-      () => {
-        presence.availability.succeeded();
-        return true;
-      },
-      (error: unknown) => {
-        presence.availability.failed(error);
-        return false;
-      },
+    const query = database.query('select 1').then(
+      () => true,
+      () => false,
     );
     if (await within(query, HEALTH_TIMEOUT_MS, false)) res.json({ status: 'ok' });
     else res.status(503).json({ error: 'the database does not answer', code: 'unavailable' });
@@ -33,7 +25,7 @@ export function installHealth(
 }
 
 /** The process's registry: Node's default metrics, the presence router's, and the sweeps run (any scheduler). */
-export function createRegistry(db: pg.Pool): client.Registry {
+export function createRegistry(db: Database): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
   new client.Gauge({
@@ -44,10 +36,7 @@ export function createRegistry(db: pg.Pool): client.Registry {
       // A scrape during an outage must still answer (the process's own metrics matter most then): a database that
       // fails or does not answer within a second leaves the last value.
       const runs = await within(
-        db.query<{ runs: string }>('select presence.sweep_runs() as runs').then(
-          ({ rows }) => Number(rows[0]!.runs),
-          () => null,
-        ),
+        sweepRuns(db).catch(() => null),
         METRICS_QUERY_TIMEOUT_MS,
         null,
       );

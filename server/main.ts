@@ -10,7 +10,8 @@ import { pino, type Logger } from 'pino';
 import { ensureAppLogin } from '../db/app-login.ts';
 import { openDatabase, SetupError, type Database } from '../db/database.ts';
 import { migrate } from '../db/migrate.ts';
-import { withClient } from '../db/sql/client.ts';
+import { withClient } from '../db/client.ts';
+import { Database as Handle } from './database/handle.ts';
 import { sweepScheduler } from '../db/sql/sweep-scheduler.ts';
 import { prepareClient } from './client-build.ts';
 import { databaseOptions, loadConfig, type Config } from './config.ts';
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     // The request path logs in as a member of presence_app only: APP_DATABASE_URL, or login role presence_server
     // made here. Migrations, the seed and graphile-worker use the owner's URL (database.url).
     const appDatabaseUrl = await ensureAppLogin(database.url, config.appDatabaseUrl);
-    const sweep = await withClient(database.url, sweepScheduler);
+    const sweep = await withClient(database.url, (client) => sweepScheduler(new Handle(client)));
     const clientDir = await prepareClient(logger);
     const jobs = await startPresenceWorker({ connectionString: database.url, logger });
     const serving = await serve(config, { appDatabaseUrl, clientDir }, logger).catch(async (error: unknown) => {

@@ -2,33 +2,31 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
-import { AccountSessions } from './accounts/sessions.ts';
+import { SignedInUsers } from './accounts/signed-in.ts';
 import { SignInGate } from './accounts/sign-in-gate.ts';
 import type { Config } from './config.ts';
+import { DatabaseAvailability } from './database/availability.ts';
+import { Database } from './database/handle.ts';
 import { createRegistry } from './health.ts';
+import { STANDALONE_ROUTES } from './http/contract.ts';
 import { createAppPool, createSignInPool } from './pool.ts';
 import { presenceRouter, type PresenceRouter } from './presence/router.ts';
-
-/** The standalone server keeps the paths it has always had (the original design's hook posts to the first). */
-export const STANDALONE_PATHS = {
-  heartbeat: '/auth/heartbeat',
-  leave: '/auth/leave',
-  status: '/agents/me/status',
-  agents: '/agents',
-  stream: '/agents/stream',
-  history: '/agents/:id/history',
-} as const;
 
 export interface Services {
   config: Config;
   /** Connections as a member of presence_app. */
   db: pg.Pool;
+  /** The same pool as the SQL modules take it, reporting to `availability`. */
+  database: Database;
+  /** Whether the database answers: every query of the request path and every 503 reports here. */
+  availability: DatabaseAvailability;
   logger: Logger;
   registry: client.Registry;
-  sessions: AccountSessions;
+  /** Who signed in, by cookie: the presence router's `identify`. */
+  signedIn: SignedInUsers;
   /** Sign-ins verify passwords on a pool of their own, a few at a time (server/accounts/sign-in-gate.ts). */
-  signIns: { db: pg.Pool; gate: SignInGate };
-  /** The presence routes, mounted at /api with STANDALONE_PATHS. */
+  signIns: { db: Database; gate: SignInGate };
+  /** The presence routes, mounted at STANDALONE_MOUNT (/api) with STANDALONE_ROUTES. */
   presence: PresenceRouter;
   /** The built client (client/dist) to serve, if any. */
   clientDir: string | null;
@@ -48,14 +46,19 @@ export function createServices(
   db.on('error', (error) => logger.debug({ reason: error.message }, 'an idle database connection was lost'));
   const signInDb = createSignInPool(appDatabaseUrl, config.signInConnections);
   signInDb.on('error', (error) => logger.debug({ reason: error.message }, 'an idle sign-in connection was lost'));
-  const registry = createRegistry(db);
-  const sessions = new AccountSessions(db);
+  // The scrape's query reports to no tracker: a metrics scraper alone never starts or ends an outage.
+  const registry = createRegistry(new Database(db));
+  // One tracker for the sign-in lookups, the sign-ins, /healthz and the presence routes: an outage is logged once.
+  const availability = new DatabaseAvailability(logger);
+  const database = new Database(db, availability);
+  const signedIn = new SignedInUsers(database);
   const presence = presenceRouter({
     pool: db,
-    identify: sessions.identify,
+    identify: signedIn.identify,
     logger,
+    availability,
     registry,
-    paths: STANDALONE_PATHS,
+    paths: STANDALONE_ROUTES,
     streamKeepAliveMs: config.streamKeepAliveMs,
     maxStreamsPerSignIn: config.streamsPerSignIn,
     maxStreamsPerTenant: config.streamsPerTenant,
@@ -64,10 +67,12 @@ export function createServices(
   return {
     config,
     db,
+    database,
+    availability,
     logger,
     registry,
-    sessions,
-    signIns: { db: signInDb, gate: new SignInGate(config.signInConnections, config.signInQueue) },
+    signedIn,
+    signIns: { db: new Database(signInDb, availability), gate: new SignInGate(config.signInConnections, config.signInQueue) },
     presence,
     clientDir: options.clientDir ?? null,
     async close() {

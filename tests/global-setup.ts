@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { withClient } from '../db/client.ts';
 import { startCluster, type Cluster } from '../db/cluster.ts';
 import { migrate } from '../db/migrate.ts';
 import { loadConfig } from '../server/config.ts';
@@ -33,10 +33,7 @@ export async function setup(project: TestProject): Promise<void> {
   }
   await migrate(url);
   // Tests make hundreds of accounts: bcrypt at its lowest cost (production keeps 10; the decoy follows the cost).
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 4)');
-  await client.end();
+  await withClient(url, (client) => client.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 4)'));
   project.provide('databaseUrl', url);
 }
 

@@ -1,6 +1,6 @@
 // The 24-hour availability picture's arithmetic: status history (plus transitions pushed since it was fetched)
 // cut into spans inside a time window. Pure, so it is tested without a browser.
-import type { AgentStatus, History, StatusChange } from '../../server/presence/api-types.ts';
+import type { AgentStatus, History, StatusChange } from '../../server/http/contract.ts';
 
 export interface Span {
   status: AgentStatus;

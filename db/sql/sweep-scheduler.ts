@@ -1,6 +1,6 @@
 // presence.sweep_scheduler(): who sweeps this database (pg_cron, here or in another database, or graphile-worker's
 // fallback), read by npm start's banner, `npx presence migrate` and `cron`, and `npm run db:migrate`.
-import type { Queryable } from './client.ts';
+import type { Database } from '../../server/database/handle.ts';
 
 export interface SweepScheduler {
   scheduler: 'pg_cron' | 'graphile-worker';
@@ -13,7 +13,7 @@ export interface SweepScheduler {
   here: boolean;
 }
 
-export async function sweepScheduler(db: Queryable): Promise<SweepScheduler> {
+export async function sweepScheduler(db: Database): Promise<SweepScheduler> {
   const { rows } = await db.query<SweepScheduler>(
     'select s.*, s.database_name = current_database() as here from presence.sweep_scheduler() s',
   );

@@ -1,12 +1,13 @@
-// Sign-in sessions on the HTTP side: an opaque random token in an HttpOnly cookie; the database keeps only its
-// SHA-256 (presence_accounts.auth_sessions), so sessions are server-side and revocable.
+// Sign-ins on the HTTP side: an opaque random token in an HttpOnly cookie (named presence_session, as browsers
+// already hold it); the database keeps only its SHA-256 (presence_accounts.auth_sessions), so sign-ins are
+// server-side and revocable.
 import { createHash, randomBytes } from 'node:crypto';
 import { parse } from 'cookie';
 import type { CookieOptions, Request, Response } from 'express';
 
-export const SESSION_COOKIE = 'presence_session';
+export const SIGN_IN_COOKIE = 'presence_session';
 
-export function newSessionToken(): { token: string; hash: Buffer } {
+export function newSignInToken(): { token: string; hash: Buffer } {
   const token = randomBytes(32).toString('base64url');
   return { token, hash: hashToken(token) };
 }
@@ -15,11 +16,11 @@ export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-/** The SHA-256 of the request's session cookie, or null without one. */
-export function sessionTokenHash(req: Request): Buffer | null {
+/** The SHA-256 of the request's sign-in cookie, or null without one. */
+export function signInTokenHash(req: Request): Buffer | null {
   const header = req.headers.cookie;
   if (!header) return null;
-  const token = parse(header)[SESSION_COOKIE];
+  const token = parse(header)[SIGN_IN_COOKIE];
   return typeof token === 'string' && token.length > 0 && token.length <= 200 ? hashToken(token) : null;
 }
 
@@ -32,10 +33,10 @@ function cookieOptions({ secure }: CookieSettings): CookieOptions {
   return { httpOnly: true, sameSite: 'lax', secure, path: '/' };
 }
 
-export function setSessionCookie(res: Response, settings: CookieSettings, token: string): void {
-  res.cookie(SESSION_COOKIE, token, { ...cookieOptions(settings), maxAge: settings.ttlS * 1000 });
+export function setSignInCookie(res: Response, settings: CookieSettings, token: string): void {
+  res.cookie(SIGN_IN_COOKIE, token, { ...cookieOptions(settings), maxAge: settings.ttlS * 1000 });
 }
 
-export function clearSessionCookie(res: Response, settings: CookieSettings): void {
-  res.clearCookie(SESSION_COOKIE, cookieOptions(settings));
+export function clearSignInCookie(res: Response, settings: CookieSettings): void {
+  res.clearCookie(SIGN_IN_COOKIE, cookieOptions(settings));
 }

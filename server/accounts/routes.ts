@@ -1,29 +1,20 @@
 // This project's own sign-in: POST /api/auth/login, GET /api/auth/me, POST /api/auth/logout.
 import type { Express } from 'express';
 import express from 'express';
-import type pg from 'pg';
 import { z } from 'zod';
-import type { AgentStatus } from '../presence/api-types.ts';
-import { parseInput } from '../presence/errors.ts';
-import { HttpError, unauthenticated } from '../presence/http-error.ts';
-import { originCheck } from '../presence/origin.ts';
-import { pgText, sessionIdSchema } from '../presence/validation.ts';
-import { clearSessionCookie, newSessionToken, sessionTokenHash, setSessionCookie, type CookieSettings } from './cookie.ts';
-import type { AccountSessions } from './sessions.ts';
+import type { Database } from '../database/handle.ts';
+import { AUTH_PATHS, type AgentStatus, type LoginRequest, type LogoutRequest, type Me, type RateLimitedSignIn } from '../http/contract.ts';
+import { HttpError, unauthenticated } from '../http/http-error.ts';
+import { parseInput, pgText, tabIdSchema } from '../http/input.ts';
+import { originCheck } from '../http/origin.ts';
+import { clearSignInCookie, newSignInToken, signInTokenHash, setSignInCookie, type CookieSettings } from './cookie.ts';
+import type { SignedInUsers } from './signed-in.ts';
 import type { SignInGate } from './sign-in-gate.ts';
 import { logout } from './sql/logout.ts';
 import { signIn } from './sql/sign-in.ts';
-import { sessionUsers, type SessionUser } from './sql/session-users.ts';
+import { signedInUsers, type SignedInUser } from './sql/signed-in-users.ts';
 
-/** GET /api/auth/me and the answer of a sign-in. */
-export interface Me {
-  user: { id: string; email: string; name: string; role: SessionUser['role'] };
-  tenant: { id: string; name: string };
-  agent: { id: string; status: AgentStatus; chosenStatus: AgentStatus } | null;
-  settings: { heartbeatIntervalMs: number; offlineAfterMs: number; awayAfterMs: number };
-}
-
-export function toMe(u: SessionUser): Me {
+export function toMe(u: SignedInUser): Me {
   return {
     user: { id: u.userId, email: u.email, name: u.name, role: u.role },
     tenant: { id: u.tenantId, name: u.tenantName },
@@ -41,10 +32,10 @@ export function toMe(u: SessionUser): Me {
 const loginBody = z.object({
   email: pgText().trim().min(1).max(320),
   password: pgText().min(1).max(1024),
-});
+}) satisfies z.ZodType<LoginRequest>;
 
 // Kept for clients that name their tab; every tab of the sign-in ends anyway.
-const logoutBody = z.object({ sessionId: sessionIdSchema.optional() });
+const logoutBody = z.object({ sessionId: tabIdSchema.optional() }) satisfies z.ZodType<LogoutRequest>;
 
 /** How long a lock lasts, as the sign-in page says it: "15 minutes", "1 minute", "40 seconds". */
 function humanWait(seconds: number): string {
@@ -58,15 +49,15 @@ export function installAccounts(
   {
     db,
     signIns,
-    sessions,
+    signedIn,
     cookies,
-  }: { db: pg.Pool; signIns: { db: pg.Pool; gate: SignInGate }; sessions: AccountSessions; cookies: CookieSettings },
+  }: { db: Database; signIns: { db: Database; gate: SignInGate }; signedIn: SignedInUsers; cookies: CookieSettings },
 ): void {
   const json = express.json({ limit: '16kb' });
 
-  app.post('/api/auth/login', originCheck, json, async (req, res) => {
+  app.post(AUTH_PATHS.login, originCheck, json, async (req, res) => {
     const { email, password } = parseInput(loginBody, req.body);
-    const { token, hash } = newSessionToken();
+    const { token, hash } = newSignInToken();
     const result = await signIns.gate.run(() =>
       signIn(signIns.db, { email, password, address: req.ip ?? 'unknown', tokenHash: hash, ttlS: cookies.ttlS }),
     );
@@ -76,27 +67,27 @@ export function installAccounts(
         error: `too many failed sign-in attempts: try again in ${humanWait(result.retryAfterS)}`,
         code: 'rate_limited',
         retryAfterS: result.retryAfterS,
-      });
+      } satisfies RateLimitedSignIn);
       return;
     }
     if (result.outcome !== 'ok') throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
-    const [user] = await sessionUsers(db, [hash]);
+    const [user] = await signedInUsers(db, [hash]);
     if (!user) throw new HttpError(401, 'invalid_credentials', 'invalid email or password');
-    setSessionCookie(res, cookies, token);
-    res.json(toMe(user));
+    setSignInCookie(res, cookies, token);
+    res.json(toMe(user) satisfies Me);
   });
 
-  app.get('/api/auth/me', async (req, res) => {
-    const user = await sessions.user(req);
+  app.get(AUTH_PATHS.me, async (req, res) => {
+    const user = await signedIn.user(req);
     if (!user) throw unauthenticated();
     res.json(toMe(user));
   });
 
-  app.post('/api/auth/logout', originCheck, json, async (req, res) => {
+  app.post(AUTH_PATHS.logout, originCheck, json, async (req, res) => {
     parseInput(logoutBody, req.body ?? {});
-    const hash = sessionTokenHash(req);
+    const hash = signInTokenHash(req);
     if (hash) await logout(db, hash);
-    clearSessionCookie(res, cookies);
+    clearSignInCookie(res, cookies);
     res.status(204).end();
   });
 }

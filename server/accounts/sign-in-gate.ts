@@ -3,7 +3,7 @@
 // ~4 s with 503s (issue 14). Sign-ins get a pool of their own (SIGN_IN_CONNECTIONS) and this gate in front of it: as
 // many run as the pool has connections, a short queue waits (SIGN_IN_QUEUE, at most QUEUE_WAIT_MS), and beyond that a
 // sign-in is answered 503 at once with Retry-After. Figures: docs/reliability.md (npm run soak -- --scenario flood).
-import { HttpError } from '../presence/http-error.ts';
+import { HttpError } from '../http/http-error.ts';
 
 /** Longest a sign-in waits in the queue before it is answered 503 instead. */
 export const QUEUE_WAIT_MS = 2_000;

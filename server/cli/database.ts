@@ -1,9 +1,9 @@
 // The CLI's connections, as the database owner: DATABASE_URL, or the project's local cluster (started if needed),
 // or on a machine without PostgreSQL binaries the embedded PostgreSQL that a running `npm start` serves; and, for
 // `cron`, the same server's database where pg_cron lives.
-import type pg from 'pg';
 import { openDatabase } from '../../db/database.ts';
-import { withClient } from '../../db/sql/client.ts';
+import { withClient } from '../../db/client.ts';
+import { Database } from '../database/handle.ts';
 import { databaseOptions, loadConfig } from '../config.ts';
 import { tenantExists } from './sql/tenant-exists.ts';
 
@@ -13,8 +13,8 @@ export async function databaseUrl(): Promise<string> {
   return (await openDatabase(databaseOptions(loadConfig(), 'use'))).url;
 }
 
-export async function withDatabase<T>(work: (db: pg.Client) => Promise<T>): Promise<T> {
-  return withClient(await databaseUrl(), work, APPLICATION);
+export async function withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
+  return withClient(await databaseUrl(), (client) => work(new Database(client)), { applicationName: APPLICATION });
 }
 
 /** The same server, another database (where managed PostgreSQL keeps pg_cron). */
@@ -24,16 +24,16 @@ function otherDatabaseUrl(url: string, database: string): string {
   return other.toString();
 }
 
-export async function withCronDatabase<T>(url: string, database: string, work: (db: pg.Client) => Promise<T>): Promise<T> {
+export async function withCronDatabase<T>(url: string, database: string, work: (db: Database) => Promise<T>): Promise<T> {
   let connected = false;
   try {
     return await withClient(
       otherDatabaseUrl(url, database),
-      (db) => {
+      (client) => {
         connected = true;
-        return work(db);
+        return work(new Database(client));
       },
-      APPLICATION,
+      { applicationName: APPLICATION },
     );
   } catch (error) {
     if (connected) throw error;
@@ -45,7 +45,7 @@ export async function withCronDatabase<T>(url: string, database: string, work: (
  * Checks a --tenant value before any command uses it: an id of the tenants' key type (uuid on a standalone install),
  * of a tenant that exists. The error names the value and what is wrong with it.
  */
-export async function requireTenant(db: pg.Client, tenant: string): Promise<void> {
+export async function requireTenant(db: Database, tenant: string): Promise<void> {
   let exists: boolean;
   try {
     exists = await tenantExists(db, tenant);

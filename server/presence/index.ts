@@ -6,12 +6,12 @@
 //     identify: (req) => req.user && { tenantId: req.user.tenantId, agentId: req.user.agentId, signIn: req.sessionID },
 //   }));
 //   await startPresenceWorker({ connectionString: process.env.DATABASE_URL });   // the owner's URL
-export { presenceRouter, ROUTES } from './router.ts';
-export type { PresenceRoute, PresenceRouter, PresenceRouterOptions } from './router.ts';
+export { presenceRouter } from './router.ts';
+export type { PresenceRouter, PresenceRouterOptions } from './router.ts';
 export type { Identify, Identity } from './identity.ts';
 export { startPresenceWorker, presenceTaskList, SWEEP_CRONTAB } from './worker.ts';
 export type { PresenceWorker, PresenceWorkerOptions } from './worker.ts';
-export { isUnavailable } from './availability.ts';
-export { HttpError } from './http-error.ts';
-export { STATUSES, ACTIVITIES, REASONS, statusLabels } from './api-types.ts';
-export type { Activity, Agent, AgentStatus, ApiError, HeartbeatReply, History, Reason, StatusChange } from './api-types.ts';
+export { isUnavailable } from '../database/availability.ts';
+export { HttpError } from '../http/http-error.ts';
+// The HTTP contract: routes, request and answer types, the error shape and codes (shared with agent-presence/client).
+export * from '../http/contract.ts';

@@ -8,6 +8,8 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { Database } from '../database/handle.ts';
+import { listenOn, unlistenAll } from './sql/listen.ts';
 
 export const STATUS_CHANNEL = 'presence_status';
 export const SIGN_IN_ENDED_CHANNEL = 'presence_sign_in_ended';
@@ -66,10 +68,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
     client.on('error', onLost);
     client.on('end', () => onLost(new Error('connection ended')));
     try {
-      await client.query(`listen ${STATUS_CHANNEL}`);
-      await client.query(`listen ${SIGN_IN_ENDED_CHANNEL}`);
-      const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-      this.pid = rows[0]!.pid;
+      this.pid = await listenOn(new Database(client), [STATUS_CHANNEL, SIGN_IN_ENDED_CHANNEL]);
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -119,7 +118,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
     const client = this.client;
     this.client = null;
     if (client) {
-      await client.query(`unlisten *`).catch(() => {});
+      await unlistenAll(new Database(client)).catch(() => {});
       client.release(true);
     }
   }

@@ -1,7 +1,7 @@
 // Prometheus metrics of the presence routes, on the registry the host gives (or one of their own). Every label takes
 // its values from a fixed set, so nothing a client or another database role sends can add a series.
 import client from 'prom-client';
-import { REASONS } from './api-types.ts';
+import { REASONS } from '../http/contract.ts';
 
 export interface PresenceMetrics {
   heartbeats: client.Counter<'outcome'>;

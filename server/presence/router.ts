@@ -4,46 +4,45 @@
 //
 //   POST {base}/heartbeat            one beat of one tab                     -> HeartbeatReply
 //   POST {base}/leave                a tab's goodbye (sendBeacon on pagehide) -> 204
-//   PUT  {base}/status               the agent's own choice                  -> { status }
-//   GET  {base}/agents               the caller's tenant                     -> { agents }
+//   PUT  {base}/status               the agent's own choice                  -> StatusReply
+//   GET  {base}/agents               the caller's tenant                     -> AgentsReply
 //   GET  {base}/stream               Server-Sent Events of the caller's tenant
 //   GET  {base}/agents/:id/history   one agent's timeline, a page at a time  -> History
+// (the paths, the request and answer types: server/http/contract.ts)
 import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type pg from 'pg';
 import { pino, type Logger } from 'pino';
 import client from 'prom-client';
 import { z } from 'zod';
-import { ACTIVITIES, STATUSES, type HeartbeatReply } from './api-types.ts';
-import { DatabaseAvailability } from './availability.ts';
-import { Batcher } from './batcher.ts';
-import { PresenceDb } from './database.ts';
-import { errorHandler, parseInput } from './errors.ts';
-import { HttpError, unauthenticated } from './http-error.ts';
+import { DatabaseAvailability } from '../database/availability.ts';
+import { Database } from '../database/handle.ts';
+import {
+  ACTIVITIES,
+  ROUTES,
+  STATUSES,
+  type AgentsReply,
+  type HeartbeatReply,
+  type History,
+  type PresenceRoute,
+  type StatusReply,
+} from '../http/contract.ts';
+import { errorHandler } from '../http/errors.ts';
+import { HttpError, unauthenticated } from '../http/http-error.ts';
+import { parseInput, pgText, tabIdSchema } from '../http/input.ts';
+import { originCheck } from '../http/origin.ts';
+import { Batcher } from '../database/batcher.ts';
+import { defaultMaxStreams } from './descriptors.ts';
 import { toCaller, type Caller, type Identify } from './identity.ts';
 import { ChangeListener } from './listener.ts';
 import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts';
 import { agentsOfTenant } from './sql/agents.ts';
-import { endSession } from './sql/end-session.ts';
+import { endTab } from './sql/end-tab.ts';
 import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
 import { agentHistory } from './sql/history.ts';
 import { setStatus } from './sql/set-status.ts';
-import { defaultMaxStreams } from './descriptors.ts';
 import { StreamHub } from './streams.ts';
-import { originCheck } from './origin.ts';
-import { agentIdSchema, historyCursorSchema, historyLimitSchema, pgText, sessionIdSchema } from './validation.ts';
-
-export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
-
-/** The routes relative to where the router is mounted. */
-export const ROUTES: Readonly<Record<PresenceRoute, string>> = {
-  heartbeat: '/heartbeat',
-  leave: '/leave',
-  status: '/status',
-  agents: '/agents',
-  stream: '/stream',
-  history: '/agents/:id/history',
-};
+import { agentIdSchema, historyCursorSchema, historyLimitSchema } from './validation.ts';
 
 export interface PresenceRouterOptions {
   /** A pool on the platform's database, logged in as a member of presence_app. One connection is held for LISTEN. */
@@ -51,6 +50,8 @@ export interface PresenceRouterOptions {
   /** Who is calling: { tenantId, agentId } for an agent, { tenantId, agentId: null } for a watcher, null for 401. */
   identify: Identify;
   logger?: Logger;
+  /** The database availability tracker the router's queries and 503s report to; default one of its own on `logger`. */
+  availability?: DatabaseAvailability;
   /** Where the presence metrics go (prom-client); default a registry of the router's own. */
   registry?: client.Registry;
   /** Other paths for some routes (relative to the mount point), e.g. the standalone server's historical ones. */
@@ -78,10 +79,10 @@ export interface PresenceRouter extends Router {
 }
 
 const heartbeatBody = z.object({
-  sessionId: sessionIdSchema.optional(),
+  sessionId: tabIdSchema.optional(),
   activity: z.enum(ACTIVITIES, { error: `activity must be one of ${ACTIVITIES.join(', ')}` }).default('active'),
 });
-const leaveBody = z.object({ sessionId: sessionIdSchema });
+const leaveBody = z.object({ sessionId: tabIdSchema });
 const statusBody = z.object({ status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }) });
 const historyParams = z.object({ id: agentIdSchema });
 const historyQuery = z.object({
@@ -94,8 +95,8 @@ const historyQuery = z.object({
 export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   const logger = options.logger ?? pino({ level: 'info' });
   const paths = { ...ROUTES, ...options.paths };
-  const availability = new DatabaseAvailability(logger);
-  const db = new PresenceDb(options.pool, availability);
+  const availability = options.availability ?? new DatabaseAvailability(logger);
+  const db = new Database(options.pool, availability);
   const metrics = createPresenceMetrics(options.registry ?? new client.Registry());
   const listener = new ChangeListener(options.pool, logger);
   const streams = new StreamHub(db, listener, metrics, logger, options.streamKeepAliveMs ?? 15_000, {
@@ -142,7 +143,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
       const beat = await beats.run({
         tenantId: caller.tenantId,
         agentId: caller.agentId,
-        sessionId: sessionId ?? unnamedTab(caller.signIn),
+        tabId: sessionId ?? unnamedTab(caller.signIn),
         activity,
         signIn: caller.signIn,
       });
@@ -164,18 +165,18 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   router.post(paths.leave, originCheck, express.text({ type: 'text/plain', limit: '4kb' }), json, identified, async (req, res) => {
     const { sessionId } = parseInput(leaveBody, parseTextBody(req.body));
     const caller = callerOf(req);
-    if (caller.agentId !== null) await endSession(db, caller.tenantId, caller.agentId, sessionId);
+    if (caller.agentId !== null) await endTab(db, caller.tenantId, caller.agentId, sessionId);
     res.status(204).end();
   });
 
   router.put(paths.status, originCheck, json, identified, async (req, res) => {
     const { tenantId, agentId } = agentOf(req);
     const { status } = parseInput(statusBody, req.body);
-    res.json({ status: await setStatus(db, tenantId, agentId, status) });
+    res.json({ status: await setStatus(db, tenantId, agentId, status) } satisfies StatusReply);
   });
 
   router.get(paths.agents, identified, async (req, res) => {
-    res.json({ agents: (await agentsOfTenant(db, callerOf(req).tenantId)).agents });
+    res.json({ agents: (await agentsOfTenant(db, callerOf(req).tenantId)).agents } satisfies AgentsReply);
   });
 
   router.get(paths.stream, identified, async (req, res) => {
@@ -191,10 +192,10 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
       cursor: cursor ?? null,
       limit: limit ?? null,
     });
-    res.json({ agentId: id, ...history });
+    res.json({ agentId: id, ...history } satisfies History);
   });
 
-  router.use(errorHandler(logger));
+  router.use(errorHandler(logger, availability));
 
   return Object.assign(router, {
     streams,

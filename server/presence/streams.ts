@@ -18,10 +18,10 @@
 // process.
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { REASONS, type Agent, type Reason, type StatusChange } from './api-types.ts';
+import { REASONS, type Agent, type Reason, type StatusChange } from '../http/contract.ts';
 import { Coalesced } from './coalesce.ts';
-import type { PresenceDb } from './database.ts';
-import { HttpError } from './http-error.ts';
+import type { Database } from '../database/handle.ts';
+import { HttpError } from '../http/http-error.ts';
 import type { Caller } from './identity.ts';
 import type { ChangeListener } from './listener.ts';
 import type { PresenceMetrics } from './metrics.ts';
@@ -106,7 +106,7 @@ export class StreamHub {
   };
 
   constructor(
-    private readonly db: PresenceDb,
+    private readonly db: Database,
     private readonly listener: ChangeListener,
     private readonly metrics: PresenceMetrics,
     private readonly logger: Logger,
@@ -278,7 +278,7 @@ export class StreamHub {
       this.writeTenant(tenantId, frame('snapshot', { agents }));
     } catch (error) {
       // An outage is logged once by the availability tracker; anything else here is worth a line.
-      if (this.db.availability.available) this.logger.warn({ err: error, tenantId }, 'snapshot refresh failed');
+      if (this.db.availability?.available !== false) this.logger.warn({ err: error, tenantId }, 'snapshot refresh failed');
     }
   }
 
@@ -305,7 +305,7 @@ export class StreamHub {
       }
     } catch (error) {
       // Read again from the same place at the next ring or when the LISTEN connection is back.
-      if (this.db.availability.available) this.logger.warn({ err: error }, 'reading status events failed');
+      if (this.db.availability?.available !== false) this.logger.warn({ err: error }, 'reading status events failed');
     }
   }
 
@@ -377,7 +377,7 @@ export class StreamHub {
     } catch (error) {
       // Asked again, about every open stream, at the next ring or when the LISTEN connection is back.
       this.checkAll = true;
-      if (this.db.availability.available) this.logger.warn({ err: error }, 'reading ended sign-ins failed');
+      if (this.db.availability?.available !== false) this.logger.warn({ err: error }, 'reading ended sign-ins failed');
     }
   }
 

@@ -1,16 +1,5 @@
-// Input shapes shared by several routes. PostgreSQL text cannot hold a NUL byte: a string that has one is a 400
-// naming its field here, not a refused statement later.
-import { z } from 'zod';
-
-/** A string PostgreSQL accepts as text. */
-export const pgText = () => z.string().refine((s) => !s.includes('\u0000'), 'must not contain NUL bytes');
-
-/** A browser tab's id: what presence_private.check_session_id accepts, minus control characters. */
-export const sessionIdSchema = pgText()
-  .trim()
-  .min(1)
-  .max(200)
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+// Input shapes of the presence routes (the shared ones, pgText and the tab id, are in server/http/input.ts).
+import { pgText } from '../http/input.ts';
 
 /** An agent id in a path: the platform's own key (uuid, text or a number), as a string. */
 export const agentIdSchema = pgText()

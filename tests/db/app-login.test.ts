@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAppLogin } from '../../db/app-login.ts';
+import { withClient } from '../../db/client.ts';
 import { startCluster, type Cluster } from '../../db/cluster.ts';
 import { SetupError } from '../../db/database.ts';
 import { createAppPool } from '../../server/pool.ts';
@@ -17,16 +17,6 @@ const hasPostgres = existsSync('/usr/lib/postgresql');
 
 let folder: string;
 let cluster: Cluster;
-
-async function asUser<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function failure(work: Promise<unknown>): Promise<string> {
   return work.then(
@@ -39,7 +29,7 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
   beforeAll(async () => {
     folder = mkdtempSync(join(tmpdir(), 'presence-app-login-'));
     cluster = await startCluster({ dataDir: join(folder, 'pg'), ephemeral: true });
-    await asUser(cluster.url, (owner) =>
+    await withClient(cluster.url, (owner) =>
       owner.query(`
         create role presence_app nologin;
         create schema presence;
@@ -62,7 +52,7 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
     const appUrl = await ensureAppLogin(cluster.url);
 
     // Action
-    const seen = await asUser(appUrl, async (app) => {
+    const seen = await withClient(appUrl, async (app) => {
       const who = (
         await app.query<{ login: string; superuser: boolean; app: boolean; owner: boolean }>(
           `select current_user as login, rolsuper as superuser,
@@ -92,18 +82,18 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
 
   it('gives replicas starting at once the same password, stored once', async () => {
     // Setup
-    await asUser(cluster.url, (owner) => owner.query('delete from presence_private.server_login'));
+    await withClient(cluster.url, (owner) => owner.query('delete from presence_private.server_login'));
 
     // Action
     const urls = await Promise.all([ensureAppLogin(cluster.url), ensureAppLogin(cluster.url), ensureAppLogin(cluster.url)]);
     const later = await ensureAppLogin(cluster.url);
-    const rows = await asUser(cluster.url, async (owner) => (await owner.query('select role_name from presence_private.server_login')).rows);
+    const rows = await withClient(cluster.url, async (owner) => (await owner.query('select role_name from presence_private.server_login')).rows);
 
     // Assertions
     const passwords = new Set([...urls, later].map((url) => new URL(url).password));
     expect(passwords.size).toBe(1);
     expect(rows).toEqual([{ role_name: 'presence_server' }]);
-    expect(await asUser(later, async (app) => (await app.query('select 1 as one')).rows[0].one)).toBe(1);
+    expect(await withClient(later, async (app) => (await app.query('select 1 as one')).rows[0].one)).toBe(1);
   });
 
   it('refuses an APP_DATABASE_URL that logs in as a superuser, in one line without its password', async () => {
@@ -121,7 +111,7 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
   it('refuses an APP_DATABASE_URL whose role is not a member of presence_app, and takes one that is', async () => {
     // Setup
     const password = randomUUID();
-    await asUser(cluster.url, (owner) =>
+    await withClient(cluster.url, (owner) =>
       owner.query(`
         create role platform_outsider login password '${password}';
         create role platform_server login password '${password}' in role presence_app;`),
@@ -147,7 +137,7 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
     const appUrl = await ensureAppLogin(cluster.url);
 
     // Action
-    const settings = await asUser(appUrl, async (app) =>
+    const settings = await withClient(appUrl, async (app) =>
       (
         await app.query(
           `select current_setting('statement_timeout') as statement, current_setting('lock_timeout') as lock,
@@ -177,7 +167,7 @@ describe.skipIf(!hasPostgres)('ensureAppLogin', () => {
       // Assertions
       expect(shown).toBe('5s');
       expect(after).not.toBe('succeeded');
-      const ended = await asUser(cluster.url, async (owner) =>
+      const ended = await withClient(cluster.url, async (owner) =>
         (await owner.query(`select count(*)::int as n from pg_stat_activity where usename = 'presence_server' and state like 'idle in transaction%'`)).rows[0].n,
       );
       expect(ended).toBe(0);

@@ -58,9 +58,9 @@ describe('bad input', () => {
 
     // Action
     const attempt = beats(db, [
-      { tenantId: tenant, agentId: good, sessionId: 'tab' },
-      { tenantId: tenant, agentId: good, sessionId: 'new-tab', activity: 'idle' },
-      { tenantId: tenant, agentId: '00000000-0000-0000-0000-000000000000', sessionId: 'tab' },
+      { tenantId: tenant, agentId: good, tabId: 'tab' },
+      { tenantId: tenant, agentId: good, tabId: 'new-tab', activity: 'idle' },
+      { tenantId: tenant, agentId: '00000000-0000-0000-0000-000000000000', tabId: 'tab' },
     ]);
 
     // Assertions
@@ -75,8 +75,8 @@ describe('bad input', () => {
     const agent = await createAgent(db, tenant);
     await beat(db, tenant, agent, 'tab');
     const before = await snapshot(agent);
-    const right = { tenantId: tenant, agentId: agent, sessionId: 'tab' };
-    const wrong = { tenantId: otherTenant, agentId: agent, sessionId: 'tab' };
+    const right = { tenantId: tenant, agentId: agent, tabId: 'tab' };
+    const wrong = { tenantId: otherTenant, agentId: agent, tabId: 'tab' };
 
     // Action / Assertions
     for (const batch of [

@@ -221,12 +221,11 @@ describe('presence.heartbeats (the batch)', () => {
     await beat(db, tenant, beating, 'tab-b');
     await beat(db, tenant, idle, 'tab-c');
 
-    // Action
-    const rows = await beats(db, [
-      { tenantId: tenant, agentId: idle, sessionId: 'tab-c', activity: 'idle' },
-      { tenantId: tenant, agentId: fresh, sessionId: 'tab-a' },
-      { tenantId: tenant, agentId: beating, sessionId: 'tab-b' },
-    ]);
+    // Action: the function itself, with its `ord` column (the router's module reads the rows in order)
+    const { rows } = await db.query<{ ord: number; status: string; last_seen: Date; heartbeat_interval_s: number }>(
+      'select * from presence.heartbeats($1, $2, $3, $4, $5)',
+      [[tenant, tenant, tenant], [idle, fresh, beating], ['tab-c', 'tab-a', 'tab-b'], ['idle', 'active', 'active'], [null, null, null]],
+    );
 
     // Assertions
     expect(rows.map((r) => [r.ord, r.status, r.heartbeat_interval_s])).toEqual([
@@ -249,7 +248,7 @@ describe('presence.heartbeats (the batch)', () => {
     await silenceAgent(db, agent, 20);
 
     // Action
-    const [row] = await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-1' }]);
+    const [row] = await beats(db, [{ tenantId: tenant, agentId: agent, tabId: 'tab', signIn: 'sign-in-1' }]);
 
     // Assertions
     const { rows } = await db.query('select last_seen from presence_private.sessions where agent_id = $1', [agent]);
@@ -263,10 +262,10 @@ describe('presence.heartbeats (the batch)', () => {
     // Setup: a tab that beat under sign-in 1; the user signed in again in the same tab (sign-in 2).
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
-    await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-1' }]);
+    await beats(db, [{ tenantId: tenant, agentId: agent, tabId: 'tab', signIn: 'sign-in-1' }]);
 
     // Action
-    await beats(db, [{ tenantId: tenant, agentId: agent, sessionId: 'tab', signIn: 'sign-in-2' }]);
+    await beats(db, [{ tenantId: tenant, agentId: agent, tabId: 'tab', signIn: 'sign-in-2' }]);
     const afterOldSignOut = await endSignIn(db, tenant, agent, 'sign-in-1');
 
     // Assertions: signing out of the old sign-in leaves the tab of the new one beating.
@@ -289,8 +288,8 @@ describe('presence.heartbeats (the batch)', () => {
       // Action: the batch names the higher agent first; then the first transaction takes the higher one too.
       await second.query('begin');
       const batch = beats(second, [
-        { tenantId: tenant, agentId: high!, sessionId: 'tab-high' },
-        { tenantId: tenant, agentId: low!, sessionId: 'tab-low' },
+        { tenantId: tenant, agentId: high!, tabId: 'tab-high' },
+        { tenantId: tenant, agentId: low!, tabId: 'tab-low' },
       ]);
       for (let waited = 0; waited < 5_000; waited += 20) {
         const { rows } = await db.query(`select wait_event_type from pg_stat_activity where pid = $1`, [pid[0]!.pid]);

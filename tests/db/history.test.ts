@@ -63,7 +63,7 @@ describe('a beat that finds its agent silent', () => {
     const tenant = await createTenant(db);
     const { agentId, lastSeen, result } = await inTransaction(db, async (client) => {
       const past = await createAgentWithPast(client, tenant, { ...SILENT, signIn: 'sign-in-1' });
-      const [row] = await beats(client, [{ tenantId: tenant, agentId: past.agentId, sessionId: 'tab', signIn: 'sign-in-1' }]);
+      const [row] = await beats(client, [{ tenantId: tenant, agentId: past.agentId, tabId: 'tab', signIn: 'sign-in-1' }]);
       return { ...past, result: row! };
     });
 

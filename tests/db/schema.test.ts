@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { migrate, MIGRATIONS_DIR } from '../../db/migrate.ts';
-import { describeError } from '../../server/presence/errors.ts';
+import { describeError } from '../../server/http/errors.ts';
 import { scratchDatabase } from '../helpers/db.ts';
 import {
   dumpSchema,

@@ -2,6 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { inTransaction as inTransactionOn, withClient } from '../../db/client.ts';
+import { writeAgentPast } from '../../db/sql/agent-past.ts';
+import { Database } from '../../server/database/handle.ts';
+import { heartbeats } from '../../server/presence/sql/heartbeats.ts';
+import { statusChangesAfter, type StatusChangeRow } from '../../server/presence/sql/status-changes-after.ts';
+import type { Activity } from '../../server/http/contract.ts';
 
 /** Anything a test can query through: the pool, or one client of it holding a transaction. */
 export type Queryable = pg.Pool | pg.PoolClient | pg.Client;
@@ -55,7 +61,7 @@ export async function createAgent(
 
 /**
  * Makes an agent look silent for `seconds`: moves its last beat, its last transition (status_since) and the beats
- * of its sessions into the past, so that its timeout is recorded `seconds` - offline_after_s ago. Tests age their
+ * of its tabs into the past, so that its timeout is recorded `seconds` - offline_after_s ago. Tests age their
  * own agents instead of moving the clock forward, so the sweeps pg_cron runs meanwhile and the sweeps of other test
  * files only ever see what is really stale. Its status events stay where they are (the table is append-only), so
  * the timeout can be dated before the event it follows: eventsOf lists events in the order they were written; a
@@ -108,14 +114,14 @@ export async function beat(
   db: Queryable,
   tenantId: string,
   agentId: string,
-  sessionId: string,
+  tabId: string,
   activity = 'active',
   signIn: string | null = null,
 ): Promise<Beat> {
   const { rows } = await db.query<Beat>('select * from presence.heartbeat($1, $2, $3, $4, $5)', [
     tenantId,
     agentId,
-    sessionId,
+    tabId,
     activity,
     signIn,
   ]);
@@ -125,21 +131,18 @@ export async function beat(
 export interface BatchBeat {
   tenantId: string;
   agentId: string;
-  sessionId: string;
+  tabId: string;
   activity?: string;
   signIn?: string | null;
 }
 
-/** One call of presence.heartbeats (the batch the router sends): one row per beat, in order. */
-export async function beats(db: Queryable, batch: BatchBeat[]): Promise<Array<Beat & { ord: number }>> {
-  const { rows } = await db.query<Beat & { ord: number }>('select * from presence.heartbeats($1, $2, $3, $4, $5)', [
-    batch.map((b) => b.tenantId),
-    batch.map((b) => b.agentId),
-    batch.map((b) => b.sessionId),
-    batch.map((b) => b.activity ?? 'active'),
-    batch.map((b) => b.signIn ?? null),
-  ]);
-  return rows;
+/** One call of presence.heartbeats (the batch the router sends, through its module): one answer per beat, in order. */
+export async function beats(db: Queryable, batch: BatchBeat[]): Promise<Beat[]> {
+  const results = await heartbeats(
+    new Database(db),
+    batch.map((b) => ({ ...b, activity: (b.activity ?? 'active') as Activity, signIn: b.signIn ?? null })),
+  );
+  return results.map((r) => ({ status: r.status, last_seen: r.lastSeen, heartbeat_interval_s: r.heartbeatIntervalS }));
 }
 
 /** presence.end_sign_in: sign-out of one sign-in (agent null for a supervisor); returns the agent's status. */
@@ -156,13 +159,7 @@ export async function endSignIn(db: Queryable, tenantId: string, agentId: string
 export async function inTransaction<T>(db: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
   try {
-    await client.query('begin');
-    const result = await work(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback');
-    throw error;
+    return await inTransactionOn(client, () => work(client));
   } finally {
     client.release();
   }
@@ -188,25 +185,17 @@ export async function createAgentWithPast(
   }: { onlineForS: number; silentForS: number; status?: string; tab?: string; signIn?: string | null },
 ): Promise<{ agentId: string; lastSeen: Date }> {
   const agentId = await createAgent(db, tenantId);
-  const { rows } = await db.query<{ last_seen: Date }>(
-    `with agent as (
-       update human_agents
-          set status = $3, chosen_status = case when $3 = 'dnd' then 'dnd' else 'available' end,
-              status_reason = 'heartbeat', status_since = now() - make_interval(secs => $4),
-              last_seen = now() - make_interval(secs => $5)
-        where id = $2
-       returning last_seen
-     ), event as (
-       insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
-       values ($1, $2, 'offline', $3, 'heartbeat', now() - make_interval(secs => $4))
-     ), tab as (
-       insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)
-       values ($2, $6, $1, 'active', $7, now() - make_interval(secs => $4), now() - make_interval(secs => $5))
-     )
-     select last_seen from agent`,
-    [tenantId, agentId, status, onlineForS, silentForS, tab, signIn],
-  );
-  return { agentId, lastSeen: rows[0]!.last_seen };
+  const lastSeen = await writeAgentPast(new Database(db), {
+    tenantId,
+    agentId,
+    onlineForS,
+    silentForS,
+    status,
+    tab,
+    signIn,
+    chats: 0,
+  });
+  return { agentId, lastSeen };
 }
 
 /**
@@ -242,16 +231,16 @@ export async function statusChangesSince(
   db: Queryable,
   after: string,
   tenants: string[],
-): Promise<Array<{ id: number; tenant: string; agent: string; from: string; to: string; chosen: string | null; reason: string; at: string }>> {
-  const { rows } = await db.query('select changes from presence.status_changes_after($1, $2, null, null, 10000)', [after, tenants]);
-  return rows[0].changes;
+): Promise<StatusChangeRow[]> {
+  return (await statusChangesAfter(new Database(db), after, tenants, NOTHING_PENDING, 10_000)).changes;
 }
 
 /** The newest event id now: where a reader that starts now begins. */
 export async function newestEventId(db: Queryable): Promise<string> {
-  const { rows } = await db.query('select next_after from presence.status_changes_after(null, null, null, null, 1)');
-  return rows[0].next_after;
+  return (await statusChangesAfter(new Database(db), null, [], NOTHING_PENDING, 1)).nextAfter;
 }
+
+const NOTHING_PENDING = { ids: [], xids: [] };
 
 /**
  * A database of the test's own in the test cluster (for migrations and platform shapes), dropped by `drop()`.
@@ -260,25 +249,13 @@ export async function newestEventId(db: Queryable): Promise<string> {
 export async function scratchDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const base = new URL(inject('databaseUrl'));
   const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-  const admin = new pg.Client({ connectionString: base.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
+  await withClient(base.toString(), (c) => c.query(`create database ${name}`));
   const url = new URL(base);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     async drop() {
-      const client = new pg.Client({ connectionString: base.toString() });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
+      await withClient(base.toString(), (c) => c.query(`drop database if exists ${name} with (force)`));
     },
   };
 }

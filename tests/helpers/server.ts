@@ -16,6 +16,9 @@ import { ensureAppLogin, type AppTimeouts } from '../../db/app-login.ts';
 import { createAppPool } from '../../server/pool.ts';
 import { createServices, type Services } from '../../server/services.ts';
 import { createTenant, type TenantSettings } from './db.ts';
+import { createAccount } from '../../db/sql/create-account.ts';
+import { Database } from '../../server/database/handle.ts';
+import type { Role } from '../../server/http/contract.ts';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
 
@@ -89,7 +92,7 @@ export async function startTestServer(
   };
 }
 
-export type Role = 'support_staff' | 'client_admin' | 'supervisor';
+export type { Role };
 
 export interface TestUser {
   tenantId: string;
@@ -118,11 +121,15 @@ export async function createUser(
   const password = fields.password ?? TEST_PASSWORD;
   const email = fields.email ?? `user-${randomUUID()}@example.com`;
   const name = fields.name ?? 'Test User';
-  const { rows } = await owner.query<{ user_id: string; agent_id: string | null }>(
-    'select user_id, agent_id::text from presence_accounts.create_account($1, $2, $3, $4, $5, $6)',
-    [tenantId, email, name, fields.role ?? 'support_staff', password, fields.maxChats ?? 5],
-  );
-  return { tenantId, userId: rows[0]!.user_id, agentId: rows[0]!.agent_id, email, name, password };
+  const { userId, agentId } = await createAccount(new Database(owner), {
+    tenantId,
+    email,
+    name,
+    role: fields.role ?? 'support_staff',
+    password,
+    maxChats: fields.maxChats ?? 5,
+  });
+  return { tenantId, userId, agentId, email, name, password };
 }
 
 /** Signs in through POST /api/auth/login; returns the `cookie` header value to send. */

@@ -6,8 +6,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClient } from '../../db/client.ts';
 import { projectRoot } from '../../db/database.ts';
 import { scratchDatabase } from '../helpers/db.ts';
 
@@ -64,14 +64,10 @@ describe('the installed package', () => {
 
     // Assertions
     expect(JSON.parse(stdout).applied).toContain('1795500000230_privileges');
-    const client = new pg.Client({ connectionString: scratch.url });
-    await client.connect();
-    try {
-      const { rows } = await client.query(`select to_regprocedure('presence.heartbeat(presence.tenant_key, presence.agent_key, text, text, text)') is not null as present`);
-      expect(rows).toEqual([{ present: true }]);
-    } finally {
-      await client.end();
-    }
+    const { rows } = await withClient(scratch.url, (client) =>
+      client.query(`select to_regprocedure('presence.heartbeat(presence.tenant_key, presence.agent_key, text, text, text)') is not null as present`),
+    );
+    expect(rows).toEqual([{ present: true }]);
   });
 
   it('lists agents with `presence status --json` from the built CLI', async () => {

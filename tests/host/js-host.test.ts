@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient } from '../../db/client.ts';
 import { projectRoot } from '../../db/database.ts';
 import { migrate } from '../../db/migrate.ts';
 import { scratchDatabase } from '../helpers/db.ts';
@@ -111,10 +112,7 @@ afterAll(async () => {
   await owner?.end();
   await scratch?.drop();
   // Roles are the cluster's, not the database's.
-  const admin = new pg.Client({ connectionString: inject('databaseUrl') });
-  await admin.connect();
-  await admin.query(`drop role if exists ${hostRole}`);
-  await admin.end();
+  await withClient(inject('databaseUrl'), (admin) => admin.query(`drop role if exists ${hostRole}`));
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -12,7 +12,7 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ACTIVITIES, REASONS, STATUSES } from '../../server/presence/api-types.ts';
+import { ACTIVITIES, REASONS, STATUSES } from '../../server/http/contract.ts';
 import { call, openStream, signIn, signedInUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 
 type Who = TestUser & { cookie: string };

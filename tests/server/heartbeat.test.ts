@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { DatabaseAvailability } from '../../server/presence/availability.ts';
-import { Batcher } from '../../server/presence/batcher.ts';
-import { PresenceDb } from '../../server/presence/database.ts';
+import { DatabaseAvailability } from '../../server/database/availability.ts';
+import { Batcher } from '../../server/database/batcher.ts';
+import { Database } from '../../server/database/handle.ts';
 import { heartbeats, type Beat, type BeatResult } from '../../server/presence/sql/heartbeats.ts';
 import { agentRow, eventsOf } from '../helpers/db.ts';
 import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -229,12 +229,12 @@ describe('the batch of beats', () => {
   it('answers each beat of a batch that the database refused on its own, so a bad one fails alone', async () => {
     // Setup
     const good = await signedInUser(server);
-    const db = new PresenceDb(server.services.db, new DatabaseAvailability(pino({ level: 'silent' })));
+    const db = new Database(server.services.db, new DatabaseAvailability(pino({ level: 'silent' })));
     const batcher = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
-    const beat = (sessionId: string): Beat => ({
+    const beat = (tabId: string): Beat => ({
       tenantId: good.tenantId,
       agentId: good.agentId!,
-      sessionId,
+      tabId,
       activity: 'active',
       signIn: null,
     });

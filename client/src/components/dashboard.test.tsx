@@ -31,7 +31,7 @@ class FakeEventSource extends EventTarget {
 }
 
 const me: Me = {
-  user: { id: 'u1', email: 'admin@example.com', name: 'Ada Admin', role: 'admin' },
+  user: { id: 'u1', email: 'admin@example.com', name: 'Ada Admin', role: 'client_admin' },
   tenant: { id: 't1', name: 'Acme support' },
   agent: null,
   settings: { heartbeatIntervalMs: 10_000, offlineAfterMs: 30_000, awayAfterMs: 300_000 },

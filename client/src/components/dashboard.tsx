@@ -3,12 +3,12 @@
 // of reach (the stream is down, or beats find no server) that goes away once the connection is back.
 import { api, standalonePaths, type Me } from '../api.ts';
 import { useNow } from '../hooks/use-now.ts';
-import { HttpError, STATUSES, statusLabels, tabSessionId, useAgentStream, useHeartbeat } from '../presence/index.ts';
+import { HttpError, STATUSES, statusLabels, tabId, useAgentStream, useHeartbeat } from '../presence/index.ts';
 import { AgentRow } from './agent-row.tsx';
 import { StatusPicker } from './status-picker.tsx';
 
 const noChanges: never[] = [];
-const roleLabels: Record<string, string> = { support_staff: 'agent', client_admin: 'admin', supervisor: 'supervisor' };
+const roleLabels: Record<Me['user']['role'], string> = { support_staff: 'agent', client_admin: 'admin', supervisor: 'supervisor' };
 
 export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: string) => void }) {
   const expired = () => onSignedOut('Your session has ended. Sign in again.');
@@ -35,7 +35,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
 
   async function signOut() {
     try {
-      await api.logout(tabSessionId());
+      await api.logout(tabId());
     } finally {
       onSignedOut();
     }
@@ -47,7 +47,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
         <div>
           <h1>{me.tenant.name}</h1>
           <p className="whoami">
-            Signed in as {me.user.name} ({roleLabels[me.user.role] ?? me.user.role})
+            Signed in as {me.user.name} ({roleLabels[me.user.role]})
           </p>
         </div>
         <button type="button" className="secondary" onClick={() => void signOut()}>

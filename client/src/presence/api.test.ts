@@ -1,6 +1,6 @@
 // The history as the dashboard asks for it: every page of the range, following nextCursor.
 import { describe, expect, it } from 'vitest';
-import type { History } from '../../../server/presence/api-types.ts';
+import type { History } from '../../../server/http/contract.ts';
 import { createPresenceApi } from './api.ts';
 
 describe('createPresenceApi().history', () => {

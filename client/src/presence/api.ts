@@ -1,12 +1,23 @@
 // The presence routes, as a browser calls them: where each one lives and a small fetch API over them. Every path is
 // the router's route under `basePath` (where the platform mounted presenceRouter), unless `paths` names it outright.
 // Requests carry the page's cookies (same origin); errors come back as {error, code} and are thrown as HttpError.
-import type { Activity, Agent, AgentStatus, HeartbeatReply, History } from '../../../server/presence/api-types.ts';
+// The routes, the paths and the shapes are the server's own (server/http/contract.ts).
+import {
+  ROUTES,
+  type AgentsReply,
+  type ApiError,
+  type ErrorCode,
+  type HeartbeatReply,
+  type HeartbeatRequest,
+  type History,
+  type LeaveRequest,
+  type PresencePaths,
+  type PresenceRoute,
+  type StatusReply,
+  type StatusRequest,
+  type AgentStatus,
+} from '../../../server/http/contract.ts';
 
-export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
-
-/** One path per route; `history` holds `:id` where the agent's id goes. */
-export type PresencePaths = Record<PresenceRoute, string>;
 
 export interface PresenceClientOptions {
   /** Where the platform mounted the presence router, e.g. '/api/presence'. Default '': the routes at the root. */
@@ -18,14 +29,7 @@ export interface PresenceClientOptions {
 }
 
 /** The router's routes, relative to where it is mounted. */
-export const routerRoutes: Readonly<PresencePaths> = {
-  heartbeat: '/heartbeat',
-  leave: '/leave',
-  status: '/status',
-  agents: '/agents',
-  stream: '/stream',
-  history: '/agents/:id/history',
-};
+export const routerRoutes: Readonly<PresencePaths> = ROUTES;
 
 export function resolvePaths(options: PresenceClientOptions = {}): PresencePaths {
   const base = (options.basePath ?? '').replace(/\/+$/, '');
@@ -36,18 +40,17 @@ export function resolvePaths(options: PresenceClientOptions = {}): PresencePaths
   return resolved;
 }
 
+/** An answer that was not 2xx: its status, its code (undefined when the body was not the API's JSON) and message. */
 export class HttpError extends Error {
-  readonly status: number;
-  readonly code: string | undefined;
-  /** Seconds to wait before trying again, when the answer says (a refused sign-in: how long its lock lasts). */
-  readonly retryAfterS: number | undefined;
-
-  constructor(status: number, message: string, code?: string, retryAfterS?: number) {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | undefined,
+    message: string,
+    /** Seconds to wait before trying again, when the answer says (a refused sign-in: how long its lock lasts). */
+    readonly retryAfterS?: number,
+  ) {
     super(message);
     this.name = 'HttpError';
-    this.status = status;
-    this.code = code;
-    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -67,17 +70,17 @@ export async function requestJson<T>(
   const res = await (options.fetch ?? fetch)(path, init);
   if (!res.ok) {
     let message = `${method} ${path} failed with HTTP ${res.status}`;
-    let code: string | undefined;
+    let code: ErrorCode | undefined;
     let retryAfterS: number | undefined;
     try {
-      const payload = (await res.json()) as { error?: string; code?: string; retryAfterS?: unknown };
+      const payload = (await res.json()) as Partial<ApiError> & { retryAfterS?: unknown };
       if (payload.error) message = payload.error;
       code = payload.code;
       if (typeof payload.retryAfterS === 'number') retryAfterS = payload.retryAfterS;
     } catch {
       // Not JSON (a proxy's error page, say): keep the generic message.
     }
-    throw new HttpError(res.status, message, code, retryAfterS);
+    throw new HttpError(res.status, code, message, retryAfterS);
   }
   if (res.status === 204) return undefined as T;
   return (await res.json()) as T;
@@ -85,13 +88,13 @@ export async function requestJson<T>(
 
 export interface PresenceApi {
   readonly paths: Readonly<PresencePaths>;
-  heartbeat(body: { sessionId: string; activity: Activity }, signal?: AbortSignal): Promise<HeartbeatReply>;
-  setStatus(status: AgentStatus): Promise<{ status: AgentStatus }>;
-  agents(): Promise<{ agents: Agent[] }>;
+  heartbeat(body: Required<HeartbeatRequest>, signal?: AbortSignal): Promise<HeartbeatReply>;
+  setStatus(status: AgentStatus): Promise<StatusReply>;
+  agents(): Promise<AgentsReply>;
   /** The whole of [from, to) (at most 31 days), every page of it. */
   history(agentId: string, from: Date, to: Date): Promise<History>;
-  /** Ends this tab's session as the page goes away; a beacon outlives the page where a fetch would be cancelled. */
-  leave(sessionId: string): boolean;
+  /** Ends this tab's presence as the page goes away; a beacon outlives the page where a fetch would be cancelled. */
+  leave(tabId: string): boolean;
 }
 
 export function createPresenceApi(options: PresenceClientOptions = {}): PresenceApi {
@@ -101,8 +104,9 @@ export function createPresenceApi(options: PresenceClientOptions = {}): Presence
     paths,
     heartbeat: (body, signal) =>
       requestJson<HeartbeatReply>('POST', paths.heartbeat, { body, signal, fetch: fetchFn }),
-    setStatus: (status) => requestJson<{ status: AgentStatus }>('PUT', paths.status, { body: { status }, fetch: fetchFn }),
-    agents: () => requestJson<{ agents: Agent[] }>('GET', paths.agents, { fetch: fetchFn }),
+    setStatus: (status) =>
+      requestJson<StatusReply>('PUT', paths.status, { body: { status } satisfies StatusRequest, fetch: fetchFn }),
+    agents: () => requestJson<AgentsReply>('GET', paths.agents, { fetch: fetchFn }),
     // The server answers a page at a time; this follows nextCursor to the end of the range (a day of one agent is a
     // page or two: changes by hand are held to 20 a minute).
     history: async (agentId, from, to) => {
@@ -120,9 +124,9 @@ export function createPresenceApi(options: PresenceClientOptions = {}): Presence
       }
       return { ...first, events, nextCursor: null };
     },
-    leave(sessionId) {
+    leave(tabId) {
       if (typeof navigator.sendBeacon !== 'function') return false;
-      return navigator.sendBeacon(paths.leave, JSON.stringify({ sessionId }));
+      return navigator.sendBeacon(paths.leave, JSON.stringify({ sessionId: tabId } satisfies LeaveRequest));
     },
   };
 }

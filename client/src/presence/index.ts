@@ -10,18 +10,9 @@ export type { HeartbeatOptions, HeartbeatState } from './use-heartbeat.ts';
 export { useAgentStream } from './use-agent-stream.ts';
 export type { AgentStream, AgentStreamOptions, LiveAgent } from './use-agent-stream.ts';
 export { createPresenceApi, resolvePaths, routerRoutes, HttpError } from './api.ts';
-export type { PresenceApi, PresenceClientOptions, PresencePaths, PresenceRoute } from './api.ts';
+export type { PresenceApi, PresenceClientOptions } from './api.ts';
 export { createBeatTimer, createPageTimer } from './beat-timer.ts';
 export type { BeatTimer, BeatTimerFactory } from './beat-timer.ts';
-export { tabSessionId } from './session-id.ts';
-export { STATUSES, ACTIVITIES, REASONS, statusLabels } from '../../../server/presence/api-types.ts';
-export type {
-  Activity,
-  Agent,
-  AgentStatus,
-  ApiError,
-  HeartbeatReply,
-  History,
-  Reason,
-  StatusChange,
-} from '../../../server/presence/api-types.ts';
+export { tabId } from './tab-id.ts';
+// The HTTP contract, the server's own: routes, request and answer types, the error shape and codes.
+export * from '../../../server/http/contract.ts';

@@ -1,6 +1,6 @@
 import { act, cleanup, renderHook } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Agent, StatusChange } from '../../../server/presence/api-types.ts';
+import type { Agent, StatusChange } from '../../../server/http/contract.ts';
 import { useAgentStream, type AgentStreamOptions } from './use-agent-stream.ts';
 
 // A stand-in for the server's SSE stream that the test pushes events into.

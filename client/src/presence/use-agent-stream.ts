@@ -3,7 +3,7 @@
 // its figures arrived, so "last seen" can tick on from the server's secondsSinceSeen without trusting this clock.
 // Every field comes from the server: the effective status, and with each transition the chosen status it left.
 import { useEffect, useRef, useState } from 'react';
-import type { Agent, StatusChange } from '../../../server/presence/api-types.ts';
+import type { Agent, StatusChange } from '../../../server/http/contract.ts';
 import { resolvePaths, type PresenceClientOptions } from './api.ts';
 
 export interface LiveAgent extends Agent {

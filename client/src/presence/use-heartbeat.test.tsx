@@ -42,7 +42,7 @@ function options(overrides: Partial<HeartbeatOptions> = {}): HeartbeatOptions {
     intervalMs: 10_000,
     awayAfterMs: 60_000,
     onUnauthorized: vi.fn(),
-    sessionId: 'tab-1',
+    tabId: 'tab-1',
     createTimer: createPageTimer,
     random: () => 0,
     ...overrides,
@@ -320,12 +320,12 @@ describe('useHeartbeat', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('ends only this tab\u2019s session with a beacon on pagehide', async () => {
+  it('ends only this tab\u2019s presence with a beacon on pagehide', async () => {
     // Setup
     fakeServer();
     const sendBeacon = vi.fn(() => true);
     Object.defineProperty(navigator, 'sendBeacon', { configurable: true, value: sendBeacon });
-    renderHook(() => useHeartbeat(options({ sessionId: 'tab-7' })));
+    renderHook(() => useHeartbeat(options({ tabId: 'tab-7' })));
     await advance(0);
 
     // Action
@@ -393,15 +393,15 @@ describe('useHeartbeat', () => {
     expect(server.beats).toHaveLength(2);
   });
 
-  it('gives each page load one random session id when none is passed', async () => {
+  it('gives each page load one random tab id when none is passed', async () => {
     // Setup
     const server = fakeServer();
 
     // Action
-    const first = renderHook(() => useHeartbeat(options({ sessionId: undefined })));
+    const first = renderHook(() => useHeartbeat(options({ tabId: undefined })));
     await advance(0);
     first.unmount();
-    renderHook(() => useHeartbeat(options({ sessionId: undefined })));
+    renderHook(() => useHeartbeat(options({ tabId: undefined })));
     await advance(0);
 
     // Assertions

@@ -4,17 +4,17 @@
 //
 // - Beats go to POST {basePath}/heartbeat, the goodbye beacon to POST {basePath}/leave (or to the `paths` given).
 // - The beat's clock is a dedicated Web Worker (beat-timer.ts): hidden tabs are not throttled to a beat a minute.
-// - One session id per tab and page load (session-id.ts); on pagehide a beacon ends this tab's session only.
+// - One id per tab and page load (tab-id.ts); on pagehide a beacon ends this tab's presence only.
 // - Beats at once when the tab becomes visible, the browser comes back online or the page returns from bfcache.
 // - No pointer, key or focus input for awayAfterMs: beats `idle` at once; the next input beats `active` at once.
 // - Failed beats retry with exponential backoff and jitter and set `reaching: false` (and `unavailable: true` when
 //   the server could not be reached or answered 502/503/504); a 401 stops everything and calls onUnauthorized.
 // - Every listener, the worker and every timer are released when the hook unmounts or `enabled` turns false.
 import { useEffect, useRef, useState } from 'react';
-import type { Activity, AgentStatus } from '../../../server/presence/api-types.ts';
+import type { Activity, AgentStatus } from '../../../server/http/contract.ts';
 import { createPresenceApi, HttpError, type PresenceClientOptions } from './api.ts';
 import { createBeatTimer, type BeatTimerFactory } from './beat-timer.ts';
-import { tabSessionId } from './session-id.ts';
+import { tabId } from './tab-id.ts';
 
 export interface HeartbeatOptions extends PresenceClientOptions {
   /** false (signed out, or not an agent) pauses: nothing is sent and nothing is listened to. Default true. */
@@ -23,10 +23,10 @@ export interface HeartbeatOptions extends PresenceClientOptions {
   intervalMs?: number;
   /** The tenant's away_after_s, in ms: this long without input and the tab reports itself idle. Default 5 min. */
   awayAfterMs?: number;
-  /** The server answered 401: the session is gone (signed out elsewhere, expired). Beating has stopped. */
+  /** The server answered 401: the sign-in is gone (signed out elsewhere, expired). Beating has stopped. */
   onUnauthorized?: () => void;
-  /** This tab's presence session; default one random id per page load (tabSessionId()). */
-  sessionId?: string;
+  /** This tab's id (sent as the wire's `sessionId`); default one random id per page load (tabId()). */
+  tabId?: string;
   /** The beat's clock; default the worker timer (createBeatTimer). createPageTimer uses the page's timers only. */
   createTimer?: BeatTimerFactory;
   /** For tests: the jitter's randomness. */
@@ -82,7 +82,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
   latest.current = options;
 
   const { enabled = true, awayAfterMs = defaultAwayAfterMs } = options;
-  const sessionId = options.sessionId ?? tabSessionId();
+  const tab = options.tabId ?? tabId();
 
   useEffect(() => {
     if (!enabled) return;
@@ -93,7 +93,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
 
     const aborter = new AbortController();
     let stopped = false;
-    // Between pagehide and pageshow the tab has said goodbye: a late beat would bring its session back.
+    // Between pagehide and pageshow the tab has said goodbye: a late beat would bring its presence back.
     let leaving = false;
     let intervalMs = latest.current.intervalMs ?? defaultIntervalMs;
     let failures = 0;
@@ -118,7 +118,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
       if (Date.now() - lastInput >= awayAfterMs) idle = true;
       const activity: Activity = idle ? 'idle' : 'active';
       try {
-        const reply = await presence().heartbeat({ sessionId, activity }, aborter.signal);
+        const reply = await presence().heartbeat({ sessionId: tab, activity }, aborter.signal);
         if (stopped) return;
         failures = 0;
         setState({ reaching: true, status: reply.status, activity, failures: 0, retryInMs: null, unavailable: false });
@@ -193,7 +193,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
     }
 
     function onPageShow(event: PageTransitionEvent): void {
-      // Back from the back/forward cache: pagehide ended this session, the beat starts it again.
+      // Back from the back/forward cache: pagehide ended this tab's presence, the beat starts it again.
       if (event.persisted) {
         leaving = false;
         void beat();
@@ -203,7 +203,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
     function onPageHide(): void {
       leaving = true;
       timer.cancel();
-      presence().leave(sessionId);
+      presence().leave(tab);
     }
 
     const capture = { capture: true, passive: true } as const;
@@ -232,7 +232,7 @@ export function useHeartbeat(options: HeartbeatOptions = {}): HeartbeatState {
     armIdleCheck();
     void beat();
     return stop;
-  }, [enabled, sessionId, awayAfterMs]);
+  }, [enabled, tab, awayAfterMs]);
 
   return enabled ? state : initialState;
 }

@@ -1,8 +1,8 @@
-// presence_accounts.sign_in: the password is verified in SQL, the sign-in limits are counted there, and a session
+// presence_accounts.sign_in: the password is verified in SQL, the sign-in limits are counted there, and a sign-in
 // is stored only for the right password. An account hashed by an earlier version (argon2id) answers `legacy` with
 // its argon2 parameters: the server computes the digest of the password under them and calls again, once.
 import argon2 from 'argon2';
-import type pg from 'pg';
+import type { Database } from '../../database/handle.ts';
 
 export type SignInOutcome = { outcome: 'ok' } | { outcome: 'invalid' } | { outcome: 'rate_limited'; retryAfterS: number };
 
@@ -13,7 +13,7 @@ interface Row {
 }
 
 export async function signIn(
-  db: pg.Pool,
+  db: Database,
   attempt: { email: string; password: string; address: string; tokenHash: Buffer; ttlS: number },
 ): Promise<SignInOutcome> {
   const call = async (legacyDigest: string | null) =>

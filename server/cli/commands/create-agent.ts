@@ -2,7 +2,8 @@
 import { Option, type Command } from 'commander';
 import { requireTenant, withDatabase } from '../database.ts';
 import { jsonOption, positiveInt, print, type Output } from '../output.ts';
-import { createAccount } from '../sql/create-account.ts';
+import { createAccount } from '../../../db/sql/create-account.ts';
+import type { Role } from '../../http/contract.ts';
 
 export function registerCreateAgent(program: Command): void {
   program
@@ -16,10 +17,10 @@ export function registerCreateAgent(program: Command): void {
     .option('--max-chats <n>', 'most chats at once', positiveInt, 5)
     .addOption(jsonOption())
     .action(
-      async (opts: { tenant: string; email: string; name: string; password: string; role: string; maxChats: number } & Output) => {
+      async (opts: { tenant: string; email: string; name: string; password: string; role: Role; maxChats: number } & Output) => {
         const account = await withDatabase(async (db) => {
           await requireTenant(db, opts.tenant);
-          return createAccount(db, opts);
+          return createAccount(db, { ...opts, tenantId: opts.tenant });
         });
         print(
           opts,

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { withDatabase } from '../database.ts';
 import { jsonOption, print, type Output } from '../output.ts';
-import { createTenant } from '../sql/create-tenant.ts';
+import { createTenant } from '../../../db/sql/create-tenant.ts';
 
 export function registerCreateTenant(program: Command): void {
   program

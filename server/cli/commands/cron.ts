@@ -1,7 +1,7 @@
 // `presence cron`: which scheduler runs the sweep, its schedule and its recent runs (wherever pg_cron lives); its
 // subcommands install and uninstall a pg_cron job in another database.
 import type { Command } from 'commander';
-import type pg from 'pg';
+import type { Database } from '../../database/handle.ts';
 import { sweepScheduler } from '../../../db/sql/sweep-scheduler.ts';
 import { databaseUrl, withCronDatabase, withDatabase } from '../database.ts';
 import { jsonOption, positiveInt, print, type Output } from '../output.ts';
@@ -31,7 +31,7 @@ export function registerCron(program: Command): void {
           return { ...base, job: 'presence_sweep (graphile-worker cron: npm start, or npx presence worker)', runs: [] };
         }
         const job = s.here ? 'presence-sweep' : ((await remoteCronJob(db))?.job_name ?? '');
-        const read = (c: pg.Client) => recentRuns(c, job, opts.runs);
+        const read = (c: Database) => recentRuns(c, job, opts.runs);
         const rows = s.here ? await read(db) : await withCronDatabase(url, s.database_name, read);
         return {
           ...base,

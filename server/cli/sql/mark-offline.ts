@@ -1,5 +1,5 @@
 // `mark-offline`: the agents with an e-mail (any case, in one tenant or all), and presence.mark_offline for one.
-import type { Queryable } from '../../../db/sql/client.ts';
+import type { Database } from '../../database/handle.ts';
 
 export interface AgentByEmail {
   id: string;
@@ -7,7 +7,7 @@ export interface AgentByEmail {
   status: string;
 }
 
-export async function agentsWithEmail(db: Queryable, email: string, tenant: string | null): Promise<AgentByEmail[]> {
+export async function agentsWithEmail(db: Database, email: string, tenant: string | null): Promise<AgentByEmail[]> {
   const { rows } = await db.query<AgentByEmail>(
     `select id::text, tenant_id::text, status::text from public.human_agents
       where lower(email) = lower($1) and ($2::text is null or tenant_id::text = $2::text)`,
@@ -17,6 +17,6 @@ export async function agentsWithEmail(db: Queryable, email: string, tenant: stri
 }
 
 /** Ends the agent's tabs and records it offline now, reason admin. */
-export async function markOffline(db: Queryable, tenantId: string, agentId: string): Promise<void> {
+export async function markOffline(db: Database, tenantId: string, agentId: string): Promise<void> {
   await db.query('select presence.mark_offline($1, $2)', [tenantId, agentId]);
 }

@@ -1,31 +1,31 @@
 // pg_cron's side of the sweep, for `cron`, `cron install` and `cron uninstall`: where pg_cron lives, its jobs and
 // their recent runs. Each runs on a connection to the database it names (this one, or pg_cron's).
-import type { Queryable } from '../../../db/sql/client.ts';
+import type { Database } from '../../database/handle.ts';
 
 /** The server's pg_cron database (null when pg_cron is not loaded), and this database's name. */
-export async function cronDatabase(db: Queryable): Promise<{ cronDb: string | null; here: string }> {
+export async function cronDatabase(db: Database): Promise<{ cronDb: string | null; here: string }> {
   const { rows } = await db.query<{ cron_db: string | null; here: string }>(
     `select current_setting('cron.database_name', true) as cron_db, current_database()::text as here`,
   );
   return { cronDb: rows[0]!.cron_db, here: rows[0]!.here };
 }
 
-export async function pgCronCreated(db: Queryable): Promise<boolean> {
+export async function pgCronCreated(db: Database): Promise<boolean> {
   const installed = await db.query(`select 1 from pg_extension where extname = 'pg_cron'`);
   return Boolean(installed.rowCount);
 }
 
 /** The job presence-sweep in pg_cron's own database (an upsert). */
-export async function scheduleSweepHere(db: Queryable, schedule: string): Promise<void> {
+export async function scheduleSweepHere(db: Database, schedule: string): Promise<void> {
   await db.query(`select cron.schedule('presence-sweep', $1, 'select presence.sweep_stale_agents()')`, [schedule]);
 }
 
 /** A job in pg_cron's database that sweeps `database`. */
-export async function scheduleSweepIn(db: Queryable, job: string, schedule: string, database: string): Promise<void> {
+export async function scheduleSweepIn(db: Database, job: string, schedule: string, database: string): Promise<void> {
   await db.query(`select cron.schedule_in_database($1, $2, 'select presence.sweep_stale_agents()', $3)`, [job, schedule, database]);
 }
 
-export async function unscheduleJob(db: Queryable, job: string): Promise<void> {
+export async function unscheduleJob(db: Database, job: string): Promise<void> {
   await db.query(`select cron.unschedule(jobid) from cron.job where jobname = $1`, [job]);
 }
 
@@ -37,7 +37,7 @@ export interface CronRun {
 }
 
 /** The newest `limit` runs of a job, from cron.job_run_details. */
-export async function recentRuns(db: Queryable, job: string, limit: number): Promise<CronRun[]> {
+export async function recentRuns(db: Database, job: string, limit: number): Promise<CronRun[]> {
   const { rows } = await db.query<CronRun>(
     `select d.start_time, d.end_time, d.status, d.return_message
        from cron.job_run_details d join cron.job j on j.jobid = d.jobid

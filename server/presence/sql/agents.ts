@@ -1,7 +1,7 @@
 // The agents of one tenant, from the presence.agent_presence view (status derived at read time), with the tenant's
 // heartbeat interval (how often a stream's snapshot is worth refreshing).
-import type { Agent, AgentStatus } from '../api-types.ts';
-import type { PresenceDb } from '../database.ts';
+import type { Agent, AgentStatus } from '../../http/contract.ts';
+import type { Database } from '../../database/handle.ts';
 
 /** A row of presence.agent_presence as pg returns it (ids of integer types come as numbers). */
 export interface AgentPresenceRow {
@@ -18,7 +18,7 @@ export interface AgentPresenceRow {
 }
 
 export async function agentsOfTenant(
-  db: PresenceDb,
+  db: Database,
   tenantId: string,
 ): Promise<{ agents: Agent[]; heartbeatIntervalS: number | null }> {
   const { rows } = await db.query<Partial<AgentPresenceRow> & { heartbeat_interval_s: number }>(

@@ -1,6 +1,6 @@
 // presence.agent_history: one page of one agent's status timeline in a time range (default: the last 24 hours).
-import type { AgentStatus, History } from '../api-types.ts';
-import type { PresenceDb } from '../database.ts';
+import type { AgentStatus, History } from '../../http/contract.ts';
+import type { Database } from '../../database/handle.ts';
 
 export interface HistoryQuery {
   from: Date | null;
@@ -12,7 +12,7 @@ export interface HistoryQuery {
 }
 
 export async function agentHistory(
-  db: PresenceDb,
+  db: Database,
   tenantId: string,
   agentId: string,
   { from, to, cursor, limit }: HistoryQuery,

@@ -1,8 +1,8 @@
 // presence.sign_ins_ended: which sign-ins of this process's open streams the database says have ended.
-import type { PresenceDb } from '../database.ts';
+import type { Database } from '../../database/handle.ts';
 
 export async function signInsEnded(
-  db: PresenceDb,
+  db: Database,
   signIns: Array<{ tenantId: string; signIn: string }>,
 ): Promise<Array<{ tenantId: string; signIn: string }>> {
   if (signIns.length === 0) return [];

@@ -1,7 +1,7 @@
 // presence.status_changes_after: the status events after the last one this process read, for the tenants it has
 // streams of (a page at a time), with per-reason counts of every tenant's events and the ids still in flight.
-import type { AgentStatus } from '../api-types.ts';
-import type { PresenceDb } from '../database.ts';
+import type { AgentStatus } from '../../http/contract.ts';
+import type { Database } from '../../database/handle.ts';
 
 export interface StatusChangeRow {
   id: number;
@@ -25,7 +25,7 @@ export interface StatusChangesPage {
 }
 
 export async function statusChangesAfter(
-  db: PresenceDb,
+  db: Database,
   after: string | null,
   tenantIds: string[],
   pending: { ids: string[]; xids: string[] },

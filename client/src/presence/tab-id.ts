@@ -1,10 +1,10 @@
-// One presence session per tab and page load. Kept in memory on purpose: sessionStorage is copied when a tab is
-// duplicated, which would make two tabs share a session and let closing one end the other's presence.
-let sessionId: string | undefined;
+// One id per tab and page load (sent as the wire's `sessionId`). Kept in memory on purpose: sessionStorage is copied
+// when a tab is duplicated, which would make two tabs share an id and let closing one end the other's presence.
+let id: string | undefined;
 
-export function tabSessionId(): string {
-  sessionId ??= randomUUID();
-  return sessionId;
+export function tabId(): string {
+  id ??= randomUUID();
+  return id;
 }
 
 // crypto.randomUUID exists only in secure contexts (https, localhost); an app reached over plain http on a LAN

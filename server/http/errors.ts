@@ -4,12 +4,12 @@
 // else to a 500 that is logged and tells the client nothing of internals.
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { availabilityOf, isUnavailable } from './availability.ts';
+import { isUnavailable, type DatabaseAvailability } from '../database/availability.ts';
+import type { ApiError, ErrorCode } from './contract.ts';
 import { HttpError } from './http-error.ts';
 
 /** Project SQLSTATEs (raised by the presence functions) and what they mean over HTTP. */
-const SQLSTATES: Record<string, { status: number; code: string }> = {
+const SQLSTATES: Record<string, { status: number; code: ErrorCode }> = {
   PRAGT: { status: 404, code: 'not_found' }, // unknown tenant/agent pair, or another tenant's agent
   PRTEN: { status: 404, code: 'not_found' }, // unknown tenant
   PRSES: { status: 400, code: 'invalid_input' }, // bad browser tab or sign-in id
@@ -26,17 +26,7 @@ const SQLSTATES: Record<string, { status: number; code: string }> = {
  */
 const BUSY_SQLSTATES = new Set(['57014', '55P03']);
 
-/** Validates input with a zod schema; a failure is a 400 whose message names each bad field. */
-export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const message = parsed.error.issues
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
-  throw new HttpError(400, 'invalid_input', message);
-}
-
-export function describeError(error: unknown): { status: number; code: string; message: string; headers?: Record<string, string> } {
+export function describeError(error: unknown): { status: number; code: ErrorCode; message: string; headers?: Record<string, string> } {
   if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message, headers: error.headers };
   if (isUnavailable(error)) {
     return { status: 503, code: 'unavailable', message: 'the database is not answering: try again shortly', headers: { 'Retry-After': '2' } };
@@ -80,19 +70,19 @@ export function describeError(error: unknown): { status: number; code: string; m
 }
 
 /**
- * The error handler: JSON answers; a 500 is logged with its stack, a 503 is not: it goes to the availability tracker
- * of the same logger, which logs the outage once.
+ * The error handler: JSON answers; a 500 is logged with its stack, a 503 is not: it goes to the availability tracker,
+ * which logs the outage once.
  */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger, availability?: DatabaseAvailability): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, code, message, headers } = describeError(error);
     if (status === 500) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
-    if (status === 503) availabilityOf(logger)?.failed(error);
+    if (status === 503) availability?.failed(error);
     if (res.headersSent) {
       res.end();
       return;
     }
-    res.status(status).set(headers ?? {}).json({ error: message, code });
+    res.status(status).set(headers ?? {}).json({ error: message, code } satisfies ApiError);
   };
 }
 

@@ -1,9 +1,9 @@
 // Whether the database answers, as the requests see it. An outage is logged once when it begins and once when it
 // ends, not once per request: a 10-second outage under load used to write thousands of stack traces.
 //
-// The router's queries report here, and so does every request answered 503 by an error handler that logs to the
-// same logger (errorHandler in errors.ts): with PostgreSQL down, a request usually fails in the platform's
-// `identify` (this project's sign-in lookup) before any presence query runs, and its outage must be logged too.
+// The router's queries report here (server/database/handle.ts), and so does every request answered 503 by an error
+// handler given the tracker (errorHandler in server/http/errors.ts): with PostgreSQL down, a request usually fails
+// in the platform's `identify` before any presence query runs, and its outage must be logged too.
 import type { Logger } from 'pino';
 
 /** Errors that mean the database cannot be reached or will not serve now: the request answers 503. */
@@ -35,22 +35,12 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
 const UNAVAILABLE_MESSAGES =
   /timeout exceeded when trying to connect|Connection terminated|Query read timeout|connection error|Client was closed/i;
 
-/** The tracker of each logger: the last one made with it (one router per process logs to it). */
-const trackers = new WeakMap<Logger, DatabaseAvailability>();
-
-/** The availability tracker that logs to `logger`, if a router made one. */
-export function availabilityOf(logger: Logger): DatabaseAvailability | undefined {
-  return trackers.get(logger);
-}
-
 export class DatabaseAvailability {
   private down: { since: number } | null = null;
   /** When a request last timed out waiting for a pooled connection. */
   private saturatedAt: number | null = null;
 
-  constructor(private readonly logger: Logger) {
-    trackers.set(logger, this);
-  }
+  constructor(private readonly logger: Logger) {}
 
   get available(): boolean {
     return this.down === null;

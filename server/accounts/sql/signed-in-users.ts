@@ -1,13 +1,15 @@
-// presence_accounts.session_users: who holds each sign-in session (by SHA-256 of the cookie token), for many
-// requests in one call.
-import type pg from 'pg';
+// presence_accounts.session_users: who holds each sign-in (by SHA-256 of the cookie token), for many requests in
+// one call.
+import type { Database } from '../../database/handle.ts';
+import type { Role } from '../../http/contract.ts';
 
-export interface SessionUser {
-  authSessionId: string;
+export interface SignedInUser {
+  /** The sign-in's id (presence_accounts.auth_sessions.id), which its tabs beat under. */
+  signInId: string;
   userId: string;
   email: string;
   name: string;
-  role: 'support_staff' | 'client_admin' | 'supervisor';
+  role: Role;
   tenantId: string;
   tenantName: string;
   agentId: string | null;
@@ -16,7 +18,7 @@ export interface SessionUser {
   heartbeatIntervalS: number;
   offlineAfterS: number;
   awayAfterS: number;
-  /** Seconds until the sign-in session expires, by the database clock. */
+  /** Seconds until the sign-in expires, by the database clock. */
   expiresInS: number;
 }
 
@@ -26,7 +28,7 @@ interface Row {
   user_id: string;
   email: string;
   name: string;
-  role: SessionUser['role'];
+  role: Role;
   tenant_id: string | number;
   tenant_name: string;
   agent_id: string | number | null;
@@ -38,17 +40,13 @@ interface Row {
   expires_in_s: number;
 }
 
-/** One answer per token hash, in order: the user, or null for an unknown, expired or revoked session. */
-export async function sessionUsers(db: pg.Pool, tokenHashes: Buffer[]): Promise<Array<SessionUser | null>> {
-  const { rows } = await db.query<Row>({
-    name: 'presence-session-users',
-    text: 'select * from presence_accounts.session_users($1)',
-    values: [tokenHashes],
-  });
-  const users: Array<SessionUser | null> = tokenHashes.map(() => null);
+/** One answer per token hash, in order: the user, or null for an unknown, expired or revoked sign-in. */
+export async function signedInUsers(db: Database, tokenHashes: Buffer[]): Promise<Array<SignedInUser | null>> {
+  const { rows } = await db.query<Row>('select * from presence_accounts.session_users($1)', [tokenHashes], 'presence-session-users');
+  const users: Array<SignedInUser | null> = tokenHashes.map(() => null);
   for (const r of rows) {
     users[r.ord - 1] = {
-      authSessionId: r.auth_session_id,
+      signInId: r.auth_session_id,
       userId: r.user_id,
       email: r.email,
       name: r.name,

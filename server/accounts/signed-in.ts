@@ -1,0 +1,34 @@
+// The standalone server's `identify`: the cookie names a sign-in; concurrent requests share one
+// presence_accounts.session_users call (the same batching as the beats), and a request asks at most once.
+import type { Request } from 'express';
+import type { Database } from '../database/handle.ts';
+import { Batcher } from '../database/batcher.ts';
+import type { Identity } from '../presence/identity.ts';
+import { signInTokenHash } from './cookie.ts';
+import { signedInUsers, type SignedInUser } from './sql/signed-in-users.ts';
+
+export class SignedInUsers {
+  private readonly lookups: Batcher<Buffer, SignedInUser | null>;
+  private readonly known = new WeakMap<Request, Promise<SignedInUser | null>>();
+
+  constructor(db: Database) {
+    this.lookups = new Batcher((hashes) => signedInUsers(db, hashes));
+  }
+
+  /** The signed-in user of a request, or null. */
+  user(req: Request): Promise<SignedInUser | null> {
+    let user = this.known.get(req);
+    if (!user) {
+      const hash = signInTokenHash(req);
+      user = hash ? this.lookups.run(hash) : Promise.resolve(null);
+      this.known.set(req, user);
+    }
+    return user;
+  }
+
+  /** presenceRouter's identify: the user's tenant and agent; tabs beat under the sign-in. */
+  readonly identify = async (req: Request): Promise<Identity | null> => {
+    const user = await this.user(req);
+    return user && { tenantId: user.tenantId, agentId: user.agentId, signIn: user.signInId, expiresInS: user.expiresInS };
+  };
+}
