@@ -209,6 +209,8 @@ async function searchVariant(
   });
 
   const steps: Step[] = [];
+  const runLoad = (rate: number, agents: number, durationS: number, mix: Mix) =>
+    load.request<{ result: LoadResult }>({ type: 'run', rate, agents, connections: ctx.connections, warmupS: search.warmupS, durationS, mix });
   const runStep = async (rate: number): Promise<Step> => {
     let step = await runOnce(rate);
     for (let i = 0; i < search.retries && !step.held; i++) step = await runOnce(rate);
@@ -222,15 +224,7 @@ async function searchVariant(
       await refreshAgents(ctx.owner, 1, agents, new Date());
     }
     if (streams) await streams.request({ type: 'open', supervisors: ctx.layout.supervisorsUpTo(agents) });
-    const running = load.request<{ result: LoadResult }>({
-      type: 'run',
-      rate,
-      agents,
-      connections: ctx.connections,
-      warmupS: search.warmupS,
-      durationS: search.durationS,
-      mix: MIX,
-    });
+    const running = runLoad(rate, agents, search.durationS, MIX);
     // The counters cover the measured window.
     await sleep(search.warmupS * 1000);
     await statements(ctx.ownerUrl, 'reset');
@@ -304,15 +298,7 @@ async function searchVariant(
     const rate = Math.max(1, Math.round(heldRate * 0.3));
     const agents = Math.min(Math.round(rate * INTERVAL_S), ctx.maxAgents);
     await refreshAgents(ctx.owner, 1, agents, new Date());
-    const running = load.request<{ result: LoadResult }>({
-      type: 'run',
-      rate,
-      agents,
-      connections: ctx.connections,
-      warmupS: search.warmupS,
-      durationS: STEADY_S,
-      mix: { ...MIX, status: 0, leave: 0 },
-    });
+    const running = runLoad(rate, agents, STEADY_S, { ...MIX, status: 0, leave: 0 });
     await sleep(search.warmupS * 1000);
     await statements(ctx.ownerUrl, 'reset');
     await running;
