@@ -145,7 +145,7 @@ end
 $$;
 
 -- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) IS 'Status timeline of one agent of a tenant from p_from (inclusive; default 24 hours before p_to) to p_to (exclusive; default now), at most 31 days: the range, the status the agent had at its start, and a page of at most p_limit (1 to 2000; null: 500) of the transitions in it, in time order, including a timeout readers already see but no sweep recorded yet. next_cursor is null on the last page; otherwise pass it as p_cursor, with the same range, for the transitions after this page (events written meanwhile at later times are on later pages). Raises PRAGT for an agent of another tenant, PRUSR for an empty or too long range, a limit out of range or a cursor it did not hand out.';
+COMMENT ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) IS 'One agent''s status timeline in a range of at most 31 days (default the last 24 hours): the status at its start and a page of at most p_limit transitions (default 500, at most 2000), including a timeout readers see that no sweep recorded yet. Pass next_cursor back with the same range for the next page; it is null on the last one. PRAGT for an agent of another tenant, PRUSR for a bad range, limit or cursor.';
 
 -- Name: assign_chat(presence.tenant_key); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.assign_chat(p_tenant_id presence.tenant_key) RETURNS TABLE(chat_id uuid, agent_id presence.agent_key)
@@ -414,7 +414,7 @@ end
 $$;
 
 -- Name: FUNCTION end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text) IS 'Sign-out: ends every tab that beat under sign-in p_sign_in (reason logout); the agent is offline at once unless another live tab of it remains (another browser, another sign-in). p_agent_id null for a user who is not an agent. Records the ended sign-in for a day (presence.sign_ins_ended reads it) and rings channel presence_sign_in_ended on commit with an empty payload, so that servers end the live streams opened under it. Returns the agent''s status (null without an agent).';
+COMMENT ON FUNCTION presence.end_sign_in(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_sign_in text) IS 'Sign-out: ends every tab that beat under sign-in p_sign_in (reason logout), so the agent is offline at once unless another live tab remains; p_agent_id is null for a user who is not an agent. Records the ended sign-in for a day and rings channel presence_sign_in_ended, so servers end the live streams opened under it. Returns the agent''s status.';
 
 -- Name: heartbeat(presence.tenant_key, presence.agent_key, text, text, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text DEFAULT 'active'::text, p_sign_in text DEFAULT NULL::text) RETURNS TABLE(status text, last_seen timestamp with time zone, heartbeat_interval_s integer)
@@ -479,7 +479,7 @@ end
 $$;
 
 -- Name: FUNCTION heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text) IS 'Records a beat of one browser tab (upsert) and refreshes human_agents.last_seen. An agent found silent for longer than offline_after_s is first recorded offline (reason timeout) at the moment it went offline; an offline agent comes back to its chosen status (reason heartbeat); a chosen away/dnd/offline is never overridden. p_activity idle turns an available agent away (reason idle) unless another live tab is active; active turns it back. p_sign_in (optional) names the sign-in the tab beats under, so that presence.end_sign_in ends exactly its tabs. An agent keeps at most 32 tabs. Returns the effective status, the beat time and the tenant''s heartbeat interval.';
+COMMENT ON FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text) IS 'Records a beat of one browser tab (upsert) and refreshes human_agents.last_seen; an agent silent past offline_after_s is first recorded offline at the moment it went offline, and an offline agent comes back to its chosen status, which beats never override. p_activity idle or active turns an available agent away and back; p_sign_in names the sign-in the tab beats under. Returns the effective status, the beat time and the heartbeat interval.';
 
 -- Name: heartbeats(presence.tenant_key[], presence.agent_key[], text[], text[], text[]); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.heartbeats(p_tenant_ids presence.tenant_key[], p_agent_ids presence.agent_key[], p_session_ids text[], p_activities text[], p_sign_ins text[]) RETURNS TABLE(ord integer, status text, last_seen timestamp with time zone, heartbeat_interval_s integer)
@@ -589,7 +589,7 @@ end
 $$;
 
 -- Name: FUNCTION heartbeats(p_tenant_ids presence.tenant_key[], p_agent_ids presence.agent_key[], p_session_ids text[], p_activities text[], p_sign_ins text[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.heartbeats(p_tenant_ids presence.tenant_key[], p_agent_ids presence.agent_key[], p_session_ids text[], p_activities text[], p_sign_ins text[]) IS 'Many beats in one call, as presence.heartbeat would record them one by one: beat i is (p_tenant_ids[i], p_agent_ids[i], p_session_ids[i], p_activities[i], p_sign_ins[i]). Agents are locked in key order. A beat that only moves last_seen is applied set-based for the whole batch (with asynchronous commit when every beat is such a beat); one row per beat, in order. One bad beat fails the call: retry its beats one by one.';
+COMMENT ON FUNCTION presence.heartbeats(p_tenant_ids presence.tenant_key[], p_agent_ids presence.agent_key[], p_session_ids text[], p_activities text[], p_sign_ins text[]) IS 'Many beats in one call, each recorded as presence.heartbeat would, one row per beat in order; agents are locked in key order. A beat that only moves last_seen is applied set-based for the whole batch. One bad beat fails the call: retry its beats one by one.';
 
 -- Name: mark_offline(presence.tenant_key, presence.agent_key); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.mark_offline(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key) RETURNS text
@@ -817,7 +817,7 @@ end
 $$;
 
 -- Name: FUNCTION status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after (at most p_limit ids on), of the tenants p_tenant_ids only, as a JSON array of {id, tenant, agent, from, to, chosen, reason, at}; plus how many events of every tenant there were by reason (for metrics), the id to pass next (next_after; more says whether more are waiting), and the ids not yet visible whose transaction may still commit (pending_ids, with pending_xids), which the caller passes back so that an event committed late is still read once. p_after null starts a reader at the newest id. No clock argument; reads only, though it takes a transaction id.';
+COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after for the tenants named, with counts by reason over all tenants for metrics. Returns the id to pass next and the ids whose transaction may still commit, which the caller passes back so that a late commit is read once. Reads only; no clock argument.';
 
 -- Name: sweep_runs(); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sweep_runs() RETURNS bigint
@@ -930,7 +930,7 @@ end
 $$;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout) every agent that is not offline and whose newest beat is older than its tenant''s offline_after_s at p_now, each at the moment it went offline; forgets their browser tabs. Then returns to the queue the chats of every agent offline for longer than its tenant''s release_chats_after_s at p_now, whatever became of its release job. Set-based, idempotent, safe beside concurrent heartbeats. Returns how many agents it took offline. Scheduled as pg_cron job presence-sweep. Owner only: p_now moves the clock for tests and DBAs.';
+COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout), each at the moment it went offline, every agent not offline whose newest beat is older than its tenant''s offline_after_s at p_now, and returns to the queue the chats of agents offline longer than release_chats_after_s. Set-based, idempotent, safe beside concurrent beats; returns how many agents it took offline. Owner only: p_now moves the clock for tests and DBAs.';
 
 -- Name: time_in_status_for(presence.tenant_key, presence.agent_key, date, date); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) RETURNS TABLE(day date, status text, seconds numeric)
@@ -1372,7 +1372,7 @@ end
 $$;
 
 -- Name: FUNCTION sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text); Type: COMMENT; Schema: presence_accounts
-COMMENT ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) IS 'Signs a user in: verifies the password here (bcrypt; a decoy for an unknown e-mail) and on success stores a sign-in session under the SHA-256 of the cookie token, valid for p_ttl_s seconds (at most max_session_ttl_s). Limits (sign_in_policy: failures per account and address, per address, per account) are counted before the password is verified, under a lock on the address and then the account (sign_in_verifications), so parallel attempts take turns and cannot overshoot them; the failure is recorded before bcrypt runs and taken back on success. Outcome ok, invalid (any bad pair), rate_limited (with retry_after_s) or legacy (an argon2 account: call again with p_legacy_digest, the argon2 digest of the password under legacy_params).';
+COMMENT ON FUNCTION presence_accounts.sign_in(p_email text, p_password text, p_address text, p_token_hash bytea, p_ttl_s integer, p_legacy_digest text) IS 'Signs a user in: verifies the password here (bcrypt, a decoy for an unknown e-mail) and on success stores a sign-in under the SHA-256 of the cookie token. Limits are counted before the password is verified, under a lock on the address then the account, so parallel attempts cannot overshoot them. Outcome ok, invalid, rate_limited (with retry_after_s) or legacy (an argon2 account: call again with p_legacy_digest).';
 
 -- Name: sign_in_wait(text, text); Type: FUNCTION; Schema: presence_accounts
 CREATE FUNCTION presence_accounts.sign_in_wait(p_account text, p_address text) RETURNS integer
@@ -1469,7 +1469,7 @@ end
 $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of human_agents.status: applies the transitions (each at its own time), appends them to presence.status_events (with the agent''s chosen status), rings channel presence_status on commit with an empty payload (listeners read the events through presence.status_changes_after, never from the notification), and for each agent going offline with active chats enqueues graphile-worker job release_chats (job key release_chats:<agent>, run release_chats_after_s after it went offline). Returns how many transitions happened.';
+COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of human_agents.status: applies the transitions, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
 
 -- Name: check_session_id(text); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_session_id(p_session_id text) RETURNS void
