@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createParser } from 'eventsource-parser';
 import pg from 'pg';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { makeApp } from '../../server/app.ts';
@@ -37,6 +38,13 @@ export interface TestServer {
 
 const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended)\(/;
 
+/** A line the server logged (pino's JSON), when a test keeps the log. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
 export async function startTestServer(
   options: {
     config?: Partial<Config>;
@@ -44,6 +52,10 @@ export async function startTestServer(
     clientDir?: string | null;
     /** The request path's timeouts, when a test needs short ones. */
     timeouts?: Partial<AppTimeouts>;
+    /** Connections of the request path's pool (10). */
+    poolMax?: number;
+    /** Keeps the server's log at level info in this array (else it logs at LOG_LEVEL, silent by default). */
+    logs?: LogLine[];
   } = {},
 ): Promise<TestServer> {
   const databaseUrl = options.databaseUrl ?? inject('databaseUrl');
@@ -53,7 +65,7 @@ export async function startTestServer(
   };
   // The request path logs in as npm start's would: login role presence_server, a member of presence_app only.
   const appUrl = await ensureAppLogin(databaseUrl);
-  const pool = createAppPool(appUrl, 10, options.timeouts);
+  const pool = createAppPool(appUrl, options.poolMax ?? 10, options.timeouts);
   let queries = 0;
   let hubReads = 0;
   pool.on('connect', (client) => {
@@ -67,7 +79,19 @@ export async function startTestServer(
       return query(...args);
     };
   });
-  const services = createServices(config, appUrl, pino({ level: config.logLevel }), {
+  const logs = options.logs;
+  const logger = logs
+    ? pino(
+        { level: 'info' },
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+            done();
+          },
+        }),
+      )
+    : pino({ level: config.logLevel });
+  const services = createServices(config, appUrl, logger, {
     pool,
     clientDir: options.clientDir ?? null,
   });

@@ -1,64 +1,17 @@
-// Sign-ins never starve beats (issue 14, finding 2): passwords are verified on a pool of their own, a few at a time,
+// Sign-ins never starve beats: passwords are verified on a pool of their own, a few at a time,
 // behind a short queue; beyond it a sign-in is answered 503 at once. A pool whose connections are all busy answers
 // 503 too, and is logged as a saturated pool, once, not as a database outage. The real app and PostgreSQL; sign-ins
 // are held in SQL by a lock the test takes (the row sign_in locks for the client's address), not by timing.
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import pg from 'pg';
-import { pino } from 'pino';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ensureAppLogin } from '../../db/app-login.ts';
-import { makeApp } from '../../server/app.ts';
-import { loadConfig, type Config } from '../../server/config.ts';
-import { createAppPool } from '../../server/pool.ts';
-import { createServices, type Services } from '../../server/services.ts';
-import { call, signIn, createUser, type TestServer } from '../helpers/server.ts';
-
-interface LogLine {
-  level: number;
-  msg: string;
-}
+import type pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../server/config.ts';
+import { call, signIn, createUser, startTestServer, type LogLine, type TestServer } from '../helpers/server.ts';
 
 /** The app as npm start builds it, with the settings given, its log kept for the test, and a pool of `poolMax`. */
 async function startServer(settings: Partial<Config>, poolMax = 10): Promise<TestServer & { logs: LogLine[] }> {
-  const databaseUrl = inject('databaseUrl');
-  const appUrl = await ensureAppLogin(databaseUrl);
   const logs: LogLine[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
-      done();
-    },
-  });
-  const config: Config = {
-    ...loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl }),
-    trustProxy: 'loopback',
-    ...settings,
-  };
-  const services: Services = createServices(config, appUrl, pino({ level: 'info' }, destination), {
-    pool: createAppPool(appUrl, poolMax),
-  });
-  await services.presence.listener.ready();
-  const server: Server = makeApp(services).listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const owner = new pg.Pool({ connectionString: databaseUrl, max: 3 });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    services,
-    owner,
-    logs,
-    queryCount: () => 0,
-    requestQueryCount: () => 0,
-    async close() {
-      services.presence.streams.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await services.close();
-      await owner.end();
-    },
-  };
+  const server = await startTestServer({ config: { trustProxy: 'loopback', ...settings }, poolMax, logs });
+  return { ...server, logs };
 }
 
 const servers: Array<{ close(): Promise<void> }> = [];
