@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { inTransaction as inTransactionOn, withClient } from '../../db/client.ts';
+import { migrate } from '../../db/migrate.ts';
 import { writeAgentPast } from '../../db/sql/agent-past.ts';
 import { Database } from '../../server/database/handle.ts';
 import { heartbeats } from '../../server/presence/sql/heartbeats.ts';
@@ -256,6 +257,21 @@ export async function scratchDatabase(prefix: string): Promise<{ url: string; dr
     url: url.toString(),
     async drop() {
       await withClient(base.toString(), (c) => c.query(`drop database if exists ${name} with (force)`));
+    },
+  };
+}
+
+/** A scratch database migrated as presence's migrations leave it, with a small owner pool; `drop()` ends both. */
+export async function migratedScratchDatabase(prefix: string): Promise<{ url: string; db: pg.Pool; drop: () => Promise<void> }> {
+  const scratch = await scratchDatabase(prefix);
+  await migrate(scratch.url);
+  const db = new pg.Pool({ connectionString: scratch.url, max: 2 });
+  return {
+    url: scratch.url,
+    db,
+    async drop() {
+      await db.end();
+      await scratch.drop();
     },
   };
 }

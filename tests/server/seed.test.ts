@@ -2,22 +2,17 @@
 // Jordan's ghost story as the README tells it, in the history and in the analyst's hours query.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../db/migrate.ts';
 import { DEMO_TENANT, seedDemo } from '../../server/seed.ts';
-import { scratchDatabase } from '../helpers/db.ts';
+import { migratedScratchDatabase } from '../helpers/db.ts';
 
-let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
 let db: pg.Pool;
 
 beforeAll(async () => {
-  scratch = await scratchDatabase('seed');
-  await migrate(scratch.url);
-  db = new pg.Pool({ connectionString: scratch.url, max: 2 });
+  scratch = await migratedScratchDatabase('seed');
+  db = scratch.db;
 }, 60_000);
-afterAll(async () => {
-  await db.end();
-  await scratch.drop();
-});
+afterAll(() => scratch.drop());
 
 /** The README's "hours available per agent per day, last 7 days", as an analyst runs it. */
 const HOURS_QUERY = `select a.name, t.day, round(t.seconds / 3600.0, 1) as hours

@@ -3,27 +3,22 @@
 import { Logger, runOnce } from 'graphile-worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../db/migrate.ts';
 import { pino } from 'pino';
 import { presenceTaskList, startPresenceWorker } from '../../server/presence/worker.ts';
-import { scratchDatabase } from '../helpers/db.ts';
+import { migratedScratchDatabase } from '../helpers/db.ts';
 import { signalStarted, startCommand } from '../helpers/npm.ts';
 
 const silent = new Logger(() => () => {});
-let scratch: Awaited<ReturnType<typeof scratchDatabase>>;
+let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
 let db: pg.Pool;
 
 beforeAll(async () => {
   // A database of its own, where pg_cron cannot be created (cron.database_name names the test database): the
   // worker's schedule is the one that sweeps it.
-  scratch = await scratchDatabase('worker');
-  await migrate(scratch.url);
-  db = new pg.Pool({ connectionString: scratch.url, max: 2 });
+  scratch = await migratedScratchDatabase('worker');
+  db = scratch.db;
 }, 60_000);
-afterAll(async () => {
-  await db.end();
-  await scratch.drop();
-});
+afterAll(() => scratch.drop());
 
 async function silentAgent(): Promise<string> {
   const tenant = (await db.query<{ id: string }>(`insert into tenants (name) values ('t') returning id`)).rows[0]!.id;
