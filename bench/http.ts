@@ -75,7 +75,7 @@ export interface Step {
   cpu_system_us_per_request: Record<string, number>;
   /** Share of the machine's CPU (both cores) busy during the step. */
   machine_busy: number;
-  /** Statements the server's login sent per request, and per beat through presence.heartbeats. */
+  /** Statements the server's login sent per request, and beats per presence_accounts.heartbeats call. */
   round_trips_per_request: number | null;
   beats_per_heartbeats_call: number | null;
   lookups_per_session_users_call: number | null;
@@ -376,8 +376,8 @@ async function statements(url: string, action: 'reset' | 'read'): Promise<Statem
     const { rows } = await c.query<Record<keyof StatementCounts, string>>(
       `select coalesce(sum(s.calls), 0) as calls,
               coalesce(sum(s.calls) filter (where s.query ~ 'presence\\.(agent_presence|status_changes_after|sign_ins_ended)'), 0) as stream_calls,
-              coalesce(sum(s.calls) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_calls,
-              coalesce(sum(s.rows) filter (where s.query like '%presence.heartbeats(%'), 0) as heartbeats_rows,
+              coalesce(sum(s.calls) filter (where s.query ~ 'presence(_accounts)?\\.heartbeats\\('), 0) as heartbeats_calls,
+              coalesce(sum(s.rows) filter (where s.query ~ 'presence(_accounts)?\\.heartbeats\\('), 0) as heartbeats_rows,
               coalesce(sum(s.calls) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_calls,
               coalesce(sum(s.rows) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_rows
          from pg_stat_statements s join pg_roles r on r.oid = s.userid

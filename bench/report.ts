@@ -199,7 +199,7 @@ export function writeReport(report: Report, file = join(projectRoot, 'bench', 'r
 const yes = (ok: boolean) => (ok ? 'yes' : '**no**');
 const pct = (x: number) => `${round(x * 100, 1)} %`;
 const LABELS: Record<Variant, string> = {
-  heartbeat: 'heartbeat (presence.heartbeats, batched)',
+  heartbeat: 'heartbeat (presence_accounts.heartbeats, batched)',
   noop: 'no-op beat, same sign-in lookup',
   redis: 'Redis ZADD, same sign-in lookup',
   seed: 'original design (read tenant, find, update), same sign-in lookup',
@@ -232,7 +232,7 @@ export function markdownTables(r: Report): string {
     `| heartbeat / no-op (same sign-in lookup) | ${ratio(r.heartbeat_vs_noop)} | >= ${TARGETS.heartbeat_vs_noop} | ${yes(r.met.heartbeat_vs_noop)} |`,
     `| heartbeat / Redis (same sign-in lookup) | ${ratio(r.heartbeat_vs_redis)} | >= ${TARGETS.heartbeat_vs_redis} | ${yes(r.met.heartbeat_vs_redis)} |`,
     `| heartbeat / original design | ${ratio(r.heartbeat_vs_seed)} | >= ${TARGETS.heartbeat_vs_seed} | ${yes(r.met.heartbeat_vs_seed)} |`,
-    `| beats per presence.heartbeats call at capacity | ${r.capacity_beats_per_call ?? 'n/a'} | | |`,
+    `| beats per presence_accounts.heartbeats call at capacity | ${r.capacity_beats_per_call ?? 'n/a'} | | |`,
     `| database calls for one beat sent alone | ${r.db_calls_per_beat ?? 'n/a'} | <= ${TARGETS.db_calls_per_beat} | ${yes(r.met.db_calls_per_beat)} |`,
     `| stream queries a second, every supervisor watching, nothing changing | ${r.streams_queries_per_s_steady ?? 'n/a'} | <= ${TARGETS.streams_queries_per_s_steady} | ${yes(r.met.streams_queries_per_s_steady)} |`,
     `| sweep, 10k / 100k agents, all online, 1 % stale | ${r.sweep_ms['10k']} / ${r.sweep_ms['100k']} ms | | |`,

@@ -1,11 +1,12 @@
 // What serves POST /api/auth/heartbeat in each variant of the HTTP benchmark. Every variant but `bare` is the real
 // app (makeApp + createServices, the presence router, this project's sign-in): the same Express stack, the same
-// Origin check, JSON body, zod, metrics, and the same identify (the sign-in session looked up in SQL with
-// presence_accounts.session_users, batched), the same status changes, tab goodbyes and live streams. Only the
-// statement behind the beat differs: the router's call of presence.heartbeats is answered by something else.
+// Origin check, JSON body, zod, metrics, the same status changes, tab goodbyes and live streams, and one database
+// call per beat that verifies its sign-in in SQL. Only what records the beat differs: the server's one call,
+// presence_accounts.heartbeats, is answered by presence_accounts.session_users (the same sign-in rule, one call for
+// the beats in flight) and something else for the beats of the valid sign-ins.
 //
-//   heartbeat  the server as it is: presence.heartbeats, one call for the beats in flight
-//   noop       a constant answer instead of that call
+//   heartbeat  the server as it is: presence_accounts.heartbeats, one call for the beats in flight
+//   noop       a constant answer for the beats
 //   redis      ZADD presence:<tenant> <now> <agent> for each beat (ioredis, auto-pipelining), as Chatwoot keeps it
 //   seed       the original design note's heartbeat: per beat, read all of the tenant's
 //              agents, find the caller (by e-mail there; by its agent id here, which the beat carries), update its
@@ -26,23 +27,67 @@ interface BeatRow {
   heartbeat_interval_s: number;
 }
 
-/** The arrays the router passes to presence.heartbeats (server/presence/sql/heartbeats.ts). */
+/** The beats of valid sign-ins, as the arrays of presence.heartbeats (server/presence/sql/heartbeats.ts). */
 type BeatArrays = [tenantIds: string[], agentIds: string[], sessionIds: string[], activities: string[], signIns: Array<string | null>];
 
 type AnswerBeats = (beats: BeatArrays) => Promise<BeatRow[]>;
 
+/** The arrays the server passes to presence_accounts.heartbeats (server/accounts/sql/signed-in-heartbeats.ts). */
+type SignedInBeatArrays = [tokenHashes: Buffer[], sessionIds: Array<string | null>, activities: string[]];
+
+type Query = (config: unknown, values?: unknown) => Promise<{ rows: unknown[]; rowCount: number | null }>;
+
 /**
- * Answers the pool's presence.heartbeats calls with `answer` and sends every other statement on as it is. The router
- * reaches the database only through pool.query, so nothing else of it changes.
+ * Answers the pool's presence_accounts.heartbeats calls: the sign-ins verified by one presence_accounts.session_users
+ * call, the beats of the valid ones by `answer`; every other statement goes on as it is. The server sends its
+ * statements as query objects ({ name, text, values }: prepared statements), and reaches the database only through
+ * pool.query, so nothing else of it changes.
  */
 export function interceptBeats(pool: pg.Pool, answer: AnswerBeats): void {
-  const query = pool.query.bind(pool) as (text: unknown, values?: unknown) => Promise<unknown>;
-  (pool as unknown as { query: (text: unknown, values?: unknown) => Promise<unknown> }).query = (text, values) => {
-    if (typeof text === 'string' && text.includes('presence.heartbeats(')) {
-      return answer(values as BeatArrays).then((rows) => ({ rows, rowCount: rows.length }));
-    }
-    return query(text, values);
+  const query = pool.query.bind(pool) as Query;
+  (pool as unknown as { query: Query }).query = (config, values) => {
+    const text = typeof config === 'string' ? config : ((config as { text?: string }).text ?? '');
+    if (!text.includes('presence_accounts.heartbeats(')) return query(config, values);
+    const args = typeof config === 'string' ? values : (config as { values?: unknown }).values;
+    return signedInBeats(query, args as SignedInBeatArrays, answer);
   };
+}
+
+interface SessionUserRow {
+  ord: number;
+  auth_session_id: string;
+  tenant_id: string | number;
+  agent_id: string | number | null;
+}
+
+async function signedInBeats(query: Query, [tokenHashes, sessionIds, activities]: SignedInBeatArrays, answer: AnswerBeats) {
+  const users = (
+    await query({
+      name: 'bench-session-users',
+      text: 'select ord, auth_session_id, tenant_id, agent_id from presence_accounts.session_users($1)',
+      values: [tokenHashes],
+    })
+  ).rows as SessionUserRow[];
+  const agents = users.filter((u) => u.agent_id !== null);
+  const beats =
+    agents.length === 0
+      ? []
+      : await answer([
+          agents.map((u) => String(u.tenant_id)),
+          agents.map((u) => String(u.agent_id)),
+          agents.map((u) => sessionIds[u.ord - 1] ?? `unnamed:${u.auth_session_id}`),
+          agents.map((u) => activities[u.ord - 1]!),
+          agents.map((u) => u.auth_session_id),
+        ]);
+  const beatOf = new Map(agents.map((u, i) => [u.ord, beats[i]!]));
+  const signedIn = new Set(users.map((u) => u.ord));
+  const rows = tokenHashes.map((_, i) => {
+    const beat = beatOf.get(i + 1);
+    if (beat) return { ...beat, ord: i + 1, outcome: 'beat' };
+    const outcome = signedIn.has(i + 1) ? 'not_agent' : 'unauthenticated';
+    return { ord: i + 1, outcome, status: null, last_seen: null, heartbeat_interval_s: null };
+  });
+  return { rows, rowCount: rows.length };
 }
 
 export function noopBeats(): AnswerBeats {

@@ -22,7 +22,7 @@ export interface Services {
   availability: DatabaseAvailability;
   logger: Logger;
   registry: client.Registry;
-  /** Who signed in, by cookie: the presence router's `identify`. */
+  /** Who signed in, by cookie: the presence router's `identify` and `beat`. */
   signedIn: SignedInUsers;
   /** Sign-ins verify passwords on a pool of their own, a few at a time (server/accounts/sign-in-gate.ts). */
   signIns: { db: Database; gate: SignInGate };
@@ -55,6 +55,7 @@ export function createServices(
   const presence = presenceRouter({
     pool: db,
     identify: signedIn.identify,
+    beat: signedIn.beat,
     logger,
     availability,
     registry,

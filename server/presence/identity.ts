@@ -1,5 +1,7 @@
 // Who is asking: the platform's `identify(req)` answers, the router trusts it. Ids are the platform's own keys.
 import type { Request } from 'express';
+import type { Activity } from '../http/contract.ts';
+import type { BeatResult } from './sql/heartbeats.ts';
 
 type Key = string | number | bigint;
 
@@ -34,3 +36,13 @@ export function toCaller(identity: Identity): Caller {
     expiresInS: identity.expiresInS ?? null,
   };
 }
+
+/** What became of one beat: recorded (with its answer), a caller without an agent, or no valid sign-in (401). */
+export type BeatOutcome = { outcome: 'beat'; result: BeatResult } | { outcome: 'not_agent' } | { outcome: 'unauthenticated' };
+
+/**
+ * Identifies the caller and records its beat in one step, for a host whose sign-in lives in the same database (the
+ * standalone server: presence_accounts.heartbeats, one call). `tabId` null is the caller's unnamed tab, which must be
+ * named `unnamed:` and the sign-in's id, as the router names it. May be given to presenceRouter as `beat`.
+ */
+export type IdentifiedBeat = (req: Request, beat: { tabId: string | null; activity: Activity }) => Promise<BeatOutcome>;

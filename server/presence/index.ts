@@ -8,7 +8,8 @@
 //   await startPresenceWorker({ connectionString: process.env.DATABASE_URL });   // the owner's URL
 export { presenceRouter } from './router.ts';
 export type { PresenceRouter, PresenceRouterOptions } from './router.ts';
-export type { Identify, Identity } from './identity.ts';
+export type { BeatOutcome, Identify, IdentifiedBeat, Identity } from './identity.ts';
+export type { BeatResult } from './sql/heartbeats.ts';
 export { startPresenceWorker, presenceTaskList, SWEEP_CRONTAB } from './worker.ts';
 export type { PresenceWorker, PresenceWorkerOptions } from './worker.ts';
 export { isUnavailable } from '../database/availability.ts';

@@ -1,6 +1,7 @@
 // presenceRouter({ pool, identify }): the presence routes, for the platform to mount behind its own sign-in. Each
 // handler asks `identify` who is calling, validates (zod), calls one presence function and shapes the reply;
-// everything that decides presence lives in SQL. The standalone server (npm start) is built on this same router.
+// everything that decides presence lives in SQL. The standalone server (npm start) is built on this same router,
+// with one option more: `beat`, which identifies and beats in one database call (server/accounts/signed-in.ts).
 //
 //   POST {base}/heartbeat            one beat of one tab                     -> HeartbeatReply
 //   POST {base}/leave                a tab's goodbye (sendBeacon on pagehide) -> 204
@@ -33,7 +34,7 @@ import { parseInput, pgText, tabIdSchema } from '../http/input.ts';
 import { originCheck } from '../http/origin.ts';
 import { Batcher } from '../database/batcher.ts';
 import { defaultMaxStreams } from './descriptors.ts';
-import { toCaller, type Caller, type Identify } from './identity.ts';
+import { toCaller, type BeatOutcome, type Caller, type Identify, type IdentifiedBeat } from './identity.ts';
 import { ChangeListener } from './listener.ts';
 import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts';
 import { agentsOfTenant } from './sql/agents.ts';
@@ -49,6 +50,12 @@ export interface PresenceRouterOptions {
   pool: pg.Pool;
   /** Who is calling: { tenantId, agentId } for an agent, { tenantId, agentId: null } for a watcher, null for 401. */
   identify: Identify;
+  /**
+   * Who is calling and its beat in one step, for a host whose sign-in lives in the same database (the standalone
+   * server: one call per beat). When given, the heartbeat route calls it instead of `identify` then
+   * presence.heartbeats; `identify` still answers every other route, and a heartbeat whose body is refused.
+   */
+  beat?: IdentifiedBeat;
   logger?: Logger;
   /** The database availability tracker the router's queries and 503s report to; default one of its own on `logger`. */
   availability?: DatabaseAvailability;
@@ -124,35 +131,52 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   const router = express.Router() as PresenceRouter;
   const json = express.json({ limit: '16kb' });
 
+  /** The beat of a request: `identify`, then presence.heartbeats (batched); or the host's `beat` in one step. */
+  const identifyThenBeat: IdentifiedBeat = async (req, { tabId, activity }) => {
+    const identity = await options.identify(req);
+    if (!identity) return { outcome: 'unauthenticated' };
+    const caller = toCaller(identity);
+    if (caller.agentId === null) return { outcome: 'not_agent' };
+    const result = await beats.run({
+      tenantId: caller.tenantId,
+      agentId: caller.agentId,
+      tabId: tabId ?? unnamedTab(caller.signIn),
+      activity,
+      signIn: caller.signIn,
+    });
+    return { outcome: 'beat', result };
+  };
+  const beat = options.beat ?? identifyThenBeat;
+
+  const unauthenticatedBeat = () => {
+    metrics.heartbeats.inc({ outcome: 'unauthenticated' });
+    return unauthenticated();
+  };
+
   router.post(paths.heartbeat, originCheck, json, async (req, res) => {
     const stopTimer = metrics.heartbeatSeconds.startTimer();
     try {
-      const identity = await options.identify(req);
-      if (!identity) {
-        metrics.heartbeats.inc({ outcome: 'unauthenticated' });
-        throw unauthenticated();
+      let body: z.infer<typeof heartbeatBody>;
+      try {
+        // The original design's hook posts no body at all: such a beat is one unnamed tab of its sign-in.
+        body = parseInput(heartbeatBody, req.body ?? {});
+      } catch (error) {
+        // A caller who is not signed in gets its 401 before any word on its body, as on every route.
+        if (!(await options.identify(req))) throw unauthenticatedBeat();
+        throw error;
       }
-      // The original design's hook posts no body at all: such a beat is one unnamed tab of its sign-in.
-      const { sessionId, activity } = parseInput(heartbeatBody, req.body ?? {});
-      const caller = toCaller(identity);
-      if (caller.agentId === null) {
-        metrics.heartbeats.inc({ outcome: 'not_agent' });
-        res.json({ status: null, lastSeen: null, intervalMs: null } satisfies HeartbeatReply);
-        return;
-      }
-      const beat = await beats.run({
-        tenantId: caller.tenantId,
-        agentId: caller.agentId,
-        tabId: sessionId ?? unnamedTab(caller.signIn),
-        activity,
-        signIn: caller.signIn,
-      });
-      metrics.heartbeats.inc({ outcome: 'beat' });
-      res.json({
-        status: beat.status,
-        lastSeen: beat.lastSeen.toISOString(),
-        intervalMs: beat.heartbeatIntervalS * 1000,
-      } satisfies HeartbeatReply);
+      const outcome: BeatOutcome = await beat(req, { tabId: body.sessionId ?? null, activity: body.activity });
+      if (outcome.outcome === 'unauthenticated') throw unauthenticatedBeat();
+      metrics.heartbeats.inc({ outcome: outcome.outcome });
+      res.json(
+        (outcome.outcome === 'not_agent'
+          ? { status: null, lastSeen: null, intervalMs: null }
+          : {
+              status: outcome.result.status,
+              lastSeen: outcome.result.lastSeen.toISOString(),
+              intervalMs: outcome.result.heartbeatIntervalS * 1000,
+            }) satisfies HeartbeatReply,
+      );
     } catch (error) {
       if (!(error instanceof HttpError && error.status === 401)) metrics.heartbeats.inc({ outcome: 'error' });
       throw error;
@@ -160,7 +184,6 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
       stopTimer();
     }
   });
-
   // A beacon carries a text/plain (or JSON) body and the cookie; the Origin check refuses other sites.
   router.post(paths.leave, originCheck, express.text({ type: 'text/plain', limit: '4kb' }), json, identified, async (req, res) => {
     const { sessionId } = parseInput(leaveBody, parseTextBody(req.body));

@@ -470,3 +470,59 @@ describe('presence_accounts.logout and revoke_sessions', () => {
     expect(left).toEqual([]);
   });
 });
+
+describe('presence_accounts.heartbeats (one call: the sign-ins verified, the beats of the valid ones)', () => {
+  it('answers each beat in order: beat for an agent, not_agent for a supervisor, unauthenticated for an unknown, expired or revoked sign-in', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAccount(tenant);
+    const supervisor = await createAccount(tenant, { role: 'supervisor' });
+    const [live, watcher, unknown, expired, revoked] = [tokenHash(), tokenHash(), tokenHash(), tokenHash(), tokenHash()];
+    await signIn(agent.email, PASSWORD, address(), { token: live });
+    await signIn(supervisor.email, PASSWORD, address(), { token: watcher });
+    await signIn(agent.email, PASSWORD, address(), { token: expired });
+    await signIn(agent.email, PASSWORD, address(), { token: revoked });
+    await db.query("update presence_accounts.auth_sessions set expires_at = now() - interval '1 second' where token_hash = $1", [expired]);
+    await db.query('select presence_accounts.logout($1)', [revoked]);
+
+    // Action
+    const { rows } = await db.query(
+      'select ord, outcome, status, heartbeat_interval_s from presence_accounts.heartbeats($1, $2, $3)',
+      [[live, watcher, unknown, expired, revoked, live], ['tab-1', 'tab-1', 'tab-1', 'tab-2', 'tab-3', null], Array(6).fill('active')],
+    );
+
+    // Assertions
+    expect(rows).toEqual([
+      { ord: 1, outcome: 'beat', status: 'available', heartbeat_interval_s: 30 },
+      { ord: 2, outcome: 'not_agent', status: null, heartbeat_interval_s: null },
+      { ord: 3, outcome: 'unauthenticated', status: null, heartbeat_interval_s: null },
+      { ord: 4, outcome: 'unauthenticated', status: null, heartbeat_interval_s: null },
+      { ord: 5, outcome: 'unauthenticated', status: null, heartbeat_interval_s: null },
+      { ord: 6, outcome: 'beat', status: 'available', heartbeat_interval_s: 30 },
+    ]);
+    const { rows: session } = await db.query('select auth_session_id from presence_accounts.session_users($1)', [[live]]);
+    const { rows: tabs } = await db.query('select session_id, sign_in from presence_private.sessions where agent_id = $1 order by session_id', [
+      agent.agentId,
+    ]);
+    const signInId = session[0].auth_session_id;
+    expect(tabs).toEqual([
+      { session_id: 'tab-1', sign_in: signInId },
+      { session_id: `unnamed:${signInId}`, sign_in: signInId },
+    ]);
+  });
+
+  it('refuses arrays of different lengths with PRUSR naming the counts, and writes nothing', async () => {
+    // Setup
+    const tenant = await createTenant(db);
+    const agent = await createAccount(tenant);
+    const token = tokenHash();
+    await signIn(agent.email, PASSWORD, address(), { token });
+
+    // Action
+    const call = db.query('select * from presence_accounts.heartbeats($1, $2, $3)', [[token], ['tab-1', 'tab-2'], ['active']]);
+
+    // Assertions
+    await expect(call).rejects.toMatchObject({ code: 'PRUSR', message: expect.stringMatching(/1 token hashes, 2 tabs, 1 activities/) });
+    expect((await agentRow(db, agent.agentId!)).last_seen).toBeNull();
+  });
+});

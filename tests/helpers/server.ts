@@ -33,7 +33,14 @@ export interface TestServer {
   queryCount(): number;
   /** Those of them sent for requests: all but the stream hub's reads after a ring. */
   requestQueryCount(): number;
+  /** The statements of requestQueryCount() from the `from`th on (0: the first), with their parameters. */
+  requestStatements(from?: number): SentStatement[];
   close(): Promise<void>;
+}
+
+export interface SentStatement {
+  text: string;
+  values: unknown[];
 }
 
 const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended)\(/;
@@ -68,14 +75,16 @@ export async function startTestServer(
   const pool = createAppPool(appUrl, options.poolMax ?? 10, options.timeouts);
   let queries = 0;
   let hubReads = 0;
+  const sent: SentStatement[] = [];
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string } | undefined;
+      const first = args[0] as string | { text?: string; values?: unknown[] } | undefined;
       const text = typeof first === 'string' ? first : (first?.text ?? '');
       queries += 1;
       // The stream hub's reads after a ring are the process's, not a request's.
       if (STREAM_HUB_READS.test(text)) hubReads += 1;
+      else sent.push({ text, values: (typeof first === 'string' ? (args[1] as unknown[] | undefined) : first?.values) ?? [] });
       return query(...args);
     };
   });
@@ -106,6 +115,7 @@ export async function startTestServer(
     owner,
     queryCount: () => queries,
     requestQueryCount: () => queries - hubReads,
+    requestStatements: (from = 0) => sent.slice(from),
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();

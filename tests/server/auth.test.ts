@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentRow } from '../helpers/db.ts';
 import { call, createUser, signIn, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -239,10 +240,13 @@ describe('GET /api/auth/me', () => {
     // Action
     const me = await call(server, 'GET', '/api/auth/me', { cookie: agent.cookie });
     const agents = await call(server, 'GET', '/api/agents', { cookie: agent.cookie });
+    const beat = await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
 
     // Assertions
     expect(me.status).toBe(401);
     expect(agents.status).toBe(401);
+    expect(beat).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+    expect(await tabsOf(server.owner, agent.agentId!)).toEqual([]);
   });
 });
 
@@ -293,6 +297,63 @@ describe('POST /api/auth/logout', () => {
     expect((await call(server, 'GET', '/api/auth/me', { cookie: otherBrowser })).status).toBe(200);
   });
 
+  it('refuses the beats of the sign-in it ended, and writes no tab for them', async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    await call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie });
+
+    // Action
+    const beats = await Promise.all(
+      ['tab-1', 'tab-2'].map((sessionId) => call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId } })),
+    );
+
+    // Assertions
+    for (const beat of beats) expect(beat).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+    expect(await tabsOf(server.owner, agent.agentId!)).toEqual([]);
+    expect(await agentRow(server.owner, agent.agentId!)).toMatchObject({ status: 'offline', status_reason: 'logout' });
+  });
+
+  it('racing a beat it waited for: the beat lands first and the sign-out then ends its tab', async () => {
+    // Setup: the agent's row held, so the beat stops after it verified (and holds) its sign-in
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    const holder = await holdAgent(server.owner, agent.agentId!);
+
+    // Action
+    const beat = call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-2' } });
+    const beatPid = await waiterOf(server.owner, holder.pid);
+    const logout = call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie });
+    await waiterOf(server.owner, beatPid);
+    await holder.release();
+
+    // Assertions
+    expect((await beat).status).toBe(200);
+    expect((await logout).status).toBe(204);
+    expect(await tabsOf(server.owner, agent.agentId!)).toEqual([]);
+    expect(await agentRow(server.owner, agent.agentId!)).toMatchObject({ status: 'offline', status_reason: 'logout' });
+  });
+
+  it('racing a beat that came after it: the beat is refused, and no tab outlives the sign-out', async () => {
+    // Setup: the agent's row held, so the sign-out stops after it revoked the sign-in
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    const holder = await holdAgent(server.owner, agent.agentId!);
+
+    // Action
+    const logout = call(server, 'POST', '/api/auth/logout', { cookie: agent.cookie });
+    const logoutPid = await waiterOf(server.owner, holder.pid);
+    const beat = call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-2' } });
+    await waiterOf(server.owner, logoutPid);
+    await holder.release();
+
+    // Assertions
+    expect((await logout).status).toBe(204);
+    expect(await beat).toMatchObject({ status: 401, body: { code: 'unauthenticated' } });
+    expect(await tabsOf(server.owner, agent.agentId!)).toEqual([]);
+    expect(await agentRow(server.owner, agent.agentId!)).toMatchObject({ status: 'offline', status_reason: 'logout' });
+  });
+
   it('answers 204 without a session too', async () => {
     // Action
     const res = await call(server, 'POST', '/api/auth/logout');
@@ -301,3 +362,60 @@ describe('POST /api/auth/logout', () => {
     expect(res.status).toBe(204);
   });
 });
+
+describe('the beat of a sign-in', () => {
+  it("beats for its own agent only: another tenant's sign-in naming the same tab touches nothing of this agent", async () => {
+    // Setup
+    const agent = await signedInUser(server);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    const before = await agentRow(server.owner, agent.agentId!);
+    const stranger = await signedInUser(server);
+
+    // Action
+    const res = await call(server, 'POST', '/api/auth/heartbeat', { cookie: stranger.cookie, body: { sessionId: 'tab-1' } });
+
+    // Assertions
+    expect(stranger.tenantId).not.toBe(agent.tenantId);
+    expect(res).toMatchObject({ status: 200, body: { status: 'available' } });
+    expect((await agentRow(server.owner, stranger.agentId!)).status).toBe('available');
+    expect(await agentRow(server.owner, agent.agentId!)).toEqual(before);
+    expect(await tabsOf(server.owner, agent.agentId!)).toEqual(['tab-1']);
+  });
+});
+
+/** The ids of an agent's open tabs. */
+async function tabsOf(owner: pg.Pool, agentId: string): Promise<string[]> {
+  const { rows } = await owner.query<{ session_id: string }>(
+    'select session_id from presence_private.sessions where agent_id = $1 order by session_id',
+    [agentId],
+  );
+  return rows.map((r) => r.session_id);
+}
+
+/** Holds an agent's row (FOR UPDATE) in an open transaction of the owner's until release(). */
+async function holdAgent(owner: pg.Pool, agentId: string): Promise<{ pid: number; release(): Promise<void> }> {
+  const client = await owner.connect();
+  await client.query('begin');
+  await client.query('select 1 from public.human_agents where id = $1 for update', [agentId]);
+  const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  return {
+    pid: rows[0]!.pid,
+    async release() {
+      await client.query('commit');
+      client.release();
+    },
+  };
+}
+
+/** The backend that waits for a lock backend `pid` holds, once one does (a request's statement reaching it). */
+async function waiterOf(owner: pg.Pool, pid: number): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const { rows } = await owner.query<{ pid: number }>(
+      'select pid from pg_stat_activity where $1 = any (pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (rows[0]) return rows[0].pid;
+    if (tries === 1_000) throw new Error(`no backend waited for backend ${pid}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

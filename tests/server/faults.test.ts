@@ -156,6 +156,7 @@ async function startServerBehindProxy(): Promise<FaultServer> {
     logs,
     queryCount: () => 0,
     requestQueryCount: () => 0,
+    requestStatements: () => [],
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();
