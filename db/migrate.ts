@@ -8,6 +8,7 @@ import { projectRoot, SetupError } from './database.ts';
 import { advisoryLockHolder, tryAdvisoryLock } from './sql/migrations-lock.ts';
 import { dropSchemas, schemasPresent } from './sql/schemas.ts';
 import { sweepScheduler } from './sql/sweep-scheduler.ts';
+import { adoptedLastSeen, dropSettingsShim, installSettingsShim, needsSettingsShim, SETTINGS_SHIM_SCHEMA } from './sql/adoption.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
@@ -48,26 +49,45 @@ export async function migrate(
 
 /** The migrations themselves, under the lock taken on `lock`'s connection (which also undoes a refused run). */
 async function migrateLocked(lock: Database, databaseUrl: string, dir: string, log: (message: string) => void): Promise<string[]> {
-  const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA]);
+  const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA, SETTINGS_SHIM_SCHEMA]);
   try {
     await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
-    const applied = await runner({
+    const applied = await withClient(
       databaseUrl,
-      dir,
-      direction: 'up',
-      migrationsTable: 'migrations',
-      migrationsSchema: MIGRATIONS_SCHEMA,
-      createMigrationsSchema: true,
-      checkOrder: true,
-      singleTransaction: true,
-      // The lock is ours, taken above on a connection of its own.
-      noLock: true,
-      log,
-      logger: { debug: () => {}, info: log, warn: log, error: log },
-    });
+      async (client) => {
+        const session = new Database(client);
+        // Before the first migration: the type the platform gave human_agents.last_seen, which 1795500000000 changes
+        // and 1795500000420 gives back (presence.adopted_last_seen, a setting of this session only).
+        const lastSeen = await adoptedLastSeen(session);
+        if (lastSeen) await session.query(`select set_config('presence.adopted_last_seen', $1, false)`, [lastSeen]);
+        // A role that may not read cron.database_name (managed PostgreSQL's owner): the landed 1795500000003 asks
+        // for it, so this session finds a current_setting of ours first (db/sql/adoption.ts).
+        const shim = await needsSettingsShim(session);
+        if (shim) await installSettingsShim(session);
+        try {
+          return await runner({
+            dbClient: client,
+            dir,
+            direction: 'up',
+            migrationsTable: 'migrations',
+            migrationsSchema: MIGRATIONS_SCHEMA,
+            createMigrationsSchema: true,
+            checkOrder: true,
+            singleTransaction: true,
+            // The lock is ours, taken above on a connection of its own.
+            noLock: true,
+            log,
+            logger: { debug: () => {}, info: log, warn: log, error: log },
+          });
+        } finally {
+          if (shim) await dropSettingsShim(session);
+        }
+      },
+      { applicationName: 'presence-migrate' },
+    );
     return applied.map((m) => m.name);
   } catch (error) {
-    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
+    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA, SETTINGS_SHIM_SCHEMA].filter((schema) => !before.has(schema));
     if (made.length) await dropSchemas(lock, made);
     throw error;
   }

@@ -21,12 +21,21 @@ export interface AgentPast {
 export async function writeAgentPast(db: Database, p: AgentPast): Promise<Date> {
   const { rows } = await db.query<{ last_seen: Date }>(
     `with agent as (
-       update public.human_agents
-          set status = $3, chosen_status = case when $3 = 'dnd' then 'dnd' else 'available' end,
-              status_reason = 'heartbeat', status_since = now() - make_interval(secs => $4),
-              last_seen = now() - make_interval(secs => $5), active_chats = active_chats + $8
-        where id = $2
-       returning last_seen
+       insert into presence_private.agent_state as s
+         (agent_id, tenant_id, status, chosen_status, status_mechanism, status_since, last_seen, active_chats)
+       select a.id, a.tenant_id, $3, case when $3 = 'dnd' then 'dnd' else 'available' end, 'heartbeat',
+              now() - make_interval(secs => $4), now() - make_interval(secs => $5), a.active_chats + $8
+         from public.human_agents a
+        where a.id = $2 and a.tenant_id = $1
+       on conflict (agent_id) do update
+         set status = excluded.status, chosen_status = excluded.chosen_status,
+             status_mechanism = excluded.status_mechanism, status_since = excluded.status_since,
+             last_seen = excluded.last_seen, active_chats = s.active_chats + $8
+       returning s.last_seen, s.active_chats
+     ), platform as (
+       -- The values presence mirrors into the platform's row (its last_seen is left to the next beat: its type is
+       -- the platform's).
+       update public.human_agents h set status = $3, active_chats = (select g.active_chats from agent g) where h.id = $2
      ), event as (
        insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
        values ($1, $2, 'offline', $3, 'heartbeat', now() - make_interval(secs => $4))
