@@ -94,6 +94,6 @@ as $$
    where a.id = any (p_agent_ids)
      and not exists (select 1 from presence_private.agent_state s where s.agent_id = a.id)
    order by a.id
-  on conflict (agent_id) do nothing
+  on conflict do nothing
 $$;
 comment on function presence_private.ensure_agent_state(presence.agent_key[]) is 'Makes the state row of each given agent of public.human_agents that has none yet (the platform''s status, away or dnd as chosen, its last_seen and active_chats), in key order; ids that are not agents are skipped. Owner only; called before an agent row is locked.';

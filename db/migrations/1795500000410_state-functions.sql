@@ -28,7 +28,8 @@ declare
   v_since timestamptz;
 begin
   -- First in the lock order: the agent's state row, made from the platform's row the first time presence meets
-  -- the agent. The tenant is checked on every call: a state row pairs an agent with the tenant the platform gave it.
+  -- the agent (callers lock nothing before this, or made the row first, as presence.heartbeats does). The tenant is
+  -- checked on every call: a state row pairs an agent with the tenant the platform gave it.
   select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
     into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
     from presence_private.agent_state a
@@ -242,7 +243,13 @@ begin
 
   -- Lock order: every agent of the batch first, in agent key order, so that two batches (two server processes)
   -- that share agents wait for each other instead of deadlocking; then their tabs.
-  -- An agent without a state row yet (new on the platform) takes the path of presence.heartbeat, which makes it.
+  -- An agent presence meets for the first time gets its state row before any row is locked (in key order, waiting
+  -- for another batch that makes the same one): making it while holding other agents' rows deadlocked against a
+  -- batch that held it and wanted them (tests/db/storm.test.ts). One index probe per beat otherwise.
+  if exists (select 1 from unnest(p_agent_ids) x(agent_id)
+              where not exists (select 1 from presence_private.agent_state s where s.agent_id = x.agent_id)) then
+    perform presence_private.ensure_agent_state(p_agent_ids);
+  end if;
   perform 1 from presence_private.agent_state h where h.agent_id = any (p_agent_ids) order by h.agent_id for update;
 
   -- The fast path. The conditions are in the UPDATE's WHERE, so they hold for the newest row version under the
