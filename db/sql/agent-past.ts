@@ -1,7 +1,8 @@
 // An agent's past, written as the functions would have written it then (they take the database clock, so a past
 // cannot be made by calling them): it came online (one heartbeat event) `onlineForS` seconds ago, took the tenant's
 // `chats` oldest chats halfway since, and its one tab last beat `silentForS` seconds ago. The demo's ghost and the
-// tests' agents with a past. Run it in a transaction with whatever must see it before a sweep does.
+// tests' agents with a past. Run it in a transaction with whatever must see it before a sweep does (it also sets the
+// transaction's TimeZone for a moment).
 import type { Database } from '../../server/database/handle.ts';
 
 export interface AgentPast {
@@ -33,8 +34,7 @@ export async function writeAgentPast(db: Database, p: AgentPast): Promise<Date> 
              last_seen = excluded.last_seen, active_chats = s.active_chats + $8
        returning s.last_seen, s.active_chats
      ), platform as (
-       -- The values presence mirrors into the platform's row (its last_seen is left to the next beat: its type is
-       -- the platform's).
+       -- The values presence mirrors into the platform's row; its last_seen below.
        update public.human_agents h set status = $3, active_chats = (select g.active_chats from agent g) where h.id = $2
      ), event as (
        insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
@@ -51,5 +51,16 @@ export async function writeAgentPast(db: Database, p: AgentPast): Promise<Date> 
      select last_seen from agent`,
     [p.tenantId, p.agentId, p.status, p.onlineForS, p.silentForS, p.tab, p.signIn, p.chats],
   );
-  return rows[0]!.last_seen;
+  const lastSeen = rows[0]!.last_seen;
+  // The platform's last_seen in its own type: written in UTC, so that a timestamp column holds UTC wall time (as
+  // presence.heartbeat writes it), then the transaction's TimeZone as it was.
+  const { rows: zone } = await db.query<{ tz: string }>(`select current_setting('TimeZone') as tz`);
+  await db.query(`select set_config('TimeZone', 'UTC', true)`);
+  await db.query(
+    `update public.human_agents h set last_seen = s.last_seen
+       from presence_private.agent_state s where s.agent_id = h.id and h.id = $1`,
+    [p.agentId],
+  );
+  await db.query(`select set_config('TimeZone', $1, true)`, [zone[0]!.tz]);
+  return lastSeen;
 }
