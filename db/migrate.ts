@@ -20,6 +20,8 @@ export interface MigrateOptions {
   dir?: string;
   /** Told once per holder while another migration holds the migrations lock; default a line on stderr. */
   onWait?: (message: string) => void;
+  /** Told each NOTICE a migration raises (what a DBA should do next); default a line on stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /**
@@ -33,7 +35,12 @@ export interface MigrateOptions {
  */
 export async function migrate(
   databaseUrl: string,
-  { log = () => {}, dir = MIGRATIONS_DIR, onWait = (m) => process.stderr.write(`${m}\n`) }: MigrateOptions = {},
+  {
+    log = () => {},
+    dir = MIGRATIONS_DIR,
+    onWait = (m) => process.stderr.write(`${m}\n`),
+    onNotice = (m) => process.stderr.write(`presence migrate: ${m}\n`),
+  }: MigrateOptions = {},
 ): Promise<string[]> {
   // Ending the lock's session releases its advisory lock.
   return withClient(
@@ -41,14 +48,20 @@ export async function migrate(
     async (client) => {
       const lock = new Database(client);
       await takeMigrationsLock(lock, onWait);
-      return migrateLocked(lock, databaseUrl, dir, log);
+      return migrateLocked(lock, databaseUrl, dir, log, onNotice);
     },
     { applicationName: 'presence-migrate' },
   );
 }
 
 /** The migrations themselves, under the lock taken on `lock`'s connection (which also undoes a refused run). */
-async function migrateLocked(lock: Database, databaseUrl: string, dir: string, log: (message: string) => void): Promise<string[]> {
+async function migrateLocked(
+  lock: Database,
+  databaseUrl: string,
+  dir: string,
+  log: (message: string) => void,
+  onNotice: (message: string) => void,
+): Promise<string[]> {
   const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA, SETTINGS_SHIM_SCHEMA]);
   try {
     await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
@@ -56,6 +69,10 @@ async function migrateLocked(lock: Database, databaseUrl: string, dir: string, l
       databaseUrl,
       async (client) => {
         const session = new Database(client);
+        // What a migration says with RAISE NOTICE (SQLSTATE 00000), not PostgreSQL's "already exists, skipping".
+        client.on('notice', (notice) => {
+          if (notice.code === '00000') onNotice(notice.message ?? '');
+        });
         // Before the first migration: the type the platform gave human_agents.last_seen, which 1795500000000 changes
         // and 1795500000420 gives back (presence.adopted_last_seen, a setting of this session only).
         const lastSeen = await adoptedLastSeen(session);

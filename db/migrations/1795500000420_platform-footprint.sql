@@ -31,7 +31,7 @@ begin
   select a.atttypid::regtype into v_type
     from pg_attribute a where a.attrelid = v_agents and a.attname = 'last_seen' and not a.attisdropped;
   -- A standalone install made the table itself (1795500000000's comment on it): timestamptz is its own type.
-  v_standalone := obj_description(v_agents, 'pg_class') like 'Human support agents.%';
+  v_standalone := coalesce(obj_description(v_agents, 'pg_class') like 'Human support agents.%', false);
   if v_type = 'timestamptz'::regtype and v_adopted = 'timestamp without time zone' then
     alter table public.human_agents alter column last_seen type timestamp using last_seen at time zone 'UTC';
   elsif v_type = 'timestamptz'::regtype and v_adopted is null and not v_standalone then
