@@ -51,5 +51,6 @@ export async function installSettingsShim(db: Database): Promise<void> {
 
 export async function dropSettingsShim(db: Database): Promise<void> {
   await db.query('reset search_path');
-  await db.query(`drop schema if exists ${SETTINGS_SHIM_SCHEMA} cascade`);
+  await db.query(`drop function if exists ${SETTINGS_SHIM_SCHEMA}.current_setting(text, boolean)`);
+  await db.query(`drop schema if exists ${SETTINGS_SHIM_SCHEMA}`);
 }

@@ -39,11 +39,12 @@ let owner: pg.Client;
 let oldDir: string;
 const notices: string[] = [];
 let applied: string[];
-let before: Record<string, unknown[]>;
-let after: Record<string, unknown[]>;
+type Knowledge = Record<'state' | 'tabs' | 'events' | 'chats' | 'users' | 'presence', unknown[]>;
+let before: Knowledge;
+let after: Knowledge;
 
 /** What presence knew, in either layout; `state` is the agent's row (the platform's before the move, ours after). */
-async function knowledge(state: string): Promise<Record<string, unknown[]>> {
+async function knowledge(state: string): Promise<Knowledge> {
   const q = async (sql: string) => (await owner.query(sql)).rows;
   return {
     state: await q(`select agent_id::text, status::text, chosen_status, mechanism, status_since, last_seen, active_chats
