@@ -3,8 +3,9 @@
 // the owner usage on schema cron. Here a cluster of the test's own is set up that way. The owner needs LOGIN and
 // CREATEROLE (1795500000002 makes and comments the roles presence_app and presence_analyst) and owns the database;
 // nothing else. It migrates cleanly and the sweep is scheduled with pg_cron, although the landed 1795500000003 asks
-// for cron.database_name, which PostgreSQL refuses to it even with missing_ok.
-import { mkdtempSync, rmSync } from 'node:fs';
+// for cron.database_name, which PostgreSQL refuses to it even with missing_ok. Without pg_cron on the machine (never
+// in CI, where the cluster requires it) the migration runs and the tests of the schedule are skipped.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,11 +15,13 @@ import { startCluster, type Cluster } from '../../db/cluster.ts';
 import { MIGRATIONS_DIR, migrate } from '../../db/migrate.ts';
 import { Database } from '../../server/database/handle.ts';
 import { cronDatabase } from '../../server/cli/sql/pg-cron.ts';
-import { readdirSync } from 'node:fs';
+import { loadConfig } from '../../server/config.ts';
+import { findPgInstall } from '../../db/cluster.ts';
 
 const DATABASE = 'managed';
 const OWNER = 'managed_owner';
 const password = randomBytes(18).toString('base64url');
+const withPgCron = loadConfig().ci || Boolean((await findPgInstall())?.hasPgCron);
 
 let folder: string;
 let cluster: Cluster;
@@ -49,10 +52,10 @@ async function asSuperuser(database: string, sql: string): Promise<void> {
 beforeAll(async () => {
   // Setup: what the provider does.
   folder = mkdtempSync(join(tmpdir(), 'presence-unprivileged-'));
-  cluster = await startCluster({ dataDir: join(folder, 'pg'), ephemeral: true, requirePgCron: true, cronDatabase: DATABASE });
+  cluster = await startCluster({ dataDir: join(folder, 'pg'), ephemeral: true, requirePgCron: withPgCron, cronDatabase: DATABASE });
   await asSuperuser('postgres', `create role ${OWNER} login createrole password ${pg.escapeLiteral(password)}`);
   await asSuperuser('postgres', `create database ${DATABASE} owner ${OWNER}`);
-  await asSuperuser(DATABASE, `create extension pg_cron; grant usage on schema cron to ${OWNER}`);
+  if (withPgCron) await asSuperuser(DATABASE, `create extension pg_cron; grant usage on schema cron to ${OWNER}`);
   ownerUrl = urlOf(DATABASE, OWNER, password);
 
   // Action
@@ -68,7 +71,7 @@ afterAll(async () => {
 });
 
 describe('a database owner that is no superuser, with pg_cron created by the provider', () => {
-  it('may not read cron.database_name: PostgreSQL refuses it even with missing_ok', async () => {
+  it.runIf(withPgCron)('may not read cron.database_name: PostgreSQL refuses it even with missing_ok', async () => {
     // Action
     const error = await owner
       .query(`select current_setting('cron.database_name', true)`)
@@ -98,7 +101,7 @@ describe('a database owner that is no superuser, with pg_cron created by the pro
     expect((await owner.query('show search_path')).rows[0].search_path).toBe('"$user", public');
   });
 
-  it('gets the sweep scheduled with pg_cron in its database, as its own job', async () => {
+  it.runIf(withPgCron)('gets the sweep scheduled with pg_cron in its database, as its own job', async () => {
     // Action
     const { rows: scheduler } = await owner.query('select scheduler, database_name, active from presence.sweep_scheduler()');
     const { rows: jobs } = await owner.query(`select jobname, username, command from cron.job where jobname = 'presence-sweep'`);
@@ -108,7 +111,7 @@ describe('a database owner that is no superuser, with pg_cron created by the pro
     expect(jobs).toEqual([{ jobname: 'presence-sweep', username: OWNER, command: 'select presence.sweep_stale_agents()' }]);
   });
 
-  it('npx presence cron finds pg_cron here without the superuser-only setting', async () => {
+  it.runIf(withPgCron)('npx presence cron finds pg_cron here without the superuser-only setting', async () => {
     // Action / Assertions
     expect(await cronDatabase(new Database(owner))).toEqual({ cronDb: DATABASE, here: DATABASE });
   });
