@@ -9,6 +9,11 @@
 -- read the platform's last_seen run with TimeZone UTC, so a `timestamp` column holds UTC wall time and a
 -- `timestamptz` column the instant, whatever the caller's or the database's TimeZone; nothing of presence depends on
 -- the column's type, and the platform may retype it with its own tool. Presence reads agent_state.last_seen.
+--
+-- A beat now writes three rows (the state row, the platform's row, the tab), each a HOT update: bench/hot.ts, 50k
+-- beats over 5k agents from 4 connections, HOT ratio 1.0 on all three; 22.5-23.4k beats/s against 23.9-24.6k with
+-- the two of before, alternated on one cluster. The sweep of 1M agents with 100k online, 1 % of those stale, reads
+-- agent_state_online_idx: 48 ms median (46-81 ms, bench/sweep.ts), scan floor 13 ms.
 
 -- The agent row -------------------------------------------------------------------------------------------------------
 
