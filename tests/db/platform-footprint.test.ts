@@ -105,7 +105,13 @@ afterAll(async () => {
 describe('an install of the old layout, migrated to presence_private.agent_state', () => {
   it('applies the move and loses no chosen status, mechanism, tab, event, chat or account', () => {
     // Assertions
-    expect(applied).toEqual(['1795500000400_agent-state', '1795500000410_state-functions', '1795500000420_platform-footprint']);
+    expect(applied).toEqual(
+      readdirSync(MIGRATIONS_DIR)
+        .filter((f) => f.endsWith('.sql') && f.slice(0, 13) > LAST_OLD_LAYOUT)
+        .sort()
+        .map((f) => f.replace(/\.sql$/, '')),
+    );
+    expect(applied.slice(0, 3)).toEqual(['1795500000400_agent-state', '1795500000410_state-functions', '1795500000420_platform-footprint']);
     expect(before.state).toHaveLength(4);
     expect(before.state.filter((s) => (s as { chosen_status: string }).chosen_status === 'away')).toHaveLength(1);
     expect(before.events.length).toBeGreaterThanOrEqual(3);
