@@ -1,4 +1,5 @@
-// HOT updates and growth: table-plus-index size of human_agents and presence_private.sessions, and the share of
+// HOT updates and growth: table-plus-index size of human_agents, presence_private.agent_state and
+// presence_private.sessions, and the share of
 // their updates that were HOT (pg_stat_user_tables), before and after a number of beats through presence.heartbeats,
 // the batch the server calls. The beats come from several connections at once, in batches of distinct agents (one
 // round trip per batch, so the driver is not the limit), every agent in turn, the agents of one batch scattered
@@ -38,7 +39,7 @@ interface Stats {
 /** A prime: coprime with every agent count that is a multiple of 50. */
 const STRIDE = 7919;
 
-const TABLES = ['public.human_agents', 'presence_private.sessions'];
+const TABLES = ['public.human_agents', 'presence_private.agent_state', 'presence_private.sessions'];
 
 async function stats(c: pg.Client): Promise<Stats> {
   await c.query('select pg_stat_clear_snapshot()');
@@ -71,6 +72,7 @@ export async function measureHot(
   const before = await withClient(url, async (c) => {
     await seedAgents(c, layout, firstAgent, firstAgent + agents - 1, { at: new Date() });
     await c.query('vacuum analyze public.human_agents');
+    await c.query('vacuum analyze presence_private.agent_state');
     await c.query('vacuum analyze presence_private.sessions');
     await c.query('checkpoint');
     return stats(c);

@@ -50,19 +50,27 @@ export async function seedAgents(client: pg.Client, layout: TenantLayout, from: 
     [tenants[0]],
   );
   await client.query(
-    `insert into public.human_agents (id, tenant_id, name, email, status, chosen_status, status_since, last_seen)
+    `insert into public.human_agents (id, tenant_id, name, email, status, last_seen)
      select ${uuidSql('9000', 'i')}, ${uuidSql('8000', 'r.t')},
-            'Agent ' || i, 'agent' || i || '@bench.example', 'available', 'available', $6::timestamptz,
+            'Agent ' || i, 'agent' || i || '@bench.example', 'available',
             case when $7 > 0 and i % $7 = 0 then $6::timestamptz - interval '1 hour' else $6::timestamptz end
        from ${agentsSql}`,
     [...tenants, from, to, at, staleEvery],
   );
+  // Presence's state of each agent (presence_private.agent_state), as its beats would have left it.
   await client.query(
-    `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen, sign_in)
-     select a.id, 'tab-' || i || '-0', a.tenant_id, 'active', a.status_since, a.last_seen,
-            case when $3 then ${uuidSql('a000', 'i')}::text end
+    `insert into presence_private.agent_state (agent_id, tenant_id, status, chosen_status, status_mechanism, status_since, last_seen)
+     select a.id, a.tenant_id, 'available', 'available', 'heartbeat', $3::timestamptz, a.last_seen
        from generate_series($1::integer, $2::integer) i
        join public.human_agents a on a.id = ${uuidSql('9000', 'i')}`,
+    [from, to, at],
+  );
+  await client.query(
+    `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen, sign_in)
+     select a.agent_id, 'tab-' || i || '-0', a.tenant_id, 'active', a.status_since, a.last_seen,
+            case when $3 then ${uuidSql('a000', 'i')}::text end
+       from generate_series($1::integer, $2::integer) i
+       join presence_private.agent_state a on a.agent_id = ${uuidSql('9000', 'i')}`,
     [from, to, !!signIns],
   );
   if (signIns) {
@@ -113,6 +121,11 @@ export async function seedAgents(client: pg.Client, layout: TenantLayout, from: 
 export async function refreshAgents(client: pg.Client, from: number, to: number, at: Date): Promise<void> {
   const range = [agentUuid(from), agentUuid(to), at];
   await client.query(
+    `update presence_private.agent_state set last_seen = $3
+      where agent_id between $1::uuid and $2::uuid and status <> 'offline'`,
+    range,
+  );
+  await client.query(
     `update public.human_agents set last_seen = $3 where id between $1::uuid and $2::uuid and status <> 'offline'`,
     range,
   );
@@ -122,14 +135,18 @@ export async function refreshAgents(client: pg.Client, from: number, to: number,
 /** Brings every stale agent back to the state before a sweep: available, with its (stale) tab. */
 export async function restoreStale(client: pg.Client, at: Date): Promise<number> {
   const { rowCount } = await client.query(
-    `update public.human_agents set status = 'available', status_reason = null
-      where last_seen = $1::timestamptz - interval '1 hour' and status <> 'available'`,
+    `with restored as (
+       update presence_private.agent_state set status = 'available', status_mechanism = 'heartbeat'
+        where last_seen = $1::timestamptz - interval '1 hour' and status <> 'available'
+       returning agent_id
+     )
+     update public.human_agents h set status = 'available' from restored r where h.id = r.agent_id`,
     [at],
   );
   await client.query(
     `insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, started_at, last_seen)
-     select a.id, 'tab-restored', a.tenant_id, 'active', a.last_seen, a.last_seen
-       from public.human_agents a
+     select a.agent_id, 'tab-restored', a.tenant_id, 'active', a.last_seen, a.last_seen
+       from presence_private.agent_state a
       where a.last_seen = $1::timestamptz - interval '1 hour'
      on conflict do nothing`,
     [at],

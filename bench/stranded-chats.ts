@@ -38,17 +38,22 @@ async function main(): Promise<void> {
                      select ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, 'stranded bench ' || i
                        from generate_series(1, 100) i`);
       await c.query(
-        `insert into human_agents (id, tenant_id, name, email, status, status_since, last_seen)
-         select ('00000000-0000-4000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
-                ('00000000-0000-4000-8000-' || lpad(to_hex((i - 1) / 1000 + 1), 12, '0'))::uuid,
-                'Agent ' || i, 'agent' || i || '@example.com',
-                case when i <= $1 then 'available' else 'offline' end,
-                now() - interval '1 hour',
-                case when i <= $1 then now() + interval '1 hour' else now() - interval '1 hour' end
-           from generate_series(1, $2) i`,
+        `with a as (
+           insert into human_agents (id, tenant_id, name, email, status, last_seen)
+           select ('00000000-0000-4000-9000-' || lpad(to_hex(i), 12, '0'))::uuid,
+                  ('00000000-0000-4000-8000-' || lpad(to_hex((i - 1) / 1000 + 1), 12, '0'))::uuid,
+                  'Agent ' || i, 'agent' || i || '@example.com',
+                  case when i <= $1 then 'available' else 'offline' end,
+                  case when i <= $1 then now() + interval '1 hour' else now() - interval '1 hour' end
+             from generate_series(1, $2) i
+           returning id, tenant_id, status, last_seen
+         )
+         insert into presence_private.agent_state (agent_id, tenant_id, status, status_since, last_seen)
+         select a.id, a.tenant_id, a.status, now() - interval '1 hour', a.last_seen from a`,
         [ONLINE, AGENTS],
       );
       await c.query('vacuum analyze public.human_agents');
+      await c.query('vacuum analyze presence_private.agent_state');
       const none = await timeSweeps(c, async () => {});
 
       // Every online agent holds 2 chats.
@@ -57,7 +62,7 @@ async function main(): Promise<void> {
          select a.tenant_id, a.id, 'assigned', now(), now() from human_agents a, generate_series(1, 2)
           where a.status = 'available'`,
       );
-      await c.query('update human_agents set active_chats = 2 where status = $1', ['available']);
+      await c.query('update presence_private.agent_state set active_chats = 2 where status = $1', ['available']);
       await c.query('vacuum analyze presence_private.chats');
       const held = await timeSweeps(c, async () => {});
 
@@ -65,12 +70,14 @@ async function main(): Promise<void> {
       await c.query(
         `insert into presence_private.chats (tenant_id, agent_id, status, created_at, assigned_at)
          select a.tenant_id, a.id, 'assigned', now(), now()
-           from (select * from human_agents where status = 'offline' order by id limit $1) a, generate_series(1, 2)`,
+           from (select agent_id as id, tenant_id from presence_private.agent_state where status = 'offline'
+                  order by agent_id limit $1) a, generate_series(1, 2)`,
         [STRANDED],
       );
       const strandedIds = (
         await c.query<{ id: string }>(`select distinct agent_id as id from presence_private.chats c
-                                        join human_agents a on a.id = c.agent_id where a.status = 'offline'`)
+                                        join presence_private.agent_state a on a.agent_id = c.agent_id
+                                       where a.status = 'offline'`)
       ).rows.map((r) => r.id);
       const chatIds = (
         await c.query<{ id: string; agent_id: string }>(
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
              from unnest($1::uuid[], $2::uuid[]) x(id, agent_id) where c.id = x.id`,
           [chatIds.map((r) => r.id), chatIds.map((r) => r.agent_id)],
         );
-        await c.query('update human_agents set active_chats = 2 where id = any($1::uuid[])', [strandedIds]);
+        await c.query('update presence_private.agent_state set active_chats = 2 where agent_id = any($1::uuid[])', [strandedIds]);
       };
       const stranded = await timeSweeps(c, restore);
       const { rows } = await c.query(

@@ -8,6 +8,7 @@ import { projectRoot, SetupError } from './database.ts';
 import { advisoryLockHolder, tryAdvisoryLock } from './sql/migrations-lock.ts';
 import { dropSchemas, schemasPresent } from './sql/schemas.ts';
 import { sweepScheduler } from './sql/sweep-scheduler.ts';
+import { adoptedLastSeen, dropSettingsShim, installSettingsShim, needsSettingsShim, SETTINGS_SHIM_SCHEMA } from './sql/adoption.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
@@ -19,6 +20,8 @@ export interface MigrateOptions {
   dir?: string;
   /** Told once per holder while another migration holds the migrations lock; default a line on stderr. */
   onWait?: (message: string) => void;
+  /** Told each NOTICE a migration raises (what a DBA should do next); default a line on stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /**
@@ -32,7 +35,12 @@ export interface MigrateOptions {
  */
 export async function migrate(
   databaseUrl: string,
-  { log = () => {}, dir = MIGRATIONS_DIR, onWait = (m) => process.stderr.write(`${m}\n`) }: MigrateOptions = {},
+  {
+    log = () => {},
+    dir = MIGRATIONS_DIR,
+    onWait = (m) => process.stderr.write(`${m}\n`),
+    onNotice = (m) => process.stderr.write(`presence migrate: ${m}\n`),
+  }: MigrateOptions = {},
 ): Promise<string[]> {
   // Ending the lock's session releases its advisory lock.
   return withClient(
@@ -40,34 +48,63 @@ export async function migrate(
     async (client) => {
       const lock = new Database(client);
       await takeMigrationsLock(lock, onWait);
-      return migrateLocked(lock, databaseUrl, dir, log);
+      return migrateLocked(lock, databaseUrl, dir, log, onNotice);
     },
     { applicationName: 'presence-migrate' },
   );
 }
 
 /** The migrations themselves, under the lock taken on `lock`'s connection (which also undoes a refused run). */
-async function migrateLocked(lock: Database, databaseUrl: string, dir: string, log: (message: string) => void): Promise<string[]> {
-  const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA]);
+async function migrateLocked(
+  lock: Database,
+  databaseUrl: string,
+  dir: string,
+  log: (message: string) => void,
+  onNotice: (message: string) => void,
+): Promise<string[]> {
+  const before = await schemasPresent(lock, [MIGRATIONS_SCHEMA, WORKER_SCHEMA, SETTINGS_SHIM_SCHEMA]);
   try {
     await runWorkerMigrations({ connectionString: databaseUrl, logger: silentWorkerLogger });
-    const applied = await runner({
+    const applied = await withClient(
       databaseUrl,
-      dir,
-      direction: 'up',
-      migrationsTable: 'migrations',
-      migrationsSchema: MIGRATIONS_SCHEMA,
-      createMigrationsSchema: true,
-      checkOrder: true,
-      singleTransaction: true,
-      // The lock is ours, taken above on a connection of its own.
-      noLock: true,
-      log,
-      logger: { debug: () => {}, info: log, warn: log, error: log },
-    });
+      async (client) => {
+        const session = new Database(client);
+        // What a migration says with RAISE NOTICE (SQLSTATE 00000), not PostgreSQL's "already exists, skipping".
+        client.on('notice', (notice) => {
+          if (notice.code === '00000') onNotice(notice.message ?? '');
+        });
+        // Before the first migration: the type the platform gave human_agents.last_seen, which 1795500000000 changes
+        // and 1795500000420 gives back (presence.adopted_last_seen, a setting of this session only).
+        const lastSeen = await adoptedLastSeen(session);
+        if (lastSeen) await session.query(`select set_config('presence.adopted_last_seen', $1, false)`, [lastSeen]);
+        // A role that may not read cron.database_name (managed PostgreSQL's owner): the landed 1795500000003 asks
+        // for it, so this session finds a current_setting of ours first (db/sql/adoption.ts).
+        const shim = await needsSettingsShim(session);
+        if (shim) await installSettingsShim(session);
+        try {
+          return await runner({
+            dbClient: client,
+            dir,
+            direction: 'up',
+            migrationsTable: 'migrations',
+            migrationsSchema: MIGRATIONS_SCHEMA,
+            createMigrationsSchema: true,
+            checkOrder: true,
+            singleTransaction: true,
+            // The lock is ours, taken above on a connection of its own.
+            noLock: true,
+            log,
+            logger: { debug: () => {}, info: log, warn: log, error: log },
+          });
+        } finally {
+          if (shim) await dropSettingsShim(session);
+        }
+      },
+      { applicationName: 'presence-migrate' },
+    );
     return applied.map((m) => m.name);
   } catch (error) {
-    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA].filter((schema) => !before.has(schema));
+    const made = [MIGRATIONS_SCHEMA, WORKER_SCHEMA, SETTINGS_SHIM_SCHEMA].filter((schema) => !before.has(schema));
     if (made.length) await dropSchemas(lock, made);
     throw error;
   }

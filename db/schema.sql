@@ -159,14 +159,16 @@ begin
   -- Lock order: the agent, then the chat. SKIP LOCKED on both: concurrent callers take different agents and
   -- chats and never wait on each other. The row lock re-checks the predicate against the newest row version, so
   -- an agent another caller just filled up, or one a sweep just took offline, is not picked.
-  select a.id into v_agent
-    from public.human_agents a
+  -- The capacity is the platform's (human_agents.max_chats); the count and the status are presence's.
+  select a.agent_id into v_agent
+    from presence_private.agent_state a
     join presence.settings s on s.tenant_id = a.tenant_id
+    join public.human_agents h on h.id = a.agent_id
    where a.tenant_id = p_tenant_id
      and a.status <> 'offline'
-     and presence.effective_status(a.status::text, a.last_seen, s.offline_after_s) = 'available'
-     and a.active_chats < a.max_chats
-   order by a.active_chats, a.last_seen desc, a.id
+     and presence.effective_status(a.status, a.last_seen, s.offline_after_s) = 'available'
+     and a.active_chats < h.max_chats
+   order by a.active_chats, a.last_seen desc, a.agent_id
    limit 1
      for update of a skip locked;
   if v_agent is null then
@@ -184,7 +186,11 @@ begin
   end if;
 
   update presence_private.chats c set status = 'assigned', agent_id = v_agent, assigned_at = now() where c.id = v_chat;
-  update public.human_agents a set active_chats = a.active_chats + 1 where a.id = v_agent;
+  with counted as (
+    update presence_private.agent_state a set active_chats = a.active_chats + 1 where a.agent_id = v_agent
+    returning a.active_chats
+  )
+  update public.human_agents h set active_chats = c.active_chats from counted c where h.id = v_agent;
   return query select v_chat, v_agent;
 end
 $$;
@@ -215,7 +221,7 @@ begin
         return;  -- closed already, or no such chat in this tenant
       end if;
       if v_agent is not null then
-        perform 1 from public.human_agents a where a.id = v_agent for update;
+        perform 1 from presence_private.agent_state a where a.agent_id = v_agent for update;
       end if;
       select c.agent_id into v_locked
         from presence_private.chats c
@@ -235,7 +241,11 @@ begin
 
   update presence_private.chats c set status = 'closed', agent_id = null where c.id = p_chat_id;
   if v_agent is not null then
-    update public.human_agents a set active_chats = greatest(a.active_chats - 1, 0) where a.id = v_agent;
+    with counted as (
+      update presence_private.agent_state a set active_chats = greatest(a.active_chats - 1, 0) where a.agent_id = v_agent
+      returning a.active_chats
+    )
+    update public.human_agents h set active_chats = c.active_chats from counted c where h.id = v_agent;
   end if;
 end
 $$;
@@ -420,6 +430,7 @@ COMMENT ON FUNCTION presence.end_sign_in(p_tenant_id presence.tenant_key, p_agen
 CREATE FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text DEFAULT 'active'::text, p_sign_in text DEFAULT NULL::text) RETURNS TABLE(status text, last_seen timestamp with time zone, heartbeat_interval_s integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
     AS $$
 declare
   v_now constant timestamptz := now();
@@ -436,6 +447,8 @@ begin
 
   -- Lock order: the agent, then its tab.
   select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
+  update presence_private.agent_state a set last_seen = v_now where a.agent_id = p_agent_id;
+  -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time).
   update public.human_agents a set last_seen = v_now where a.id = p_agent_id;
 
   insert into presence_private.sessions as s (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)
@@ -479,13 +492,14 @@ end
 $$;
 
 -- Name: FUNCTION heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text) IS 'Records a beat of one browser tab (upsert) and refreshes human_agents.last_seen; an agent silent past offline_after_s is first recorded offline at the moment it went offline, and an offline agent comes back to its chosen status, which beats never override. p_activity idle or active turns an available agent away and back; p_sign_in names the sign-in the tab beats under. Returns the effective status, the beat time and the heartbeat interval.';
+COMMENT ON FUNCTION presence.heartbeat(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_session_id text, p_activity text, p_sign_in text) IS 'Records a beat of one browser tab (upsert) and refreshes the agent''s last_seen (and the platform''s human_agents.last_seen, in its own type); an agent silent past offline_after_s is first recorded offline at the moment it went offline, and an offline agent comes back to its chosen status, which beats never override. p_activity idle or active turns an available agent away and back; p_sign_in names the sign-in the tab beats under. Returns the effective status, the beat time and the heartbeat interval.';
 
 -- Name: heartbeats(presence.tenant_key[], presence.agent_key[], text[], text[], text[]); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.heartbeats(p_tenant_ids presence.tenant_key[], p_agent_ids presence.agent_key[], p_session_ids text[], p_activities text[], p_sign_ins text[]) RETURNS TABLE(ord integer, status text, last_seen timestamp with time zone, heartbeat_interval_s integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET "TimeZone" TO 'UTC'
     AS $$
 declare
   v_fast_ords integer[];
@@ -504,7 +518,14 @@ begin
 
   -- Lock order: every agent of the batch first, in agent key order, so that two batches (two server processes)
   -- that share agents wait for each other instead of deadlocking; then their tabs.
-  perform 1 from public.human_agents h where h.id = any (p_agent_ids) order by h.id for update;
+  -- An agent presence meets for the first time gets its state row before any row is locked (in key order, waiting
+  -- for another batch that makes the same one): making it while holding other agents' rows deadlocked against a
+  -- batch that held it and wanted them (tests/db/storm.test.ts). One index probe per beat otherwise.
+  if exists (select 1 from unnest(p_agent_ids) x(agent_id)
+              where not exists (select 1 from presence_private.agent_state s where s.agent_id = x.agent_id)) then
+    perform presence_private.ensure_agent_state(p_agent_ids);
+  end if;
+  perform 1 from presence_private.agent_state h where h.agent_id = any (p_agent_ids) order by h.agent_id for update;
 
   -- The fast path. The conditions are in the UPDATE's WHERE, so they hold for the newest row version under the
   -- lock: an agent that a sweep, a sign-out or a status change got to first, or one that went silent, falls through
@@ -521,16 +542,24 @@ begin
      where b.activity = 'active'
      order by b.agent_id
   ), agents as (
-    update public.human_agents h
+    update presence_private.agent_state h
        set last_seen = now()
       from fast f
       join presence.settings st on st.tenant_id = f.tenant_id
-     where h.id = f.agent_id and h.tenant_id = f.tenant_id
+     where h.agent_id = f.agent_id and h.tenant_id = f.tenant_id
        -- presence.heartbeat takes an active beat to the chosen status; a live agent already there only moves
        -- last_seen.
-       and h.status::text = h.chosen_status
+       and h.status = h.chosen_status
        and presence.offline_at(h.last_seen, st.offline_after_s) > now()
-    returning h.id, h.tenant_id, h.status::text as status, st.heartbeat_interval_s
+    returning h.agent_id as id, h.tenant_id, h.status, st.heartbeat_interval_s
+  ), platform as (
+    -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
+    -- already locked through its state row above.
+    update public.human_agents a
+       set last_seen = now()
+      from agents g
+     where a.id = g.id
+    returning 1
   ), tabs as (
     update presence_private.sessions s
        set last_seen = now(), activity = 'active'
@@ -649,9 +678,9 @@ declare
   v_tenant presence.tenant_key;
   v_agent record;
 begin
-  select a.tenant_id into v_tenant from public.human_agents a where a.id = p_agent_id;
+  select a.tenant_id into v_tenant from presence_private.agent_state a where a.agent_id = p_agent_id;
   if not found then
-    return 0;  -- the agent no longer exists; its chats lost their agent with it
+    return 0;  -- the agent no longer exists (its chats lost their agent with it), or never held one
   end if;
   -- Lock order: the agent (which also records a timeout nobody recorded yet), then its chats.
   select * into v_agent from presence_private.lock_agent(v_tenant, p_agent_id);
@@ -694,7 +723,7 @@ begin
             detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
   end if;
 
-  update public.human_agents a set chosen_status = p_status where a.id = p_agent_id;
+  update presence_private.agent_state a set chosen_status = p_status where a.agent_id = p_agent_id;
 
   -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
   -- status with its next beat.
@@ -885,9 +914,9 @@ begin
     select coalesce(array_agg((x.id, x.tenant_id, x.status, 'offline', 'timeout', x.at)::presence_private.transition), '{}')
       into v_changes
       from (
-        select a.id, a.tenant_id, a.status::text as status,
+        select a.agent_id as id, a.tenant_id, a.status,
                coalesce(presence.timeout_at(a.last_seen, o.offline_after_s, a.status_since), p_now) as at
-          from public.human_agents a
+          from presence_private.agent_state a
          cross join lateral (
            select case when v_min = v_max then v_min
                        else (select s.offline_after_s from presence.settings s where s.tenant_id = a.tenant_id) end
@@ -906,20 +935,20 @@ begin
 
   -- Stranded chats: agents offline for longer than their tenant's release_chats_after_s who still hold chats, whatever
   -- became of their release job (a worker that died with its machine keeps the job locked for 4 hours). Found
-  -- through human_agents_offline_holding_idx, which holds only offline agents with chats. Lock order: the agents
+  -- through agent_state_offline_holding_idx, which holds only offline agents with chats. Lock order: the agents
   -- (SKIP LOCKED, as above: one a beat or a job holds now is left to that or to the next sweep), then their chats.
   -- An agent that came back is not offline, and keeps its chats.
   select array_agg(x.id) into v_release
     from (
-      select a.id
-        from public.human_agents a
+      select a.agent_id
+        from presence_private.agent_state a
         join presence.settings s on s.tenant_id = a.tenant_id
        where a.status = 'offline'
          and a.active_chats > 0
          and a.status_since + s.release_chats_after_s * interval '1 second' <= p_now
-       order by a.id
+       order by a.agent_id
          for update of a skip locked
-    ) x;
+    ) x(id);
   if v_release is not null then
     perform presence_private.release_held_chats(v_release);
   end if;
@@ -1119,6 +1148,7 @@ begin
     insert into public.human_agents (tenant_id, name, email, max_chats)
     values (p_tenant_id, btrim(p_name), p_email, p_max_chats)
     returning id into v_agent_id;
+    perform presence_private.ensure_agent_state(array[v_agent_id]);
   end if;
   insert into presence_accounts.users (tenant_id, email, name, role, agent_id, password_hash)
   values (p_tenant_id, p_email, btrim(p_name), p_role, v_agent_id,
@@ -1310,8 +1340,8 @@ CREATE FUNCTION presence_accounts.session_users(p_token_hashes bytea[]) RETURNS 
 begin
   return query
   select r.ord::integer, s.id, u.id, u.email, u.name, u.role, t.id::presence.tenant_key, t.name::text,
-         a.id::presence.agent_key,
-         presence.effective_status(a.status::text, a.last_seen, st.offline_after_s), a.chosen_status::text,
+         a.agent_id,
+         presence.effective_status(a.status, a.last_seen, st.offline_after_s), a.chosen_status,
          st.heartbeat_interval_s, st.offline_after_s, st.away_after_s,
          extract(epoch from s.expires_at - now())::double precision
     from unnest(p_token_hashes) with ordinality as r(token_hash, ord)
@@ -1319,7 +1349,7 @@ begin
     join presence_accounts.users u on u.id = s.user_id
     join public.tenants t on t.id = u.tenant_id
     join presence.settings st on st.tenant_id = u.tenant_id
-    left join public.human_agents a on a.id = u.agent_id
+    left join presence_private.agent_state a on a.agent_id = u.agent_id
    order by r.ord;
 end
 $$;
@@ -1482,7 +1512,7 @@ declare
   v_count integer;
   v_jobs integer;
 begin
-  -- Callers hold the row locks of the agents they pass (presence_private.lock_agent, FOR UPDATE or an UPDATE), so
+  -- Callers hold the state rows of the agents they pass (presence_private.lock_agent, FOR UPDATE or an UPDATE), so
   -- from_status is current; the status = from_status guard keeps a stale request from rewriting history.
   -- A transition is dated at its transaction's start (now()) or when its agent went offline, never before the
   -- agent's previous transition: a caller that waited for the agent's lock started before the transaction it
@@ -1491,17 +1521,22 @@ begin
   --
   -- The UPDATE comes before the INSERT, so the transaction has its id before it takes an event id:
   -- presence.status_changes_after relies on that to know when an event id it has not seen can no longer commit.
+  -- The platform's status column receives the new status (as its own type: text, varchar or an enum).
   with changed as (
-    update public.human_agents a
-       set status = c.to_status::presence.agent_status, status_reason = c.reason,
-           status_since = greatest(c.at, a.status_since)
+    update presence_private.agent_state a
+       set status = c.to_status, status_mechanism = c.reason, status_since = greatest(c.at, a.status_since)
       from unnest(p_changes) c
-     where a.id = c.agent_id
+     where a.agent_id = c.agent_id
        and a.tenant_id = c.tenant_id
-       and a.status::text = c.from_status
+       and a.status = c.from_status
        and c.to_status <> c.from_status
-    returning a.tenant_id, a.id as agent_id, c.from_status, c.to_status, a.chosen_status, c.reason,
+    returning a.tenant_id, a.agent_id, c.from_status, c.to_status, a.chosen_status, c.reason,
               a.status_since as at, a.active_chats
+  ), mirrored as (
+    update public.human_agents h set status = c.to_status::presence.agent_status
+      from changed c
+     where h.id = c.agent_id
+    returning 1
   ), logged as (
     insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, reason, at)
     select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.reason, c.at
@@ -1539,7 +1574,7 @@ end
 $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of human_agents.status: applies the transitions, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
+COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
 
 -- Name: check_session_id(text); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_session_id(p_session_id text) RETURNS void
@@ -1593,6 +1628,30 @@ $$;
 
 -- Name: FUNCTION check_status(p_status text); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.check_status(p_status text) IS 'Raises PRSTA unless the status is available, away, dnd or offline.';
+
+-- Name: ensure_agent_state(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    SET "TimeZone" TO 'UTC'
+    AS $$
+  -- A platform's agent presence has not met yet gets its state row from its human_agents row: the platform's
+  -- status, a Do Not Disturb or Away it had set taken as chosen by hand, its last_seen (a timestamp read as UTC
+  -- wall time: this function runs in UTC) and its chats. In key order, so that two callers wait for each other
+  -- instead of deadlocking.
+  insert into presence_private.agent_state (agent_id, tenant_id, status, chosen_status, last_seen, active_chats)
+  select a.id, a.tenant_id, a.status::text,
+         case when a.status::text in ('away', 'dnd') then a.status::text else 'available' end,
+         a.last_seen::timestamptz, a.active_chats
+    from public.human_agents a
+   where a.id = any (p_agent_ids)
+     and not exists (select 1 from presence_private.agent_state s where s.agent_id = a.id)
+   order by a.id
+  on conflict do nothing
+$$;
+
+-- Name: FUNCTION ensure_agent_state(p_agent_ids presence.agent_key[]); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) IS 'Makes the state row of each given agent of public.human_agents that has none yet (the platform''s status, away or dnd as chosen, its last_seen and active_chats), in key order; ids that are not agents are skipped. Owner only; called before an agent row is locked.';
 
 -- Name: forbid_change(); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.forbid_change() RETURNS trigger
@@ -1652,16 +1711,29 @@ CREATE FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_a
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
+declare
+  v_since timestamptz;
 begin
-  -- First in the lock order: the agent row.
-  select a.status::text, a.chosen_status, a.last_seen, s.heartbeat_interval_s, s.offline_after_s
-    into status, chosen_status, last_seen, heartbeat_interval_s, offline_after_s
-    from public.human_agents a
+  -- First in the lock order: the agent's state row, made from the platform's row the first time presence meets
+  -- the agent (callers lock nothing before this, or made the row first, as presence.heartbeats does). The tenant is
+  -- checked on every call: a state row pairs an agent with the tenant the platform gave it.
+  select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
+    into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+    from presence_private.agent_state a
     join presence.settings s on s.tenant_id = a.tenant_id
-   where a.id = p_agent_id and a.tenant_id = p_tenant_id
+   where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
      for update of a;
   if not found then
-    perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
+    perform presence_private.ensure_agent_state(array[p_agent_id]);
+    select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
+      into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+      from presence_private.agent_state a
+      join presence.settings s on s.tenant_id = a.tenant_id
+     where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
+       for update of a;
+    if not found then
+      perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
+    end if;
   end if;
 
   -- Readers have seen this agent offline since offline_at; the sweep has not run yet. Record that now, at that
@@ -1669,9 +1741,7 @@ begin
   -- are all at least as old as its last beat: they go too.
   if status <> 'offline' and presence.offline_at(last_seen, offline_after_s) <= now() then
     perform presence_private.apply_transitions(array[(p_agent_id, p_tenant_id, status, 'offline', 'timeout',
-      coalesce(presence.timeout_at(last_seen, offline_after_s,
-                                   (select a.status_since from public.human_agents a where a.id = p_agent_id)),
-               now()))::presence_private.transition]);
+      coalesce(presence.timeout_at(last_seen, offline_after_s, v_since), now()))::presence_private.transition]);
     delete from presence_private.sessions s where s.agent_id = p_agent_id;
     status := 'offline';
   end if;
@@ -1679,7 +1749,7 @@ end
 $$;
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent row (first in the lock order) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
+COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
 
 -- Name: release_held_chats(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) RETURNS integer
@@ -1696,13 +1766,18 @@ begin
     returning 1
   )
   select count(*) into v_count from released;
-  update public.human_agents a set active_chats = 0 where a.id = any (p_agent_ids) and a.active_chats <> 0;
+  with emptied as (
+    update presence_private.agent_state a set active_chats = 0
+     where a.agent_id = any (p_agent_ids) and a.active_chats <> 0
+    returning a.agent_id
+  )
+  update public.human_agents h set active_chats = 0 from emptied e where h.id = e.agent_id;
   return v_count;
 end
 $$;
 
 -- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) IS 'Returns the assigned chats of the given agents to the queue and sets their active_chats to 0; the caller holds the agents'' row locks and has decided they are offline past their grace. Shared by presence.release_chats (the job) and presence.sweep_stale_agents. Returns how many chats it released.';
+COMMENT ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) IS 'Returns the assigned chats of the given agents to the queue and sets their active_chats to 0 (presence''s count and the platform''s); the caller holds the agents'' row locks and has decided they are offline past their grace. Shared by presence.release_chats (the job) and presence.sweep_stale_agents. Returns how many chats it released.';
 
 -- Name: sweep_candidates(timestamp with time zone); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time zone) RETURNS SETOF tid
@@ -1711,7 +1786,7 @@ CREATE FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time z
     AS $$
 begin
   return query
-    select a.ctid from public.human_agents a
+    select a.ctid from presence_private.agent_state a
      where a.status <> 'offline' and (a.last_seen <= p_cutoff or a.last_seen is null);
 end
 $$;
@@ -1759,6 +1834,44 @@ CREATE VIEW presence.settings AS
 -- Name: VIEW settings; Type: COMMENT; Schema: presence
 COMMENT ON VIEW presence.settings IS 'Effective presence settings of every tenant: its tenant_settings row, or the defaults (30 s beat, offline after 90 s, away after 300 s idle, chats released 60 s after going offline).';
 
+-- Name: agent_state; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.agent_state (
+    agent_id presence.agent_key NOT NULL,
+    tenant_id presence.tenant_key NOT NULL,
+    status text DEFAULT 'offline'::text NOT NULL,
+    chosen_status text DEFAULT 'available'::text NOT NULL,
+    status_mechanism text,
+    status_since timestamp with time zone,
+    last_seen timestamp with time zone,
+    active_chats integer DEFAULT 0 NOT NULL,
+    CONSTRAINT agent_state_active_chats_check CHECK ((active_chats >= 0)),
+    CONSTRAINT agent_state_chosen_status_check CHECK ((chosen_status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
+    CONSTRAINT agent_state_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
+    CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
+)
+WITH (fillfactor='70');
+
+-- Name: TABLE agent_state; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.agent_state IS 'Presence''s state of each agent of the platform (the agent row of the lock order): effective status, chosen status, the mechanism and time of the last transition, the newest beat and the chats held. A row is made from the platform''s human_agents row the first time presence meets the agent, with its tenant; status, last_seen and active_chats are mirrored into public.human_agents for the platform''s own readers.';
+
+-- Name: COLUMN agent_state.status; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.status IS 'Effective status (available, away, dnd, offline) as of the last transition; readers derive offline from last_seen before the sweep records it. Mirrored into public.human_agents.status.';
+
+-- Name: COLUMN agent_state.chosen_status; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.chosen_status IS 'The status the agent chose by hand; heartbeats and sweeps never change it.';
+
+-- Name: COLUMN agent_state.status_mechanism; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.status_mechanism IS 'What made the last transition: heartbeat, timeout, left, logout, manual, idle, active or admin.';
+
+-- Name: COLUMN agent_state.status_since; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.status_since IS 'When the last transition happened (database clock).';
+
+-- Name: COLUMN agent_state.last_seen; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.last_seen IS 'Newest beat of any of the agent''s tabs, by the database clock; null if it never beat. Presence''s truth; public.human_agents.last_seen receives the same instant in the platform''s own type.';
+
+-- Name: COLUMN agent_state.active_chats; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.active_chats IS 'Chats assigned to the agent now; mirrored into public.human_agents.active_chats.';
+
 -- Name: human_agents; Type: TABLE; Schema: public
 CREATE TABLE public.human_agents (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -1766,15 +1879,11 @@ CREATE TABLE public.human_agents (
     name text NOT NULL,
     email text NOT NULL,
     status text DEFAULT 'offline'::text NOT NULL,
-    chosen_status text DEFAULT 'available'::text NOT NULL,
-    status_reason text,
-    status_since timestamp with time zone,
     active_chats integer DEFAULT 0 NOT NULL,
     max_chats integer DEFAULT 5 NOT NULL,
     last_seen timestamp with time zone,
     created_at timestamp with time zone DEFAULT now(),
     CONSTRAINT human_agents_active_chats_check CHECK ((active_chats >= 0)),
-    CONSTRAINT human_agents_chosen_status_check CHECK ((chosen_status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
     CONSTRAINT human_agents_email_shape CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
     CONSTRAINT human_agents_max_chats_check CHECK (((max_chats >= 0) AND (max_chats <= 1000))),
     CONSTRAINT human_agents_name_not_blank CHECK ((btrim(name) <> ''::text)),
@@ -1787,15 +1896,6 @@ COMMENT ON TABLE public.human_agents IS 'Human support agents. status is the mat
 
 -- Name: COLUMN human_agents.status; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.human_agents.status IS 'Effective status (available, away, dnd, offline) as of the last transition. presence.agent_presence derives it at read time, so a stale agent reads offline even before the sweep runs.';
-
--- Name: COLUMN human_agents.chosen_status; Type: COMMENT; Schema: public
-COMMENT ON COLUMN public.human_agents.chosen_status IS 'The status the agent chose by hand; heartbeats and sweeps never change it.';
-
--- Name: COLUMN human_agents.status_reason; Type: COMMENT; Schema: public
-COMMENT ON COLUMN public.human_agents.status_reason IS 'Reason of the last transition: heartbeat, timeout, left, logout, manual, idle, active or admin.';
-
--- Name: COLUMN human_agents.status_since; Type: COMMENT; Schema: public
-COMMENT ON COLUMN public.human_agents.status_since IS 'When the last transition happened (database clock).';
 
 -- Name: COLUMN human_agents.active_chats; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.human_agents.active_chats IS 'Chats currently assigned to the agent.';
@@ -1812,15 +1912,20 @@ CREATE VIEW presence.agent_presence AS
     a.id AS agent_id,
     a.name,
     a.email,
-    presence.effective_status(a.status, a.last_seen, s.offline_after_s) AS status,
-    a.chosen_status,
-    a.last_seen,
-    (floor(EXTRACT(epoch FROM (now() - a.last_seen))))::integer AS seconds_since_seen,
-    a.active_chats,
+    presence.effective_status(COALESCE(st.status, 'offline'::text), st.last_seen, s.offline_after_s) AS status,
+    COALESCE(st.chosen_status,
+        CASE
+            WHEN (a.status = ANY (ARRAY['away'::text, 'dnd'::text])) THEN a.status
+            ELSE 'available'::text
+        END) AS chosen_status,
+    st.last_seen,
+    (floor(EXTRACT(epoch FROM (now() - st.last_seen))))::integer AS seconds_since_seen,
+    COALESCE(st.active_chats, a.active_chats) AS active_chats,
     a.max_chats,
-    presence.offline_at(a.last_seen, s.offline_after_s) AS offline_at
-   FROM (public.human_agents a
-     JOIN presence.settings s ON ((s.tenant_id = a.tenant_id)));
+    presence.offline_at(st.last_seen, s.offline_after_s) AS offline_at
+   FROM ((public.human_agents a
+     JOIN presence.settings s ON ((s.tenant_id = a.tenant_id)))
+     LEFT JOIN presence_private.agent_state st ON (((st.agent_id)::uuid = a.id)));
 
 -- Name: VIEW agent_presence; Type: COMMENT; Schema: presence
 COMMENT ON VIEW presence.agent_presence IS 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run; chosen_status is what the agent picked by hand; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
@@ -1866,14 +1971,14 @@ CREATE VIEW presence_private.status_log AS
    FROM presence.status_events e
 UNION ALL
  SELECT NULL::bigint AS id,
-    (a.tenant_id)::presence.tenant_key AS tenant_id,
-    (a.id)::presence.agent_key AS agent_id,
+    a.tenant_id,
+    a.agent_id,
     a.status AS from_status,
     'offline'::text AS to_status,
     'timeout'::text AS reason,
     COALESCE(presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since), now()) AS at
-   FROM (public.human_agents a
-     JOIN presence.settings s ON ((s.tenant_id = a.tenant_id)))
+   FROM (presence_private.agent_state a
+     JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
   WHERE ((a.status <> 'offline'::text) AND (presence.offline_at(a.last_seen, s.offline_after_s) <= now()));
 
 -- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
@@ -2074,6 +2179,14 @@ ALTER TABLE ONLY presence_accounts.sign_in_verifications
 ALTER TABLE ONLY presence_accounts.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+-- Name: agent_state agent_state_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.agent_state
+    ADD CONSTRAINT agent_state_pkey PRIMARY KEY (agent_id);
+
+-- Name: agent_state agent_state_tenant_id_agent_id_key; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.agent_state
+    ADD CONSTRAINT agent_state_tenant_id_agent_id_key UNIQUE (tenant_id, agent_id);
+
 -- Name: chats chats_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
     ADD CONSTRAINT chats_pkey PRIMARY KEY (id);
@@ -2101,10 +2214,6 @@ ALTER TABLE ONLY presence_private.sweep_stats
 -- Name: human_agents human_agents_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
     ADD CONSTRAINT human_agents_pkey PRIMARY KEY (id);
-
--- Name: human_agents human_agents_tenant_id_id_key; Type: CONSTRAINT; Schema: public
-ALTER TABLE ONLY public.human_agents
-    ADD CONSTRAINT human_agents_tenant_id_id_key UNIQUE (tenant_id, id);
 
 -- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.tenants
@@ -2137,6 +2246,12 @@ CREATE UNIQUE INDEX users_agent_id_key ON presence_accounts.users USING btree (a
 -- Name: users_email_key; Type: INDEX; Schema: presence_accounts
 CREATE UNIQUE INDEX users_email_key ON presence_accounts.users USING btree (lower(email));
 
+-- Name: agent_state_offline_holding_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX agent_state_offline_holding_idx ON presence_private.agent_state USING btree (tenant_id) WHERE ((status = 'offline'::text) AND (active_chats > 0));
+
+-- Name: agent_state_online_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX agent_state_online_idx ON presence_private.agent_state USING btree (tenant_id) WHERE (status <> 'offline'::text);
+
 -- Name: chats_assigned_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX chats_assigned_idx ON presence_private.chats USING btree (agent_id) WHERE (status = 'assigned'::text);
 
@@ -2145,12 +2260,6 @@ CREATE INDEX chats_queued_idx ON presence_private.chats USING btree (tenant_id, 
 
 -- Name: ended_sign_ins_ended_at_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX ended_sign_ins_ended_at_idx ON presence_private.ended_sign_ins USING btree (ended_at);
-
--- Name: human_agents_offline_holding_idx; Type: INDEX; Schema: public
-CREATE INDEX human_agents_offline_holding_idx ON public.human_agents USING btree (tenant_id) WHERE ((status = 'offline'::text) AND (active_chats > 0));
-
--- Name: human_agents_online_idx; Type: INDEX; Schema: public
-CREATE INDEX human_agents_online_idx ON public.human_agents USING btree (tenant_id) WHERE (status <> 'offline'::text);
 
 -- Name: human_agents_tenant_email_key; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX human_agents_tenant_email_key ON public.human_agents USING btree (tenant_id, lower(email));
@@ -2168,7 +2277,7 @@ ALTER TABLE ONLY presence_accounts.auth_sessions
 
 -- Name: users users_tenant_id_agent_id_fkey; Type: FK CONSTRAINT; Schema: presence_accounts
 ALTER TABLE ONLY presence_accounts.users
-    ADD CONSTRAINT users_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES public.human_agents(tenant_id, id) ON DELETE CASCADE;
+    ADD CONSTRAINT users_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES presence_private.agent_state(tenant_id, agent_id) ON DELETE CASCADE;
 
 -- Name: users users_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence_accounts
 ALTER TABLE ONLY presence_accounts.users
@@ -2176,7 +2285,7 @@ ALTER TABLE ONLY presence_accounts.users
 
 -- Name: chats chats_tenant_id_agent_id_fkey; Type: FK CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
-    ADD CONSTRAINT chats_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES public.human_agents(tenant_id, id) ON DELETE SET NULL (agent_id);
+    ADD CONSTRAINT chats_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES presence_private.agent_state(tenant_id, agent_id) ON DELETE SET NULL (agent_id);
 
 -- Name: chats chats_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
@@ -2184,7 +2293,7 @@ ALTER TABLE ONLY presence_private.chats
 
 -- Name: sessions sessions_tenant_id_agent_id_fkey; Type: FK CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.sessions
-    ADD CONSTRAINT sessions_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES public.human_agents(tenant_id, id) ON DELETE CASCADE;
+    ADD CONSTRAINT sessions_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES presence_private.agent_state(tenant_id, agent_id) ON DELETE CASCADE;
 
 -- Name: human_agents human_agents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
@@ -2448,6 +2557,9 @@ REVOKE ALL ON FUNCTION presence_private.check_sign_in(p_sign_in text) FROM PUBLI
 
 -- Name: FUNCTION check_status(p_status text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.check_status(p_status text) FROM PUBLIC;
+
+-- Name: FUNCTION ensure_agent_state(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) FROM PUBLIC;
 
 -- Name: FUNCTION forbid_change(); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.forbid_change() FROM PUBLIC;

@@ -36,7 +36,7 @@ export function outage(load: BeatLoad, rate: number, t0: number, ended: number, 
 /** Acknowledged beats the database does not have: an agent whose last_seen is older than the last beat it was told of. */
 export async function lostBeats(h: Harness, load: BeatLoad): Promise<{ agents_checked: number; lost: number; worst_ms: number }> {
   const { rows } = await h.db.owner.query<{ id: string; last_seen: Date | null }>(
-    'select id::text, last_seen from human_agents where tenant_id = any($1::uuid[])',
+    'select agent_id::text as id, last_seen from presence_private.agent_state where tenant_id = any($1::uuid[])',
     [h.tenants],
   );
   let lost = 0;
@@ -58,9 +58,9 @@ export async function consistency(h: Harness) {
   const one = async (sql: string) => Number((await h.db.owner.query<{ n: string }>(sql, [h.tenants])).rows[0]!.n);
   return {
     active_chats_mismatches: await one(
-      `select count(*) as n from human_agents a
+      `select count(*) as n from presence_private.agent_state a
         where a.tenant_id = any($1::uuid[])
-          and a.active_chats <> (select count(*) from presence_private.chats c where c.agent_id = a.id and c.status = 'assigned')`,
+          and a.active_chats <> (select count(*) from presence_private.chats c where c.agent_id = a.agent_id and c.status = 'assigned')`,
     ),
     assigned_chats: await one(
       `select count(*) as n from presence_private.chats where tenant_id = any($1::uuid[]) and status = 'assigned'`,
@@ -72,8 +72,8 @@ export async function consistency(h: Harness) {
         where e.previous is not null and e.previous <> e.from_status`,
     ),
     last_event_not_status: await one(
-      `select count(*) as n from human_agents a
-         cross join lateral (select e.to_status from presence.status_events e where e.agent_id = a.id
+      `select count(*) as n from presence_private.agent_state a
+         cross join lateral (select e.to_status from presence.status_events e where e.agent_id = a.agent_id
                               order by e.at desc, e.id desc limit 1) last
         where a.tenant_id = any($1::uuid[]) and last.to_status <> a.status`,
     ),

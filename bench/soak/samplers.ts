@@ -7,6 +7,7 @@ import { quantile, round } from '../stats.ts';
 
 export const TABLES = [
   'public.human_agents',
+  'presence_private.agent_state',
   'presence_private.sessions',
   'presence_accounts.auth_sessions',
   'presence.status_events',

@@ -70,7 +70,11 @@ describe('pg_cron in another database of the server', () => {
       await app.query(`insert into human_agents (tenant_id, name, email) values ($1, 'Jo', 'jo@acme.test') returning id`, [tenant])
     ).rows[0].id;
     await app.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, agent]);
-    await app.query(`update human_agents set last_seen = last_seen - interval '10 minutes', status_since = status_since - interval '10 minutes' where id = $1`, [agent]);
+    await app.query(
+      `update presence_private.agent_state set last_seen = last_seen - interval '10 minutes', status_since = status_since - interval '10 minutes'
+        where agent_id = $1`,
+      [agent],
+    );
 
     // Action
     const installed = await presence('cron', 'install', '--json');

@@ -1,15 +1,19 @@
-// Adopting a platform (issue 9): the migrations run on a database that already has the platform's public.tenants
-// and public.human_agents, with rows. Each shape below is a platform as it would have made its tables, in a database
-// of its own, before `migrate(url)`:
+// Adopting a platform (issues 9 and 18): the migrations run on a database that already has the platform's
+// public.tenants and public.human_agents, with rows. Each shape below is a platform as it would have made its tables,
+// in a database of its own, before `migrate(url)`:
 //   uuid     uuid keys, status text under the platform's own check constraint, active/max chats present;
 //   seed     the original design's platform (Drizzle): varchar keys holding uuids, status varchar, no chosen status,
 //            and `last_seen timestamp` (without time zone) holding UTC times, migrated in a database whose
 //            TimeZone is not UTC, so that reading the times as local time would show;
+//   text     text keys chosen by the platform, status text, last_seen timestamptz;
+//   integer  serial keys, status text, active/max chats present, no last_seen;
 //   bigint   Rails-style bigserial keys, status an enum, no active/max chats, no last_seen.
-// For each: every value of every platform column is the same afterwards (last_seen of the seed shape: the same
-// instant read as UTC), the columns added are exactly those 1795500000000 documents, a second migrate() changes
-// nothing, and the whole SQL API works with the platform's own ids passed as strings, as presence_app. Then the
-// platforms the migration must refuse, and the plans on the platform's own primary key.
+// For each: every value of every platform column is the same afterwards, of the same type (the seed's last_seen is
+// `timestamp` again after 1795500000420), presence's state lives in presence_private.agent_state and the platform's
+// table keeps none of presence's columns, constraints or indexes (only the columns a platform lacked and presence
+// writes: last_seen, active_chats, max_chats), a second migrate() changes nothing, and the whole SQL API works with
+// the platform's own ids passed as strings, as presence_app. Then the platforms the migration must refuse, and the
+// plans on the platform's own primary key.
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,8 +26,10 @@ interface Shape {
   platform: string;
   /** TimeZone of the platform's database (every session in it, the migration's included). */
   timeZone?: string;
-  /** Columns 1795500000000 adds to public.human_agents for this shape, with their types. */
+  /** Columns presence leaves on public.human_agents for this shape (the platform lacked them), with their types. */
   added: Record<string, string>;
+  /** Constraints presence leaves on public.human_agents with those columns. */
+  addedConstraints: string[];
   /** The platform's primary key index on human_agents. */
   agentPkey: string;
 }
@@ -65,12 +71,8 @@ const SHAPES: Shape[] = [
         ('0c000000-0000-4000-8000-00000000000c', '7d3f5a2e-1111-4000-8000-000000000001', 'Cy', 'cy@acme.example', 'offline', 0, 3, '{}', '2026-03-01 10:00+00'),
         ('0d000000-0000-4000-8000-00000000000d', '7d3f5a2e-1111-4000-8000-000000000002', 'Dee', 'dee@globex.example', 'away', 0, 2, '{}', '2026-03-01 10:00+00'),
         ('0e000000-0000-4000-8000-00000000000e', '7d3f5a2e-1111-4000-8000-000000000002', 'Eve', 'eve@globex.example', 'available', 2, 2, '{}', '2026-03-01 10:00+00');`,
-    added: {
-      chosen_status: 'text',
-      status_reason: 'text',
-      status_since: 'timestamp with time zone',
-      last_seen: 'timestamp with time zone',
-    },
+    added: { last_seen: 'timestamp with time zone' },
+    addedConstraints: [],
     agentPkey: 'human_agents_pk',
   },
   {
@@ -104,11 +106,57 @@ const SHAPES: Shape[] = [
         ) a(tenant, name, email, status, active_chats, max_chats, last_seen)
         join tenants t on t.name = a.tenant;`,
     timeZone: 'Asia/Kolkata',
-    added: {
-      chosen_status: 'text',
-      status_reason: 'text',
-      status_since: 'timestamp with time zone',
-    },
+    added: {},
+    addedConstraints: [],
+    agentPkey: 'human_agents_pkey',
+  },
+  {
+    name: 'text',
+    platform: `
+      create table tenants (id text primary key, name text not null);
+      create table human_agents (
+        id text primary key,
+        tenant_id text not null references tenants (id) on delete cascade,
+        name text not null,
+        email text not null,
+        status text not null default 'offline',
+        active_chats integer not null default 0,
+        max_chats integer not null default 4,
+        last_seen timestamptz
+      );
+      insert into tenants (id, name) values ('acme', 'Acme'), ('globex', 'Globex');
+      insert into human_agents (id, tenant_id, name, email, status, active_chats, last_seen) values
+        ('ada', 'acme', 'Ada', 'ada@acme.example', 'available', 0, '2026-11-20 09:15:00+00'),
+        ('ben', 'acme', 'Ben', 'ben@acme.example', 'dnd', 1, '2026-11-20 09:16:30+00'),
+        ('cy', 'acme', 'Cy', 'cy@acme.example', 'offline', 0, null),
+        ('dee', 'globex', 'Dee', 'dee@globex.example', 'away', 0, '2026-11-19 23:59:59+00'),
+        ('eve', 'globex', 'Eve', 'eve@globex.example', 'available', 2, null);`,
+    added: {},
+    addedConstraints: [],
+    agentPkey: 'human_agents_pkey',
+  },
+  {
+    name: 'integer',
+    platform: `
+      create table tenants (id serial primary key, name text not null);
+      create table human_agents (
+        id serial primary key,
+        tenant_id integer not null references tenants (id),
+        name text not null,
+        email text not null,
+        status text not null default 'offline',
+        active_chats integer not null default 0,
+        max_chats integer not null default 2
+      );
+      insert into tenants (name) values ('Acme'), ('Globex');
+      insert into human_agents (tenant_id, name, email, status, active_chats) values
+        (1, 'Ada', 'ada@acme.example', 'available', 0),
+        (1, 'Ben', 'ben@acme.example', 'dnd', 1),
+        (1, 'Cy', 'cy@acme.example', 'offline', 0),
+        (2, 'Dee', 'dee@globex.example', 'away', 0),
+        (2, 'Eve', 'eve@globex.example', 'available', 2);`,
+    added: { last_seen: 'timestamp with time zone' },
+    addedConstraints: [],
     agentPkey: 'human_agents_pkey',
   },
   {
@@ -143,13 +191,14 @@ const SHAPES: Shape[] = [
         (11, 42, 'Eve', 'eve@globex.example', 'available', '2026-03-01 10:00', '2026-03-01 10:00');
       select setval('human_agents_id_seq', 11);`,
     added: {
-      chosen_status: 'text',
-      status_reason: 'text',
-      status_since: 'timestamp with time zone',
       active_chats: 'integer',
       max_chats: 'integer',
       last_seen: 'timestamp with time zone',
     },
+    addedConstraints: [
+      'human_agents human_agents_active_chats_check CHECK ((active_chats >= 0))',
+      'human_agents human_agents_max_chats_check CHECK (((max_chats >= 0) AND (max_chats <= 1000)))',
+    ],
     agentPkey: 'human_agents_pkey',
   },
 ];
@@ -284,40 +333,44 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
     const tenantKeys = before.columns.filter((c) => c.table === 'tenants').map((c) => c.column);
     const agentKeys = before.columns.filter((c) => c.table === 'human_agents').map((c) => c.column);
     expect(only(afterFirst.tenants, tenantKeys)).toEqual(before.tenants);
+    expect(only(afterFirst.agents, agentKeys)).toEqual(before.agents);
+    // A platform without last_seen gets presence's, empty until the first beat.
+    expect(afterFirst.lastSeen).toEqual(
+      shape.added.last_seen ? Object.fromEntries(AGENTS.map((name) => [name, null])) : before.lastSeen,
+    );
     if (shape.name === 'seed') {
-      // The one documented change: last_seen timestamp -> timestamptz, the same instants read as UTC.
-      const rest = agentKeys.filter((k) => k !== 'last_seen');
-      expect(only(afterFirst.agents, rest)).toEqual(only(before.agents, rest));
-      expect(afterFirst.lastSeen).toEqual(before.lastSeen);
+      // 1795500000000 made it timestamptz, 1795500000420 gave the platform its timestamp back: the same wall times.
       expect(before.lastSeen.Ada).toBe(String(Date.parse('2026-11-20T09:15:00Z') / 1000) + '.000000');
-    } else {
-      expect(only(afterFirst.agents, agentKeys)).toEqual(before.agents);
     }
   });
 
   it('keeps the platform\'s columns, constraints and indexes, and adds exactly the documented columns', async () => {
     // Assertions
     const kept = afterFirst.columns.filter((c) => before.columns.some((b) => b.table === c.table && b.column === c.column));
-    const expectedKept = before.columns.map((c) =>
-      shape.name === 'seed' && c.table === 'human_agents' && c.column === 'last_seen'
-        ? { ...c, type: 'timestamp with time zone' }
-        : c,
-    );
-    expect(kept).toEqual(expectedKept);
+    expect(kept).toEqual(before.columns);
     const added = afterFirst.columns.filter((c) => !kept.includes(c));
     expect(Object.fromEntries(added.map((c) => [`${c.table}.${c.column}`, c.type]))).toEqual(
       Object.fromEntries(Object.entries(shape.added).map(([column, type]) => [`human_agents.${column}`, type])),
     );
-    for (const constraint of before.constraints) expect(afterFirst.constraints).toContain(constraint);
-    for (const index of before.indexes) expect(afterFirst.indexes).toContain(index);
-    // A Do Not Disturb or Away the platform had set was chosen by hand: heartbeats keep it.
-    const { rows } = await owner.query('select name, status::text, chosen_status from public.human_agents order by name');
+    // Nothing of presence's on the platform's table: no key, check or index of its own, only the checks of the
+    // columns a platform lacked (those of the bigint shape), and the platform's own, untouched.
+    expect(afterFirst.constraints.filter((c) => !before.constraints.includes(c))).toEqual(
+      shape.addedConstraints.filter((c) => c.startsWith('human_agents ')),
+    );
+    expect(before.constraints.filter((c) => !afterFirst.constraints.includes(c))).toEqual([]);
+    expect(afterFirst.indexes).toEqual(before.indexes);
+    // A Do Not Disturb or Away the platform had set was chosen by hand: heartbeats keep it. Presence keeps it in its
+    // own table, with the platform's status and chats.
+    const { rows } = await owner.query(
+      `select h.name, s.status, s.chosen_status, s.active_chats = h.active_chats as chats_kept
+         from public.human_agents h join presence_private.agent_state s on s.agent_id = h.id order by h.name`,
+    );
     expect(rows).toEqual([
-      { name: 'Ada', status: 'available', chosen_status: 'available' },
-      { name: 'Ben', status: 'dnd', chosen_status: 'dnd' },
-      { name: 'Cy', status: 'offline', chosen_status: 'available' },
-      { name: 'Dee', status: 'away', chosen_status: 'away' },
-      { name: 'Eve', status: 'available', chosen_status: 'available' },
+      { name: 'Ada', status: 'available', chosen_status: 'available', chats_kept: true },
+      { name: 'Ben', status: 'dnd', chosen_status: 'dnd', chats_kept: true },
+      { name: 'Cy', status: 'offline', chosen_status: 'available', chats_kept: true },
+      { name: 'Dee', status: 'away', chosen_status: 'away', chats_kept: true },
+      { name: 'Eve', status: 'available', chosen_status: 'available', chats_kept: true },
     ]);
   });
 
@@ -470,25 +523,86 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
     }
   });
 
-  it("an agent the platform's own code kept available records its timeout at last_seen + offline_after_s on its next beat", async () => {
-    // Setup: the platform's old heartbeat route wrote Cy's row itself (available, seen 10 minutes ago).
-    const { Acme, Cy } = ids;
-    const { rows: written } = await owner.query<{ last_seen: Date }>(
-      `update public.human_agents set status = 'available', last_seen = now() - interval '10 minutes' where id = $1
-       returning last_seen`,
-      [Cy],
-    );
+  it("an agent the platform added after adoption, kept available by its own code, is timed out at last_seen + offline_after_s when presence first meets it", async () => {
+    // Setup: the platform's own code made Fay and her row says available, seen 10 minutes ago (written in UTC, as
+    // the platform writes a timestamp; presence reads either type).
+    const { Acme } = ids;
+    const platform = await connect(url);
+    let fay: string;
+    let written: Date;
+    try {
+      await platform.query(`set timezone to 'UTC'`);
+      const extra = shape.name === 'text' ? { cols: ', id', vals: `, 'fay'` }
+        : shape.name === 'bigint' ? { cols: ', created_at, updated_at', vals: ', now(), now()' }
+        : { cols: '', vals: '' };
+      const { rows } = await platform.query<{ id: string; last_seen: Date }>(
+        `insert into public.human_agents (tenant_id, name, email, status, last_seen${extra.cols})
+         values ($1, 'Fay', 'fay@acme.example', 'available', now() - interval '10 minutes'${extra.vals})
+         returning id::text, last_seen::timestamptz`,
+        [Acme],
+      );
+      fay = rows[0]!.id;
+      written = rows[0]!.last_seen;
+    } finally {
+      await platform.end();
+    }
 
     // Action
-    const { rows: beat } = await owner.query('select * from presence.heartbeat($1, $2, $3)', [Acme, Cy, 'tab-cy']);
+    const { rows: beat } = await owner.query('select * from presence.heartbeat($1, $2, $3)', [Acme, fay, 'tab-fay']);
 
     // Assertions
-    const { rows } = await owner.query('select reason, at from presence.status_events where agent_id = $1 order by at, id', [Cy]);
+    const { rows } = await owner.query('select reason, at from presence.status_events where agent_id = $1 order by at, id', [fay]);
     expect(rows).toEqual([
-      { reason: 'timeout', at: new Date(written[0]!.last_seen.getTime() + 90_000) },
+      { reason: 'timeout', at: new Date(written.getTime() + 90_000) },
       { reason: 'heartbeat', at: beat[0].last_seen },
     ]);
   });
+
+  it.runIf(shape.name === 'seed')(
+    "writes a timestamp last_seen as UTC wall time whatever the TimeZone of the session and of the database",
+    async () => {
+      // Setup: the database's TimeZone New York for new sessions; a second session that sets it itself.
+      const { Acme, Ada, Ben } = ids;
+      const database = pg.escapeIdentifier(owner.database!);
+      await owner.query(`alter database ${database} set timezone to 'America/New_York'`);
+      const byDatabase = await connect(url);
+      const bySession = await connect(url);
+      const wallTime = async (agent: string) =>
+        (
+          await owner.query(
+            `select to_char(last_seen, 'YYYY-MM-DD"T"HH24:MI:SS.MS') as wall from public.human_agents where id = $1`,
+            [agent],
+          )
+        ).rows[0].wall as string;
+      const utc = (d: Date) => d.toISOString().replace('Z', '');
+      try {
+        await owner.query(`alter database ${database} set timezone to ${pg.escapeLiteral(shape.timeZone!)}`);
+        await bySession.query(`set timezone to 'America/New_York'`);
+
+        // Action: a new tab (presence.heartbeat), then a beat of the same tab (the batch's fast path).
+        const first = await byDatabase.query('select * from presence.heartbeat($1, $2, $3)', [Acme, Ada, 'tab-tz']);
+        const firstWall = await wallTime(Ada);
+        const again = await bySession.query('select * from presence.heartbeats($1, $2, $3, $4, $5)', [
+          [Acme],
+          [Ada],
+          ['tab-tz'],
+          ['active'],
+          [null],
+        ]);
+        const againWall = await wallTime(Ada);
+        const other = await bySession.query('select * from presence.heartbeat($1, $2, $3)', [Acme, Ben, 'tab-tz']);
+
+        // Assertions
+        expect((await byDatabase.query('show timezone')).rows[0].TimeZone).toBe('America/New_York');
+        expect(firstWall).toBe(utc(first.rows[0].last_seen));
+        expect(againWall).toBe(utc(again.rows[0].last_seen));
+        expect(await wallTime(Ben)).toBe(utc(other.rows[0].last_seen));
+      } finally {
+        await byDatabase.end();
+        await bySession.end();
+      }
+    },
+  );
 
   it('looks agents up by id on the platform\'s primary key index (auto_explain of heartbeat and heartbeats)', async () => {
     // Setup: plans of the statements inside the functions, as notices; no sequential scan unless no index fits.
@@ -518,8 +632,8 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
     expect(scans.filter((s) => s.startsWith('Seq Scan'))).toEqual([]);
     const update = plans.find((p) => p.includes('update public.human_agents a set last_seen = v_now where a.id = p_agent_id'));
     expect(update).toMatch(new RegExp(`Index Scan using ${shape.agentPkey} on human_agents`));
-    const batchLock = plans.find((p) => p.includes('from public.human_agents h where h.id = any (p_agent_ids)'));
-    expect(batchLock).toMatch(new RegExp(`Index (Only )?Scan using ${shape.agentPkey} on human_agents`));
+    const mirror = plans.find((p) => p.includes('update public.human_agents a\n       set last_seen = now()\n      from agents g'));
+    expect(mirror).toMatch(new RegExp(`Index Scan using ${shape.agentPkey} on human_agents`));
   });
 });
 

@@ -23,12 +23,18 @@ async function assignChat(client: Queryable, tenant: string): Promise<{ chat_id:
   return rows[0];
 }
 
-/** Each agent's active_chats beside the number of chats assigned to it: the invariant close/release must keep. */
+/**
+ * Each agent's active_chats beside the number of chats assigned to it: the invariant close/release must keep.
+ * active_chats is presence's count, and -1 where the platform's column (its mirror) says otherwise.
+ */
 async function capacity(agents: string[], client: Queryable = db): Promise<Array<{ active_chats: number; assigned: number }>> {
   const { rows } = await client.query(
-    `select a.active_chats,
+    `select case when coalesce(s.active_chats, a.active_chats) = a.active_chats then a.active_chats else -1 end
+              as active_chats,
             (select count(*)::int from presence_private.chats c where c.agent_id = a.id and c.status = 'assigned') as assigned
-       from unnest($1::uuid[]) with ordinality as x(id, n) join human_agents a on a.id = x.id order by x.n`,
+       from unnest($1::uuid[]) with ordinality as x(id, n) join human_agents a on a.id = x.id
+       left join presence_private.agent_state s on s.agent_id = a.id
+      order by x.n`,
     [agents],
   );
   return rows;
@@ -173,12 +179,13 @@ describe('presence.release_chats', () => {
       await openChat(client, tenant);
       await assignChat(client, tenant);
       await client.query(
-        `update human_agents set last_seen = now() - interval '600 seconds', status_since = now() - interval '1000 seconds'
-          where id = $1`,
+        `update presence_private.agent_state
+            set last_seen = now() - interval '600 seconds', status_since = now() - interval '1000 seconds'
+          where agent_id = $1`,
         [holder],
       );
       await client.query('select presence.sweep_stale_agents()');
-      const { rows } = await client.query('select last_seen from human_agents where id = $1', [holder]);
+      const { rows } = await client.query('select last_seen from presence_private.agent_state where agent_id = $1', [holder]);
       return { agentId: holder, lastSeen: rows[0].last_seen as Date };
     });
 

@@ -173,8 +173,12 @@ describe('calls that find their agent silent record the gap first', () => {
     expect(events.slice(1).map((e) => [e.reason, e.to_status, e.at.getTime()])).toEqual([
       ['timeout', 'offline', lastSeen.getTime() + OFFLINE_AFTER_MS],
     ]);
-    const { rows } = await db.query('select status, chosen_status from human_agents where id = $1', [agentId]);
-    expect(rows[0]).toEqual({ status: 'offline', chosen_status: 'dnd' });
+    const { rows } = await db.query(
+      `select s.status, s.chosen_status, h.status as platform_status
+         from presence_private.agent_state s join human_agents h on h.id = s.agent_id where s.agent_id = $1`,
+      [agentId],
+    );
+    expect(rows[0]).toEqual({ status: 'offline', chosen_status: 'dnd', platform_status: 'offline' });
   });
 
   it('end_session on a silent agent records its timeout at last_seen + offline_after_s, not a tab closed now', async () => {
@@ -394,8 +398,12 @@ describe('set_status at a human rate', () => {
     expect(retry).toBeLessThanOrEqual(60);
     const after = await db.query('select count(*)::int as n from presence.status_events where agent_id = $1', [agent]);
     expect(after.rows[0].n).toBe(before.rows[0].n);
-    const { rows } = await db.query('select status, chosen_status from human_agents where id = $1', [agent]);
-    expect(rows[0]).toEqual({ status: 'available', chosen_status: 'available' });
+    const { rows } = await db.query(
+      `select s.status, s.chosen_status, h.status as platform_status
+         from presence_private.agent_state s join human_agents h on h.id = s.agent_id where s.agent_id = $1`,
+      [agent],
+    );
+    expect(rows[0]).toEqual({ status: 'available', chosen_status: 'available', platform_status: 'available' });
   });
 
   it('does not count changes by hand older than a minute', async () => {

@@ -331,6 +331,7 @@ describe('attacks by a login role that is a member of presence_app only, over TC
   async function footprint(agent: string): Promise<unknown> {
     const { rows } = await db.query(
       `select row_to_json(a) as agent,
+              (select row_to_json(st) from presence_private.agent_state st where st.agent_id = a.id) as state,
               (select json_agg(s order by s.session_id) from presence_private.sessions s where s.agent_id = a.id) as tabs,
               (select count(*) from presence.status_events e where e.agent_id = a.id) as events
          from human_agents a where a.id = $1`,
@@ -551,6 +552,7 @@ describe('attacks by a login role that is a member of presence_app only, over TC
       'select * from tenants',
       'select * from presence.status_events',
       'select * from presence.tenant_settings',
+      'select * from presence_private.agent_state',
       'select * from presence_private.sessions',
       'select * from presence_private.chats',
       'select * from presence_accounts.users',
@@ -716,8 +718,14 @@ describe('an analyst: a login role that is a member of presence_analyst, over TC
     // Assertions
     expect(executable).toEqual([]);
     for (const [sql, code] of Object.entries(tried)) expect(code, sql).toBe(DENIED);
-    expect((await db.query('select status, chosen_status from human_agents where id = $1', [agent])).rows).toEqual([
-      { status: 'offline', chosen_status: 'available' },
-    ]);
+    expect(
+      (
+        await db.query(
+          `select h.status, coalesce(s.chosen_status, 'available') as chosen_status
+             from human_agents h left join presence_private.agent_state s on s.agent_id = h.id where h.id = $1`,
+          [agent],
+        )
+      ).rows,
+    ).toEqual([{ status: 'offline', chosen_status: 'available' }]);
   });
 });

@@ -13,11 +13,18 @@ describe('presence.agent_presence', () => {
     const client = await db.connect();
     try {
       await client.query('begin');
-      await client.query(`update human_agents set last_seen = now() - interval '100 seconds' where id = $1`, [agent]);
+      await client.query(
+        `update presence_private.agent_state set last_seen = now() - interval '100 seconds' where agent_id = $1`,
+        [agent],
+      );
 
       // Action
       const { rows } = await client.query('select * from presence.agent_presence where agent_id = $1', [agent]);
-      const table = await client.query('select status, last_seen from human_agents where id = $1', [agent]);
+      const table = await client.query(
+        `select h.status, s.last_seen from human_agents h join presence_private.agent_state s on s.agent_id = h.id
+          where h.id = $1`,
+        [agent],
+      );
 
       // Assertions
       expect(table.rows[0].status).toBe('available');

@@ -98,6 +98,12 @@ class Tally {
   }
 }
 
+/** Each agent as presence sees it (its state row) beside what it mirrors into the platform's row. */
+const AGENTS = `(select s.agent_id as id, s.tenant_id, s.status, s.chosen_status, s.status_mechanism as status_reason,
+                        s.status_since, s.last_seen, s.active_chats, h.max_chats, h.status::text as platform_status,
+                        h.active_chats as platform_chats
+                   from presence_private.agent_state s join public.human_agents h on h.id = s.agent_id)`;
+
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const chance = (p: number): boolean => Math.random() < p;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -386,10 +392,10 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
                 `select a.status = 'offline' and exists (
                           select 1 from presence.status_events e
                            where e.agent_id = a.id and e.reason = 'timeout' and e.at >= $2) as swept
-                   from human_agents a where a.id = $1`,
+                   from ${AGENTS} a where a.id = $1`,
                 [agent.id, from],
               );
-              if (rows[0]!.swept) silences.sweptOffline += 1;
+              if (rows[0]?.swept) silences.sweptOffline += 1; // no row: presence never met the agent yet
             }),
           );
         }
@@ -423,21 +429,21 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
         chatCountsWrong: await q(
           `select a.id, a.active_chats, a.max_chats,
                   (select count(*) from presence_private.chats c where c.agent_id = a.id and c.status = 'assigned') as assigned
-             from human_agents a
+             from ${AGENTS} a
             where a.id::text = any($1)
               and (a.active_chats <> (select count(*) from presence_private.chats c where c.agent_id = a.id and c.status = 'assigned')
                    or a.active_chats > a.max_chats)`,
         ),
         // Any path that ends an agent's last tab takes it offline in the same transaction.
         onlineWithoutTab: await q(
-          `select a.id, a.status from human_agents a
+          `select a.id, a.status from ${AGENTS} a
             where a.id::text = any($1) and a.status <> 'offline'
               and not exists (select 1 from presence_private.sessions s where s.agent_id = a.id)`,
         ),
         // Not offline and live by the rule (its last beat is younger than offline_after_s): a live tab exists,
         // unless the tab that beat last has been closed since (its other tabs then age out before the agent does).
         onlineWithoutLiveTab: await q(
-          `select a.id, a.status, a.last_seen from human_agents a join presence.settings st on st.tenant_id = a.tenant_id
+          `select a.id, a.status, a.last_seen from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id
             where a.id::text = any($1) and a.status <> 'offline'
               and presence.offline_at(a.last_seen, st.offline_after_s) > now()
               and not exists (select 1 from presence_private.sessions s
@@ -446,14 +452,14 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
         ),
         // Offline with a live tab only by its own choice: every beat brings back an agent that did not choose offline.
         offlineWithLiveTab: await q(
-          `select a.id, a.chosen_status from human_agents a join presence.settings st on st.tenant_id = a.tenant_id
+          `select a.id, a.chosen_status from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id
             where a.id::text = any($1) and a.status = 'offline' and a.chosen_status <> 'offline'
               and exists (select 1 from presence_private.sessions s
                            where s.agent_id = a.id and presence.offline_at(s.last_seen, st.offline_after_s) > now())`,
         ),
         // Online means the chosen status, or away for an agent that chose available and is idle.
         statusNotChosen: await q(
-          `select a.id, a.status, a.chosen_status from human_agents a
+          `select a.id, a.status, a.chosen_status from ${AGENTS} a
             where a.id::text = any($1) and a.status <> 'offline' and a.status <> a.chosen_status
               and not (a.chosen_status = 'available' and a.status = 'away')`,
         ),
@@ -468,10 +474,15 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
                from presence.status_events e where e.agent_id::text = any($1)) x
             where x.from_status <> x.previous or x.from_status <> x.previous_in_time or x.from_status = x.to_status`,
         ),
+        // The platform's row says what presence's state row says.
+        mirrorWrong: await q(
+          `select a.id, a.status, a.platform_status, a.active_chats, a.platform_chats from ${AGENTS} a
+            where a.id::text = any($1) and (a.status <> a.platform_status or a.active_chats <> a.platform_chats)`,
+        ),
         // ... and ends at the materialized status, its reason and time.
         lastEventWrong: await q(
           `select a.id, a.status, a.status_reason, a.status_since, l.to_status, l.reason, l.at
-             from human_agents a
+             from ${AGENTS} a
              left join lateral (select e.to_status, e.reason, e.at from presence.status_events e
                                  where e.agent_id = a.id order by e.id desc limit 1) l on true
             where a.id::text = any($1)
@@ -485,18 +496,18 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
         timeouts: await one(`select count(*) as n from presence.status_events where agent_id::text = any($1) and reason = 'timeout'`),
         // Live by the rule with no live tab, because the tab that beat last was closed since (see onlineWithoutLiveTab).
         closedNewestTab: await one(
-          `select count(*) as n from human_agents a join presence.settings st on st.tenant_id = a.tenant_id
+          `select count(*) as n from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id
             where a.id::text = any($1) and a.status <> 'offline'
               and presence.offline_at(a.last_seen, st.offline_after_s) > now()
               and not exists (select 1 from presence_private.sessions s
                                where s.agent_id = a.id and presence.offline_at(s.last_seen, st.offline_after_s) > now())`,
         ),
         staleNotSweptYet: await one(
-          `select count(*) as n from human_agents a join presence.settings st on st.tenant_id = a.tenant_id
+          `select count(*) as n from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id
             where a.id::text = any($1) and a.status <> 'offline' and presence.offline_at(a.last_seen, st.offline_after_s) <= now()`,
         ),
         chatsAssigned: await one(
-          `select count(*) as n from presence_private.chats c join human_agents a on a.id = c.agent_id
+          `select count(*) as n from presence_private.chats c join ${AGENTS} a on a.id = c.agent_id
             where a.id::text = any($1) and c.status = 'assigned'`,
         ),
       };
@@ -507,7 +518,7 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
     // One more sweep materializes every agent the rule already reads offline.
     await owner.query('select presence.sweep_stale_agents()');
     const { rows: staleAfterSweep } = await owner.query(
-      `select a.id from human_agents a join presence.settings st on st.tenant_id = a.tenant_id
+      `select a.id from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id
         where a.id::text = any($1) and a.status <> 'offline' and presence.offline_at(a.last_seen, st.offline_after_s) <= now()`,
       [agentIds],
     );
@@ -536,6 +547,7 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
       offlineWithLiveTab: [],
       statusNotChosen: [],
       brokenChains: [],
+      mirrorWrong: [],
       lastEventWrong: [],
     });
     expect(staleAfterSweep).toEqual([]);
@@ -608,7 +620,7 @@ describe('one lock order when a chat changes hands', () => {
       await mover.query('select presence.release_chats($1)', [x]);
       expect((await mover.query('select agent_id from presence.assign_chat($1)', [tenant])).rows).toEqual([{ agent_id: y }]);
       await batch.query('begin');
-      const lockingY = batch.query('select 1 from human_agents where id = $1 for update', [y]);
+      const lockingY = batch.query('select 1 from presence_private.agent_state where agent_id = $1 for update', [y]);
       await untilBlocked(batchPid!, moverPid!);
       await mover.query('commit');
       await lockingY;
@@ -617,11 +629,13 @@ describe('one lock order when a chat changes hands', () => {
         await closing;
         return null;
       }
-      const batchLockedX = await outcome(batch.query('select 1 from human_agents where id = $1 for update', [x]));
+      const batchLockedX = await outcome(
+        batch.query('select 1 from presence_private.agent_state where agent_id = $1 for update', [x]),
+      );
       await batch.query(batchLockedX === 'ok' ? 'commit' : 'rollback');
       const closed = await closing;
       const { rows: agents } = await owner.query(
-        `select a.id = $1 as is_y, a.active_chats from human_agents a where a.id = any($2::uuid[]) order by a.id = $1 desc`,
+        `select a.id = $1 as is_y, a.active_chats from ${AGENTS} a where a.id = any($2::uuid[]) order by a.id = $1 desc`,
         [y, [y, x]],
       );
       const { rows: chatRow } = await owner.query('select status from presence_private.chats where id = $1', [chat]);

@@ -66,13 +66,16 @@ describe('presence.sweep_stale_agents', () => {
       const tenant = await createTenant(client);
       const agents = [];
       for (let i = 0; i < 5; i++) agents.push(await createAgent(client, tenant));
+      await client.query('select presence_private.ensure_agent_state($1)', [agents]);
       await client.query(
-        `update human_agents set status = 'available', last_seen = timestamptz '2000-01-01 11:59Z' where id = any($1)`,
+        `update presence_private.agent_state set status = 'available', last_seen = timestamptz '2000-01-01 11:59Z'
+          where agent_id = any($1)`,
         [agents],
       );
-      await client.query(`update human_agents set last_seen = timestamptz '2000-01-01 11:50Z' where id = any($1)`, [
-        agents.slice(0, 3),
-      ]);
+      await client.query(
+        `update presence_private.agent_state set last_seen = timestamptz '2000-01-01 11:50Z' where agent_id = any($1)`,
+        [agents.slice(0, 3)],
+      );
 
       // Action
       const first = await client.query('select presence.sweep_stale_agents($1) as n', ['2000-01-01 12:00Z']);
@@ -89,7 +92,8 @@ describe('presence.sweep_stale_agents', () => {
         [...agents.slice(0, 3)].sort().map((agent) => ({ agent_id: agent, at: new Date('2000-01-01T11:51:30Z') })),
       );
       const statuses = await client.query(
-        'select status, status_since from human_agents where id = any($1) order by status, status_since',
+        `select status, status_since from presence_private.agent_state where agent_id = any($1)
+          order by status, status_since`,
         [agents],
       );
       expect(statuses.rows).toEqual([
@@ -114,9 +118,12 @@ describe('presence.sweep_stale_agents', () => {
        select id, 60 + 2 * (n - 1) from numbered returning tenant_id as id, offline_after_s`,
     );
     await db.query(
-      `insert into human_agents (tenant_id, name, email, status, last_seen)
-       select t, 'Agent ' || g, 'agent' || g || '@example.com', 'available', now() - interval '301 seconds'
-         from unnest($1::uuid[]) t, generate_series(1, 10) g`,
+      `with a as (insert into human_agents (tenant_id, name, email)
+                  select t, 'Agent ' || g, 'agent' || g || '@example.com'
+                    from unnest($1::uuid[]) t, generate_series(1, 10) g
+                  returning id, tenant_id)
+       insert into presence_private.agent_state (agent_id, tenant_id, status, last_seen)
+       select a.id, a.tenant_id, 'available', now() - interval '301 seconds' from a`,
       [tenants.map((t) => t.id)],
     );
 
@@ -128,7 +135,7 @@ describe('presence.sweep_stale_agents', () => {
       `select s.offline_after_s,
               count(*) filter (where a.status = 'offline')::int as offline,
               count(*) filter (where a.status <> 'offline')::int as online
-         from human_agents a join presence.tenant_settings s using (tenant_id)
+         from presence_private.agent_state a join presence.tenant_settings s using (tenant_id)
         where a.tenant_id = any($1) group by s.offline_after_s`,
       [tenants.map((t) => t.id)],
     );

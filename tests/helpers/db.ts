@@ -70,8 +70,9 @@ export async function createAgent(
  */
 export async function silenceAgent(db: pg.Pool, agentId: string, seconds: number): Promise<void> {
   await db.query(
-    `with a as (update human_agents set last_seen = last_seen - make_interval(secs => $2),
-                                        status_since = status_since - make_interval(secs => $2) where id = $1)
+    `with a as (update presence_private.agent_state set last_seen = last_seen - make_interval(secs => $2),
+                                                     status_since = status_since - make_interval(secs => $2)
+                 where agent_id = $1)
      update presence_private.sessions set last_seen = last_seen - make_interval(secs => $2) where agent_id = $1`,
     [agentId, seconds],
   );
@@ -86,7 +87,10 @@ export interface AgentRow {
 
 export async function agentRow(db: pg.Pool, agentId: string): Promise<AgentRow> {
   const { rows } = await db.query<AgentRow>(
-    'select status, chosen_status, status_reason, last_seen from human_agents where id = $1',
+    `select coalesce(s.status, h.status::text) as status, coalesce(s.chosen_status, 'available') as chosen_status,
+            s.status_mechanism as status_reason, s.last_seen
+       from public.human_agents h left join presence_private.agent_state s on s.agent_id = h.id
+      where h.id = $1`,
     [agentId],
   );
   return rows[0]!;

@@ -191,8 +191,11 @@ describe('a plain JavaScript host', () => {
     await waitFor(/"agentId":"1","from":"available","to":"offline","chosenStatus":"available","reason":"left"/);
     controller.abort();
     expect([leave1.status, leave2.status]).toEqual([204, 204]);
-    const { rows } = await owner.query('select status, status_reason from human_agents where id = 1');
-    expect(rows[0]).toEqual({ status: 'offline', status_reason: 'left' });
+    const { rows } = await owner.query(
+      `select h.status, s.status_mechanism from human_agents h join presence_private.agent_state s on s.agent_id = h.id
+        where h.id = 1`,
+    );
+    expect(rows[0]).toEqual({ status: 'offline', status_mechanism: 'left' });
   });
 
   it('answers 403 for a watcher who sets a status, and 404 for another tenant\'s agent history', async () => {

@@ -43,7 +43,10 @@ describe('GET /metrics', () => {
     // Setup
     const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
     await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab-1' } });
-    await server.owner.query(`update human_agents set last_seen = now() - interval '1 minute' where id = $1`, [ada.agentId]);
+    await server.owner.query(
+      `update presence_private.agent_state set last_seen = now() - interval '1 minute' where agent_id = $1`,
+      [ada.agentId],
+    );
     await server.owner.query('select presence.sweep_stale_agents()');
     // The timeout reaches the process as a notification, after the sweep's commit.
     let res = await call(server, 'GET', '/metrics');

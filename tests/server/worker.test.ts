@@ -26,7 +26,9 @@ async function silentAgent(): Promise<string> {
     await db.query<{ id: string }>(`insert into human_agents (tenant_id, name, email) values ($1, 'A', 'a@example.com') returning id`, [tenant])
   ).rows[0]!.id;
   await db.query(`select presence.heartbeat($1, $2, 'tab-1')`, [tenant, agent]);
-  await db.query(`update human_agents set last_seen = last_seen - interval '10 minutes' where id = $1`, [agent]);
+  await db.query(`update presence_private.agent_state set last_seen = last_seen - interval '10 minutes' where agent_id = $1`, [
+    agent,
+  ]);
   return agent;
 }
 
@@ -48,8 +50,12 @@ describe('the worker fallback sweep', () => {
 
     // Assertions
     expect(swept).toEqual([1]);
-    const { rows } = await db.query('select status, status_reason from human_agents where id = $1', [agent]);
-    expect(rows[0]).toEqual({ status: 'offline', status_reason: 'timeout' });
+    const { rows } = await db.query(
+      `select h.status, s.status_mechanism from human_agents h join presence_private.agent_state s on s.agent_id = h.id
+        where h.id = $1`,
+      [agent],
+    );
+    expect(rows[0]).toEqual({ status: 'offline', status_mechanism: 'timeout' });
   });
 
   it('stands down once a pg_cron job in another database sweeps this one', async () => {

@@ -51,7 +51,7 @@ export async function killScenario(o: Options) {
     );
     await sleep(5_000);
     const { rows: stranded } = await h.db.owner.query<{ n: string }>(
-      `select count(*) as n from human_agents a
+      `select count(*) as n from presence_private.agent_state a
         where a.tenant_id = any($1::uuid[]) and a.status = 'offline' and a.active_chats > 0
           and a.status_since < now() - interval '20 seconds'`,
       [h.tenants],

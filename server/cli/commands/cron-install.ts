@@ -16,7 +16,10 @@ export function registerCronInstall(cron: Command): void {
       const result = await withDatabase(async (db) => {
         const { cronDb, here } = await cronDatabase(db);
         if (!cronDb) {
-          throw new Error('pg_cron is not loaded on this server (shared_preload_libraries); the server process sweeps with graphile-worker instead');
+          throw new Error(
+            'pg_cron is not loaded on this server (shared_preload_libraries), or lives in a database this role cannot name ' +
+              '(cron.database_name is readable with pg_read_all_settings only); the server process sweeps with graphile-worker instead',
+          );
         }
         const job = cronDb === here ? 'presence-sweep' : `presence-sweep:${here}`;
         if (cronDb === here) {

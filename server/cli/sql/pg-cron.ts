@@ -2,10 +2,19 @@
 // their recent runs. Each runs on a connection to the database it names (this one, or pg_cron's).
 import type { Database } from '../../database/handle.ts';
 
-/** The server's pg_cron database (null when pg_cron is not loaded), and this database's name. */
+/**
+ * The server's pg_cron database (null when pg_cron is not loaded), and this database's name. cron.database_name is
+ * readable by superusers and members of pg_read_all_settings only (PostgreSQL raises even with missing_ok): any
+ * other role, a managed database's owner, learns it from pg_extension, since pg_cron can only be created in that
+ * database, and gets null (unknown) elsewhere.
+ */
 export async function cronDatabase(db: Database): Promise<{ cronDb: string | null; here: string }> {
   const { rows } = await db.query<{ cron_db: string | null; here: string }>(
-    `select current_setting('cron.database_name', true) as cron_db, current_database()::text as here`,
+    `select case when (select r.rolsuper from pg_roles r where r.rolname = current_user)
+                      or pg_has_role(current_user, 'pg_read_all_settings', 'usage')
+                 then current_setting('cron.database_name', true)
+                 else (select current_database()::text from pg_extension where extname = 'pg_cron') end as cron_db,
+            current_database()::text as here`,
   );
   return { cronDb: rows[0]!.cron_db, here: rows[0]!.here };
 }
