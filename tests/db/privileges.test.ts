@@ -42,6 +42,7 @@ const APP_FUNCTIONS = [
   'presence.sweep_scheduler()',
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
+  'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])',
   'presence_accounts.heartbeats(bytea[],text[],text[])',
   'presence_accounts.logout(bytea)',
   'presence_accounts.session_users(bytea[])',
