@@ -340,7 +340,10 @@ async function searchVariant(
       if (step.held) best = step;
       else failedAt = mid;
     }
-    const steady = variant === 'heartbeat' && best ? await measureSteady(best.rate) : null;
+    // Measured even when no step held (a machine busy with other work): it counts statements, not speed.
+    const lowest = steps.reduce<number | null>((min, s) => (min === null || s.rate < min ? s.rate : min), null);
+    const steadyAt = best?.rate ?? lowest;
+    const steady = variant === 'heartbeat' && steadyAt !== null ? await measureSteady(steadyAt) : null;
     return { rate: best?.rate ?? 0, step: best, steps, steady };
   } finally {
     await load.stop();
