@@ -333,11 +333,12 @@ export class StreamHub {
     try {
       const answers = await timeoutsDue(this.db, asked);
       const receivedAt = Date.now();
+      const askedAbout = new Map(asked.map((a) => [a.tenantId, a.tenant]));
       for (const answer of answers) {
         this.offsetMs = receivedAt - answer.dbNow.getTime();
         const tenant = this.tenants.get(answer.tenantId);
         // A tenant whose streams all closed meanwhile (and perhaps opened again, with a snapshot of their own).
-        if (!tenant || !asked.some((a) => a.tenant === tenant)) continue;
+        if (!tenant || askedAbout.get(answer.tenantId) !== tenant) continue;
         if (tenant.after === null || answer.after > tenant.after) tenant.after = answer.after;
         for (const row of answer.timeouts) this.announce(tenant, row);
         if (answer.nextCheckAt) this.setDeadline(tenant, answer.nextCheckAt.getTime());
