@@ -2,8 +2,9 @@
 // rule made since the tenant was last asked that no sweep has recorded (no event announces them), once each, and
 // when the tenant should be asked again.
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { beat, createAgent, createTenant, inTransaction, testPool } from '../helpers/db.ts';
+import { beat, createAgent, createTenant, inTransaction, silenceAgent, testPool } from '../helpers/db.ts';
 
 const db = testPool();
 afterAll(() => db.end());
@@ -29,15 +30,15 @@ describe('presence.timeouts_due', () => {
 
     const { first, again, expected } = await inTransaction(db, async (tx) => {
       // Ada fell silent ten minutes ago (in the same transaction as the questions, so no sweep records it between)
-      await tx.query(`update human_agents set last_seen = now() - interval '10 minutes' where id = $1`, [ada]);
+      await silenceAgent(tx as unknown as pg.Pool, ada, 600);
 
       // Action
       const first = (await ask(tx, [tenant], [null])).rows;
       const again = (await ask(tx, [tenant], [first[0]!.checked_at])).rows;
       const expected = (
         await tx.query(
-          `select presence.timeout_at(a.last_seen, 90, a.status_since) as ada_at, presence.offline_at(b.last_seen, 90) + interval '100 ms' as next
-             from human_agents a, human_agents b where a.id = $1 and b.id = $2`,
+          `select a.offline_at as ada_at, b.offline_at + interval '100 ms' as next
+             from presence.agent_presence a, presence.agent_presence b where a.agent_id = $1 and b.agent_id = $2`,
           [ada, bob],
         )
       ).rows[0];
@@ -49,7 +50,7 @@ describe('presence.timeouts_due', () => {
     expect(first[0]!.timeouts).toEqual([
       { tenant, agent: ada, from: 'available', to: 'offline', chosen: 'available', reason: 'timeout', at: expect.any(String) },
     ]);
-    // Dated as the sweep would record it: when she went offline, never before her last transition.
+    // Dated as the sweep would record it: when she went offline.
     expect(new Date(first[0]!.timeouts[0]!.at as string).getTime()).toBe(expected.ada_at.getTime());
     expect(first[0]!.next_check_at).toEqual(expected.next);
     expect(again[0]!.timeouts).toEqual([]);
@@ -61,7 +62,7 @@ describe('presence.timeouts_due', () => {
     const ada = await createAgent(db, tenant);
     await beat(db, tenant, ada, 'tab-1');
     await db.query(`select presence.end_session($1, $2, 'tab-1', 'left')`, [tenant, ada]);
-    await db.query(`update human_agents set last_seen = now() - interval '10 minutes' where id = $1`, [ada]);
+    await silenceAgent(db, ada, 600);
 
     // Action
     const { rows } = await ask(db, [tenant, randomUUID()], [null, null]);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenTo, migratedScratchDatabase } from '../helpers/db.ts';
+import { agentRow, listenTo, migratedScratchDatabase, silenceAgent } from '../helpers/db.ts';
 import { call, openStream, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -16,16 +16,11 @@ const beat = (cookie: string, sessionId = 'tab-1') =>
  * clock, unless she beats again: the moment comes without the test waiting out offline_after_s.
  */
 async function goesSilentIn(target: TestServer, agentId: string, ms: number): Promise<void> {
-  await target.owner.query(
-    `with a as (
-       update human_agents a
-          set last_seen = now() - make_interval(secs => s.offline_after_s) + make_interval(secs => $2 / 1000.0)
-         from presence.settings s
-        where s.tenant_id = a.tenant_id and a.id = $1
-       returning a.last_seen)
-     update presence_private.sessions set last_seen = (select last_seen from a) where agent_id = $1`,
-    [agentId, ms],
+  const { rows } = await target.owner.query<{ left: number }>(
+    'select extract(epoch from offline_at - now())::float8 as left from presence.agent_presence where agent_id = $1',
+    [agentId],
   );
+  await silenceAgent(target.owner, agentId, rows[0]!.left - ms / 1000);
 }
 
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
@@ -109,18 +104,16 @@ describe('GET /api/agents/stream', () => {
 
     // Action: nothing; her offline moment passes
     const change = await stream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline', 3_000);
-    const { rows } = await server.owner.query('select status from human_agents where id = $1', [ada.agentId]);
+    const recorded = await agentRow(server.owner, ada.agentId!);
     stream.close();
 
     // Assertions: announced by the hub (no sweep has recorded it yet), at the moment she went offline
     expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout' });
-    expect(rows[0].status).toBe('available');
-    const { rows: moment } = await server.owner.query(
-      `select presence.offline_at(a.last_seen, s.offline_after_s) as at
-         from human_agents a join presence.settings s on s.tenant_id = a.tenant_id where a.id = $1`,
-      [ada.agentId],
-    );
-    expect(change.at).toBe(moment[0].at.toISOString());
+    expect(recorded.status).toBe('available');
+    const { rows: moment } = await server.owner.query('select offline_at from presence.agent_presence where agent_id = $1', [
+      ada.agentId,
+    ]);
+    expect(change.at).toBe(moment[0].offline_at.toISOString());
   });
 
   it('sends an announced timeout once: not again when the sweep records it', async () => {
