@@ -1026,6 +1026,67 @@ $$;
 -- Name: FUNCTION timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) IS 'When the timeout of a silent agent is recorded: the moment it went offline (presence.offline_at), never before its last transition (status_since); null for an agent that never beat, which is recorded when it is noticed.';
 
+-- Name: timeouts_due(presence.tenant_key[], timestamp with time zone[]); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) RETURNS TABLE(tenant_id text, checked_at timestamp with time zone, next_check_at timestamp with time zone, timeouts json)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  -- A timeout is reported once it is this old. A beat that began before an agent's offline moment keeps the agent
+  -- live (its now() is its start) without any event; it takes its agent's lock at once, and the lock below waits
+  -- for it, so an agent a beat already under way keeps live is never reported offline.
+  v_settle constant interval := interval '100 milliseconds';
+  v_settled constant timestamptz := now() - v_settle;
+begin
+  if coalesce(cardinality(p_tenant_ids), 0) <> coalesce(cardinality(p_after), 0)
+     or coalesce(cardinality(p_tenant_ids), 0) > 100000 then
+    raise exception 'tenant ids and after must be arrays of one length, at most 100000, got % and %',
+      coalesce(cardinality(p_tenant_ids), 0), coalesce(cardinality(p_after), 0) using errcode = 'PRUSR';
+  end if;
+
+  return query
+  with asked as (
+    select k.tenant_id, coalesce(k.after, '-infinity'::timestamptz) as after
+      from unnest(p_tenant_ids, p_after) k(tenant_id, after)
+  ), due as (
+    -- Agents not recorded offline whose offline moment passed since the tenant was last asked. Lock order: the
+    -- agents only, in key order; FOR SHARE re-checks each on its newest row version once a beat holding it commits.
+    select a.agent_id as id, a.tenant_id, a.status as from_status, a.chosen_status,
+           presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since) as at
+      from presence_private.agent_state a
+      join asked k on k.tenant_id = a.tenant_id
+      join presence.settings s on s.tenant_id = a.tenant_id
+     where a.status <> 'offline'
+       and presence.offline_at(a.last_seen, s.offline_after_s) > k.after
+       and presence.offline_at(a.last_seen, s.offline_after_s) <= v_settled
+     order by a.agent_id
+       for share of a
+  ), live as (
+    -- The earliest moment another agent of the tenant reads offline unless it beats again (agent_state_online_idx).
+    select a.tenant_id, min(presence.offline_at(a.last_seen, s.offline_after_s)) as offline_at
+      from presence_private.agent_state a
+      join asked k on k.tenant_id = a.tenant_id
+      join presence.settings s on s.tenant_id = a.tenant_id
+     where a.status <> 'offline'
+       and presence.offline_at(a.last_seen, s.offline_after_s) > v_settled
+     group by a.tenant_id
+  )
+  select k.tenant_id::text,
+         greatest(k.after, v_settled),
+         l.offline_at + v_settle,
+         coalesce((select json_agg(json_build_object(
+                     'tenant', d.tenant_id::text, 'agent', d.id::text, 'from', d.from_status, 'to', 'offline',
+                     'chosen', d.chosen_status, 'reason', 'timeout', 'at', d.at) order by d.at, d.id)
+                     from due d where d.tenant_id = k.tenant_id), '[]'::json)
+    from asked k
+    join presence.settings s on s.tenant_id = k.tenant_id
+    left join live l on l.tenant_id = k.tenant_id;
+end
+$$;
+
+-- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s liveness deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see after p_after (the checked_at of the tenant''s previous answer; null: every one) that no sweep has recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
+
 -- Name: bcrypt(text, integer); Type: FUNCTION; Schema: presence_accounts
 CREATE FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) RETURNS text
     LANGUAGE plpgsql
@@ -2394,6 +2455,10 @@ GRANT ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_ke
 REVOKE ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) TO presence_app;
 GRANT ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, p_offline_after_s integer, p_status_since timestamp with time zone) TO presence_analyst;
+
+-- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) TO presence_app;
 
 -- Name: FUNCTION bcrypt(p_secret text, p_cost integer); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) FROM PUBLIC;

@@ -1,17 +1,28 @@
-// Live status for GET /stream (Server-Sent Events). The router's one LISTEN connection only rings: on a ring of
-// presence_status the hub reads the status events after the last one it read (one query for the whole process, for
-// every tenant it has streams of, page by page until drained) and fans them out to the streams of their tenant; on a
-// ring of presence_sign_in_ended it asks the database which sign-ins of its open streams have ended and ends those
-// streams. Rings are coalesced (at most one read per READ_INTERVAL_MS, whatever arrives), and after the LISTEN
-// connection comes back both reads run from where they left off, so nothing is lost. A notification's payload is
-// never read: anyone who can connect can send one.
+// Live status for GET /stream (Server-Sent Events). A stream costs what changes: its tenant's snapshot once when it
+// opens (one query, shared by the tenant's streams opened within a second), then only what happens.
 //
-// Each tenant with open streams also gets its snapshot re-sent every heartbeat interval (1-15 s, each tenant at its
-// own phase), from ONE query shared by all of that tenant's streams, so derived offline and last-seen stay current
-// without a transition; and every stream gets a keep-alive comment (every 15 s by default).
+// Transitions: the router's one LISTEN connection only rings. On a ring of presence_status the hub reads the status
+// events after the last one it read (one query for the whole process, for every tenant it has streams of, page by
+// page until drained) and fans them out to the streams of their tenant; on a ring of presence_sign_in_ended it asks
+// the database which sign-ins of its open streams have ended and ends those streams. Rings are coalesced (at most
+// one read per READ_INTERVAL_MS, whatever arrives), and after the LISTEN connection comes back both reads run from
+// where they left off, so nothing is lost. A notification's payload is never read: anyone who can connect can send
+// one. Beats that change nothing commit no event and ring nothing.
+//
+// Timeouts no sweep has recorded yet: the liveness rule makes them at read time, so no event announces them. Each
+// tenant carries its next liveness deadline, the earliest moment one of its live agents reads offline unless it
+// beats again, as the database computed it (from its snapshot, then from each answer below; a come-back event
+// brings it forward). One timer, for the earliest deadline of all tenants, converted to this process's clock with
+// the offset between Date.now() and the database's now() measured at the last answer, wakes the hub to ASK: one
+// presence.timeouts_due for every tenant due within LOOKAHEAD_MS, which answers with the timeouts the database sees
+// since each tenant was last asked and each tenant's next deadline. Agents that keep beating only push deadlines
+// out, so a tenant is asked about once per (offline_after_s - heartbeat interval) at most, and tenants due close
+// together share the query. Node decides nothing: a timer that fires early finds nothing and asks again later. A
+// timeout announced so is sent once: the event that records it later (the sweep, or the agent's next beat) is not.
 //
 // Streams are bounded per sign-in (per agent without one), per tenant and per process: beyond, 429 or 503 with
-// Retry-After, before the stream makes a query of its own.
+// Retry-After, before the stream makes a query of its own. Every stream gets a keep-alive comment (every 15 s by
+// default).
 //
 // A stream that ends leaves the hub before anything else happens to it, and nothing is written to a response that
 // has ended or failed: one stream's end (a sign-out with the dashboard open, a client gone) never reaches the
@@ -28,6 +39,7 @@ import type { PresenceMetrics } from './metrics.ts';
 import { agentsOfTenant } from './sql/agents.ts';
 import { signInsEnded } from './sql/sign-ins-ended.ts';
 import { statusChangesAfter, type StatusChangeRow, type StatusChangesPage } from './sql/status-changes-after.ts';
+import { timeoutsDue } from './sql/timeouts-due.ts';
 
 /** At most one read of the events (and one of the ended sign-ins) per this many ms, however many rings arrive. */
 const READ_INTERVAL_MS = 100;
@@ -42,6 +54,14 @@ const SIGN_INS_PAGE = 1_000;
  */
 const MAX_PENDING = 10_000;
 const KNOWN_REASONS: ReadonlySet<string> = new Set(REASONS);
+/**
+ * A liveness check asks about every tenant whose deadline falls within this many ms, not only those due: asked
+ * early, a tenant whose agents beat just gets a later deadline, and checks come at most about once per this long
+ * while nothing changes, however many tenants are watched.
+ */
+const LOOKAHEAD_MS = 15_000;
+/** After a failed liveness check, its tenants are asked again this much later at the earliest. */
+const RETRY_MS = 1_000;
 
 export interface StreamLimits {
   /** Open streams of one sign-in (of one agent when `identify` gives no sign-in). */
@@ -70,9 +90,15 @@ interface Stream {
 
 interface TenantStreams {
   streams: Set<Stream>;
-  timer: NodeJS.Timeout | null;
-  periodMs: number;
   snapshot: { agents: Agent[]; at: number } | null;
+  /** The database's time up to which timeouts have been announced (ISO 8601, microseconds); null before the snapshot. */
+  after: string | null;
+  /** When to ask about the tenant's timeouts next, database clock, ms since the epoch; null: nothing to ask. */
+  deadline: number | null;
+  /** The tenant's offline_after_s, for the deadline an agent coming online brings. */
+  offlineAfterS: number | null;
+  /** Timeouts announced before any event recorded them: agent id -> its `at`, so the recording is not sent again. */
+  announced: Map<string, string>;
 }
 
 export class StreamHub {
@@ -104,6 +130,12 @@ export class StreamHub {
     this.events.ring();
     this.onSignInEnded();
   };
+  private readonly liveness = new Coalesced(() => this.checkTimeouts(), READ_INTERVAL_MS);
+  private livenessTimer: NodeJS.Timeout | null = null;
+  /** The deadline (database clock, ms) the timer is set for. */
+  private timerAt: number | null = null;
+  /** Date.now() minus the database's now(), as measured at the last answer that carried it. */
+  private offsetMs = 0;
 
   constructor(
     private readonly db: Database,
@@ -208,30 +240,11 @@ export class StreamHub {
   private tenantFor(tenantId: string): TenantStreams {
     let tenant = this.tenants.get(tenantId);
     if (!tenant) {
-      tenant = { streams: new Set(), timer: null, periodMs: 0, snapshot: null };
+      tenant = { streams: new Set(), snapshot: null, after: null, deadline: null, offlineAfterS: null, announced: new Map() };
       this.tenants.set(tenantId, tenant);
       this.joined?.add(tenantId);
-      this.schedule(tenantId, tenant, 15);
     }
     return tenant;
-  }
-
-  /**
-   * Re-sends the tenant's snapshot every heartbeat interval, 1 to 15 s, from a random point of the first period on.
-   * Without that offset, tenants whose streams opened together (every dashboard reconnecting after a deploy, the
-   * benchmark's supervisors) refresh together: at 3,583 tenants, 3,583 snapshot queries in one burst every 15 s
-   * instead of ~240 a second, and the burst is what the beats' p99 sees.
-   */
-  private schedule(tenantId: string, tenant: TenantStreams, heartbeatIntervalS: number): void {
-    const periodMs = Math.min(Math.max(heartbeatIntervalS, 1), 15) * 1000;
-    if (tenant.timer && tenant.periodMs === periodMs) return;
-    if (tenant.timer) clearTimeout(tenant.timer);
-    tenant.periodMs = periodMs;
-    const tick = () => {
-      tenant.timer = setTimeout(tick, periodMs).unref();
-      void this.refresh(tenantId);
-    };
-    tenant.timer = setTimeout(tick, Math.random() * periodMs).unref();
   }
 
   /** Takes a stream out of the hub; idempotent. */
@@ -249,10 +262,7 @@ export class StreamHub {
       else this.owners.delete(stream.owner);
     }
     this.metrics.openStreams.dec();
-    if (tenant.streams.size === 0) {
-      if (tenant.timer) clearTimeout(tenant.timer);
-      this.tenants.delete(tenantId);
-    }
+    if (tenant.streams.size === 0) this.tenants.delete(tenantId);
   }
 
   /** Out of the hub first, then the response ends: nothing can write to it afterwards. */
@@ -262,24 +272,93 @@ export class StreamHub {
   }
 
   private async loadSnapshot(tenantId: string): Promise<Agent[]> {
-    const { agents, heartbeatIntervalS } = await agentsOfTenant(this.db, tenantId);
+    const read = await agentsOfTenant(this.db, tenantId);
     const tenant = this.tenants.get(tenantId);
     if (tenant) {
-      tenant.snapshot = { agents, at: Date.now() };
-      if (heartbeatIntervalS !== null) this.schedule(tenantId, tenant, heartbeatIntervalS);
+      tenant.snapshot = { agents: read.agents, at: Date.now() };
+      if (read.checkedAt) this.offsetMs = Date.now() - read.checkedAt.getTime();
+      // Only the first snapshot sets where the tenant's timeouts start: a later one (a stream opened after the
+      // first) must not skip a timeout the tenant's older streams have not been told of.
+      tenant.after ??= read.after;
+      tenant.offlineAfterS = read.offlineAfterS;
+      if (read.nextCheckAt) this.setDeadline(tenant, read.nextCheckAt.getTime());
     }
-    return agents;
+    return read.agents;
   }
 
-  /** One query for the tenant, written to all of its streams. */
-  private async refresh(tenantId: string): Promise<void> {
-    try {
-      const agents = await this.loadSnapshot(tenantId);
-      this.writeTenant(tenantId, frame('snapshot', { agents }));
-    } catch (error) {
-      // An outage is logged once by the availability tracker; anything else here is worth a line.
-      if (this.db.availability?.available !== false) this.logger.warn({ err: error, tenantId }, 'snapshot refresh failed');
+  /** Brings the tenant's deadline forward to `at` (database clock, ms) if earlier, and the timer with it. */
+  private setDeadline(tenant: TenantStreams, at: number): void {
+    if (tenant.deadline === null || at < tenant.deadline) tenant.deadline = at;
+    if (this.timerAt === null || at < this.timerAt) this.arm(at);
+  }
+
+  /** Sets the one liveness timer for `at` (database clock, ms), or clears it. */
+  private arm(at: number | null): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    this.livenessTimer = null;
+    this.timerAt = at;
+    if (at === null) return;
+    const wait = Math.min(Math.max(at + this.offsetMs - Date.now(), 0), 2 ** 31 - 1);
+    this.livenessTimer = setTimeout(() => {
+      this.livenessTimer = null;
+      this.timerAt = null;
+      this.liveness.ring();
+    }, wait);
+    this.livenessTimer.unref();
+  }
+
+  /** The timer for the earliest deadline of all tenants. */
+  private rearm(): void {
+    let earliest: number | null = null;
+    for (const tenant of this.tenants.values()) {
+      if (tenant.deadline !== null && (earliest === null || tenant.deadline < earliest)) earliest = tenant.deadline;
     }
+    this.arm(earliest);
+  }
+
+  /**
+   * Asks the database, in one query, about the timeouts of every tenant due within LOOKAHEAD_MS, announces them to
+   * the tenants' streams, and takes each tenant's next deadline from the answer.
+   */
+  private async checkTimeouts(): Promise<void> {
+    const horizon = Date.now() - this.offsetMs + LOOKAHEAD_MS;
+    const asked: Array<{ tenantId: string; tenant: TenantStreams; after: string; deadline: number }> = [];
+    for (const [tenantId, tenant] of this.tenants) {
+      if (tenant.deadline !== null && tenant.after !== null && tenant.deadline <= horizon) {
+        asked.push({ tenantId, tenant, after: tenant.after, deadline: tenant.deadline });
+        // Events read while the question is out bring a deadline of their own; the answer's is added to it.
+        tenant.deadline = null;
+      }
+    }
+    try {
+      const answers = await timeoutsDue(this.db, asked);
+      const receivedAt = Date.now();
+      const askedAbout = new Map(asked.map((a) => [a.tenantId, a.tenant]));
+      for (const answer of answers) {
+        this.offsetMs = receivedAt - answer.dbNow.getTime();
+        const tenant = this.tenants.get(answer.tenantId);
+        // A tenant whose streams all closed meanwhile (and perhaps opened again, with a snapshot of their own).
+        if (!tenant || askedAbout.get(answer.tenantId) !== tenant) continue;
+        if (tenant.after === null || answer.after > tenant.after) tenant.after = answer.after;
+        for (const row of answer.timeouts) this.announce(tenant, row);
+        if (answer.nextCheckAt) this.setDeadline(tenant, answer.nextCheckAt.getTime());
+      }
+    } catch (error) {
+      const retryAt = Date.now() - this.offsetMs + RETRY_MS;
+      for (const { tenantId, tenant, deadline } of asked) {
+        if (this.tenants.get(tenantId) === tenant) this.setDeadline(tenant, Math.max(deadline, retryAt));
+      }
+      if (this.db.availability?.available !== false) this.logger.warn({ err: error }, 'asking for timeouts failed');
+    }
+    this.rearm();
+  }
+
+  /** A timeout the database sees and no event has recorded yet: sent once. */
+  private announce(tenant: TenantStreams, row: Omit<StatusChangeRow, 'id'>): void {
+    const at = new Date(row.at).toISOString();
+    if (tenant.announced.get(row.agent) === at) return;
+    tenant.announced.set(row.agent, at);
+    this.publish(row);
   }
 
   /**
@@ -298,7 +377,7 @@ export class StreamHub {
         this.pending = keepNewest(page.pending, MAX_PENDING);
         if (after !== null) {
           this.count(page.reasonCounts);
-          for (const change of page.changes) this.publish(change);
+          for (const change of page.changes) this.record(change);
           if (joined.length > 0) await this.catchUp(after, pending, page, joined);
         }
         if (!page.more) return;
@@ -325,7 +404,7 @@ export class StreamHub {
     const again = await statusChangesAfter(this.db, after, joined, pending, Math.max(span, 1));
     const inFlight = new Set(page.pending.ids);
     for (const change of again.changes) {
-      if (Number(change.id) <= Number(page.nextAfter) && !inFlight.has(String(change.id))) this.publish(change);
+      if (Number(change.id) <= Number(page.nextAfter) && !inFlight.has(String(change.id))) this.record(change);
     }
   }
 
@@ -337,7 +416,25 @@ export class StreamHub {
     }
   }
 
-  private publish(row: StatusChangeRow): void {
+  /**
+   * A recorded transition. Not sent again when it records a timeout already announced; an agent coming online
+   * brings its tenant's next deadline forward to when it reads offline unless it beats again.
+   */
+  private record(row: StatusChangeRow): void {
+    const tenant = this.tenants.get(row.tenant);
+    if (!tenant) return;
+    const announced = tenant.announced.get(row.agent);
+    if (announced !== undefined) {
+      tenant.announced.delete(row.agent);
+      if (row.reason === 'timeout' && row.to === 'offline' && new Date(row.at).toISOString() === announced) return;
+    }
+    if (row.from === 'offline' && row.to !== 'offline' && tenant.offlineAfterS !== null) {
+      this.setDeadline(tenant, Date.parse(row.at) + tenant.offlineAfterS * 1000);
+    }
+    this.publish(row);
+  }
+
+  private publish(row: Omit<StatusChangeRow, 'id'>): void {
     const tenant = this.tenants.get(row.tenant);
     if (!tenant) return;
     tenant.snapshot = null;
@@ -396,6 +493,8 @@ export class StreamHub {
   /** Ends every stream (clients reconnect elsewhere) and stops the timers. */
   close(): void {
     clearInterval(this.keepAlive);
+    this.arm(null);
+    this.liveness.close();
     this.events.close();
     this.signIns.close();
     this.listener.off('status', this.onStatus);

@@ -42,6 +42,7 @@ const APP_FUNCTIONS = [
   'presence.sweep_scheduler()',
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
+  'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])',
   'presence_accounts.heartbeats(bytea[],text[],text[])',
   'presence_accounts.logout(bytea)',
   'presence_accounts.session_users(bytea[])',
@@ -217,7 +218,7 @@ describe('what each role may do, object by object', () => {
     }
   });
 
-  it('no function presence_app or presence_analyst executes takes the time, but agent_history and time_in_status_for their range and the pure liveness rule the moments it is asked about', async () => {
+  it('no function presence_app or presence_analyst executes takes the time, but agent_history and time_in_status_for their range, timeouts_due where its last answer ended and the pure liveness rule the moments it is asked about', async () => {
     // Action: every argument of a time type (or a domain or array of one) of every function either role may execute
     const { rows } = await db.query(
       `select p.oid::regprocedure::text as function, x.name, p.prosecdef as definer, p.provolatile as volatility,
@@ -239,8 +240,10 @@ describe('what each role may do, object by object', () => {
       [SCHEMAS],
     );
 
-    // Assertions: the history's range bounds (a read, stable), and the liveness rule itself: SQL functions of their
-    // arguments, not security definer, that the views call as their reader and that decide nothing on their own.
+    // Assertions: the history's range bounds (a read, stable); the stream hub's cursor, the moment up to which the
+    // previous answer reported timeouts (it only bounds which of now()'s decisions are listed; volatile for its row
+    // locks); and the liveness rule itself: SQL functions of their arguments, not security definer, that the views
+    // call as their reader and that decide nothing on their own.
     const agentHistory = APP_FUNCTIONS[0]!;
     const timeInStatusFor = 'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)';
     const pure = { definer: false, volatility: 's', language: 'sql' };
@@ -253,6 +256,7 @@ describe('what each role may do, object by object', () => {
       { function: timeInStatusFor, name: 'p_to_day', definer: true, volatility: 's', language: 'plpgsql' },
       { function: 'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)', name: 'p_last_seen', ...pure },
       { function: 'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)', name: 'p_status_since', ...pure },
+      { function: 'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])', name: 'p_after', definer: true, volatility: 'v', language: 'plpgsql' },
     ]);
   });
 

@@ -31,10 +31,12 @@ export interface TestServer {
   owner: pg.Pool;
   /** SQL statements the app's pool has sent so far. */
   queryCount(): number;
-  /** Those of them sent for requests: all but the stream hub's reads after a ring. */
+  /** Those of them sent for requests: all but the stream hub's reads after a ring and its timeout checks. */
   requestQueryCount(): number;
   /** The statements of requestQueryCount() from the `from`th on (0: the first), with their parameters. */
   requestStatements(from?: number): SentStatement[];
+  /** Those of them whose text matches `pattern` (e.g. /presence\.timeouts_due\(/). */
+  queriesMatching(pattern: RegExp): number;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ export interface SentStatement {
   values: unknown[];
 }
 
-const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended)\(/;
+const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended|timeouts_due)\(/;
 
 /** A line the server logged (pino's JSON), when a test keeps the log. */
 export interface LogLine {
@@ -76,12 +78,14 @@ export async function startTestServer(
   let queries = 0;
   let hubReads = 0;
   const sent: SentStatement[] = [];
+  const texts: string[] = [];
   pool.on('connect', (client) => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const first = args[0] as string | { text?: string; values?: unknown[] } | undefined;
       const text = typeof first === 'string' ? first : (first?.text ?? '');
       queries += 1;
+      texts.push(text);
       // The stream hub's reads after a ring are the process's, not a request's.
       if (STREAM_HUB_READS.test(text)) hubReads += 1;
       else sent.push({ text, values: (typeof first === 'string' ? (args[1] as unknown[] | undefined) : first?.values) ?? [] });
@@ -116,6 +120,7 @@ export async function startTestServer(
     queryCount: () => queries,
     requestQueryCount: () => queries - hubReads,
     requestStatements: (from = 0) => sent.slice(from),
+    queriesMatching: (pattern) => texts.filter((t) => pattern.test(t)).length,
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();

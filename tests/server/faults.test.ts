@@ -157,6 +157,7 @@ async function startServerBehindProxy(): Promise<FaultServer> {
     queryCount: () => 0,
     requestQueryCount: () => 0,
     requestStatements: () => [],
+    queriesMatching: () => 0,
     async close() {
       services.presence.streams.close();
       server.closeAllConnections();

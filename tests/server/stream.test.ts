@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silenceAgent } from '../helpers/db.ts';
+import { agentRow, listenTo, migratedScratchDatabase, silenceAgent } from '../helpers/db.ts';
 import { call, openStream, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
@@ -10,6 +10,18 @@ afterAll(() => server.close());
 
 const beat = (cookie: string, sessionId = 'tab-1') =>
   call(server, 'POST', '/api/auth/heartbeat', { cookie, body: { sessionId } });
+
+/**
+ * Fixture: moves the agent's last beat (and her tab's) back so that she reads offline `ms` from now, by the database
+ * clock, unless she beats again: the moment comes without the test waiting out offline_after_s.
+ */
+async function goesSilentIn(target: TestServer, agentId: string, ms: number): Promise<void> {
+  const { rows } = await target.owner.query<{ left: number }>(
+    'select extract(epoch from offline_at - now())::float8 as left from presence.agent_presence where agent_id = $1',
+    [agentId],
+  );
+  await silenceAgent(target.owner, agentId, rows[0]!.left - ms / 1000);
+}
 
 async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -81,58 +93,76 @@ describe('GET /api/agents/stream', () => {
     await expect(stream.next('status', (d) => d.agentId === stranger.agentId, 200)).rejects.toThrow(/no status event/);
   });
 
-  it('re-sends the snapshot every heartbeat interval so a silent agent turns offline without a sweep', async () => {
-    // Setup
-    const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
+  it('announces a timeout the liveness rule makes, with no sweep, within about a second of it', async () => {
+    // Setup: Ada beat, and (fixture) her last beat is moved back so that she reads offline 1 s from now
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
     await beat(ada.cookie);
-    const stream = await openStream(server, ada.cookie);
+    await goesSilentIn(server, ada.agentId!, 1_000);
+    const stream = await openStream(server, watcher.cookie);
     expect((await stream.next('snapshot')).agents[0].status).toBe('available');
 
-    // Action
-    await silenceAgent(server.owner, ada.agentId!, 60);
-    const refreshed = await stream.next('snapshot', (d) => d.agents[0].status === 'offline', 2_500);
+    // Action: nothing; her offline moment passes
+    const change = await stream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline', 3_000);
+    const recorded = await agentRow(server.owner, ada.agentId!);
+    stream.close();
+
+    // Assertions: announced by the hub (no sweep has recorded it yet), at the moment she went offline
+    expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout' });
+    expect(recorded.status).toBe('available');
+    const { rows: moment } = await server.owner.query('select offline_at from presence.agent_presence where agent_id = $1', [
+      ada.agentId,
+    ]);
+    expect(change.at).toBe(moment[0].offline_at.toISOString());
+  });
+
+  it('sends an announced timeout once: not again when the sweep records it', async () => {
+    // Setup
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
+    const bob = await signedInUser(server, { tenantId: watcher.tenantId });
+    await beat(ada.cookie);
+    await goesSilentIn(server, ada.agentId!, 800);
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+    await stream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline', 3_000);
+
+    // Action: the sweep records her timeout; then Bob comes online (read after it: events come in id order)
+    await server.owner.query('select presence.sweep_stale_agents()');
+    await beat(bob.cookie);
+    await stream.next('status', (d) => d.agentId === bob.agentId);
     stream.close();
 
     // Assertions
-    expect(refreshed.agents[0].secondsSinceSeen).toBeGreaterThanOrEqual(60);
+    const { rows } = await server.owner.query(
+      `select count(*)::int as n from presence.status_events where agent_id = $1 and to_status = 'offline' and reason = 'timeout'`,
+      [ada.agentId],
+    );
+    expect(rows[0].n).toBe(1);
+    expect(stream.events.filter((e) => e.event === 'status' && e.data.agentId === ada.agentId && e.data.to === 'offline')).toHaveLength(1);
   });
 
-  it('shares one snapshot query per period among all streams of a tenant', async () => {
-    // Setup
-    const ada = await signedInUser(server, { tenantSettings: { heartbeat_interval_s: 1, offline_after_s: 2 } });
-    const streams = await Promise.all([1, 2, 3, 4, 5].map(() => openStream(server, ada.cookie)));
-    await Promise.all(streams.map((s) => s.next('snapshot')));
-    const before = server.queryCount();
+  it('asks about a tenant at its deadline and announces nothing for an agent who beat before it', async () => {
+    // Setup: Ada reads offline 1.5 s from now unless she beats
+    const watcher = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: watcher.tenantId });
+    await beat(ada.cookie);
+    await goesSilentIn(server, ada.agentId!, 1_500);
+    const stream = await openStream(server, watcher.cookie);
+    await stream.next('snapshot');
+    const checks = server.queriesMatching(/presence\.timeouts_due\(/);
 
-    // Action
-    await Promise.all(streams.map((s) => s.next('snapshot', undefined, 2_500)));
-    const cost = server.queryCount() - before;
-    for (const s of streams) s.close();
+    // Action: she beats in time (no transition, no event); the hub asks at the deadline it was given
+    expect((await beat(ada.cookie)).body.status).toBe('available');
+    await until(() => server.queriesMatching(/presence\.timeouts_due\(/) > checks, 5_000);
+    // An answer that named her would be written before the next event read's; make one and wait for it.
+    const bob = await signedInUser(server, { tenantId: watcher.tenantId });
+    await beat(bob.cookie);
+    await stream.next('status', (d) => d.agentId === bob.agentId);
+    stream.close();
 
-    // Assertions
-    expect(cost).toBeGreaterThanOrEqual(1);
-    expect(cost).toBeLessThanOrEqual(2);
-  });
-
-  it('refreshes tenants whose streams opened together at phases of their own, not in one burst', async () => {
-    // Setup: 16 tenants' streams open at the same moment, as dashboards do after a deploy
-    const users = await Promise.all(
-      Array.from({ length: 16 }, () => signedInUser(server, { tenantSettings: { heartbeat_interval_s: 2, offline_after_s: 4 } })),
-    );
-    const streams = await Promise.all(users.map((u) => openStream(server, u.cookie)));
-    await Promise.all(streams.map((s) => s.next('snapshot')));
-
-    // Action: when each tenant's first refresh arrives
-    const arrivals = await Promise.all(
-      streams.map(async (s) => {
-        await s.next('snapshot', undefined, 3_500);
-        return Date.now();
-      }),
-    );
-    for (const s of streams) s.close();
-
-    // Assertions: spread over the 2 s period (timers started together would all fire within a few ms)
-    expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThan(500);
+    // Assertions: (her coming online before the stream opened may be sent after its snapshot: events come as read)
+    expect(stream.events.filter((e) => e.event === 'status' && e.data.agentId === ada.agentId && e.data.to === 'offline')).toEqual([]);
   });
 
   it('keeps streaming after the listening connection is killed and comes back', async () => {
@@ -337,5 +367,53 @@ describe('GET /api/agents/stream', () => {
 
     // Assertions
     expect(stream.status).toBe(401);
+  });
+});
+
+describe('GET /api/agents/stream, in a database of its own (no other test rings it)', () => {
+  let scratch: Awaited<ReturnType<typeof migratedScratchDatabase>>;
+  let quiet: TestServer;
+  beforeAll(async () => {
+    scratch = await migratedScratchDatabase('streams');
+    await scratch.db.query('select presence_accounts.configure_sign_in(p_bcrypt_cost => 4)');
+    quiet = await startTestServer({ databaseUrl: scratch.url });
+  }, 60_000);
+  afterAll(async () => {
+    await quiet.close();
+    await scratch.drop();
+  });
+
+  it('with agents beating and nothing changing, open streams make no query and beats ring nothing', async () => {
+    // Setup: a tenant that beats every second (streams used to re-read its snapshot every second), five agents
+    // online, three consoles open
+    const watcher = await signedInUser(quiet, { role: 'supervisor', tenantSettings: { heartbeat_interval_s: 1 } });
+    const agents = await Promise.all([1, 2, 3, 4, 5].map(() => signedInUser(quiet, { tenantId: watcher.tenantId })));
+    const streams = await Promise.all([1, 2, 3].map(() => openStream(quiet, watcher.cookie)));
+    await Promise.all(streams.map((st) => st.next('snapshot')));
+    for (const agent of agents) {
+      await call(quiet, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+    }
+    await Promise.all(streams.map((st) => st.next('status', (d) => d.agentId === agents[4]!.agentId)));
+    const rings = await listenTo('presence_status', scratch.url);
+    const hub = /presence\.(status_changes_after|sign_ins_ended|timeouts_due)\(|presence\.agent_presence/;
+    // The window opens a beat interval after those events: a read of the events they rang may still be finishing.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = quiet.queriesMatching(hub);
+
+    // Action: three rounds of beats, a second apart, as the tenant's interval asks
+    for (let round = 0; round < 3; round++) {
+      for (const agent of agents) {
+        await call(quiet, 'POST', '/api/auth/heartbeat', { cookie: agent.cookie, body: { sessionId: 'tab-1' } });
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const cost = quiet.queriesMatching(hub) - before;
+    await rings.stop();
+    for (const st of streams) st.close();
+
+    // Assertions
+    expect(rings.received).toEqual([]);
+    expect(cost).toBe(0);
+    expect(streams.map((st) => st.events.filter((e) => e.event === 'snapshot').length)).toEqual([1, 1, 1]);
   });
 });

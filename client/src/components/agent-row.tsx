@@ -13,12 +13,20 @@ export interface AgentRowProps {
   minute: number;
 }
 
+const timeOfDay = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
 export function AgentRow({ agent, isMe, changes, now, minute }: AgentRowProps) {
-  // The server's figure plus the time since it arrived: the database clock stays the only clock.
+  // A live agent has beaten within its tenant's offline_after_s, or the stream would have said otherwise: its
+  // snapshot's last beat is old news. An offline agent: when the stream saw it go offline, else the server's figure
+  // plus the time since it arrived (an offline agent does not beat). The database clock stays the only clock.
   const seen =
-    agent.secondsSinceSeen === null
-      ? 'never seen'
-      : `last seen ${formatSince(agent.secondsSinceSeen + Math.max(0, Math.floor((now - agent.receivedAt) / 1000)))} ago`;
+    agent.status !== 'offline'
+      ? 'online now'
+      : agent.offlineSince !== null
+        ? `offline since ${timeOfDay.format(new Date(agent.offlineSince))}`
+        : agent.secondsSinceSeen === null
+          ? 'never seen'
+          : `last seen ${formatSince(agent.secondsSinceSeen + Math.max(0, Math.floor((now - agent.receivedAt) / 1000)))} ago`;
   return (
     <li className="agent-row" data-testid="agent-row" data-email={agent.email} data-status={agent.status}>
       <div className="agent-facts">

@@ -65,7 +65,7 @@ afterEach(() => {
 });
 
 describe('the team dashboard', () => {
-  it('shows agents as the stream pushes them and ticks "last seen" from the server figure', async () => {
+  it('shows agents as the stream pushes them, ticks an offline agent\'s "last seen" from the server figure, and a live one as online', async () => {
     // Setup
     render(<Dashboard me={me} onSignedOut={vi.fn()} />);
     const source = FakeEventSource.last!;
@@ -90,9 +90,31 @@ describe('the team dashboard', () => {
     expect(row.dataset.email).toBe('bea@example.com');
     expect(row.dataset.status).toBe('available');
     expect(within(row).getByText('Available')).toBeTruthy();
-    expect(row.textContent).toContain('last seen 0 s ago');
+    expect(row.textContent).toContain('online now');
+    expect(row.textContent).not.toContain('last seen');
     // No polling: nothing but the timeline's history was fetched.
     for (const [url] of vi.mocked(fetch).mock.calls) expect(String(url)).toMatch(/^\/api\/agents\/a1\/history\?/);
+  });
+
+  it('shows a live agent who times out as offline since the moment the transition names', () => {
+    // Setup
+    render(<Dashboard me={me} onSignedOut={vi.fn()} />);
+    const source = FakeEventSource.last!;
+    act(() => source.push('snapshot', { agents: [{ ...agent, status: 'available', secondsSinceSeen: 400 }] }));
+    const row = screen.getByTestId('agent-row');
+    const live = row.textContent;
+
+    // Action
+    const at = '2026-11-23T11:58:30.000Z';
+    act(() =>
+      source.push('status', { agentId: 'a1', from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout', at }),
+    );
+
+    // Assertions: never the snapshot's stale figure for a live agent
+    expect(live).toContain('online now');
+    expect(live).not.toContain('400');
+    const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(new Date(at));
+    expect(row.textContent).toContain(`offline since ${time}`);
   });
 
   it('tells a signed-in agent, in a live region, when its beats do not reach the server', async () => {

@@ -108,7 +108,10 @@ describe('useAgentStream', () => {
 
     // Assertions
     expect(afterBeat).toMatchObject({ status: 'dnd', chosenStatus: 'dnd', secondsSinceSeen: 0 });
+    expect(afterBeat.offlineSince).toBeNull();
     expect(result.current.agents![0]).toMatchObject({ status: 'offline', chosenStatus: 'dnd', secondsSinceSeen: 0 });
+    // When it went offline, as the transition dates it.
+    expect(result.current.agents![0]!.offlineSince).toBe('2026-11-23T11:58:30.000Z');
     // The timeout is dated at last beat + threshold, in the past: kept as the server dated it.
     expect(result.current.changes.get('a1')).toEqual([back, timeout]);
   });

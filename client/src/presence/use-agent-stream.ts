@@ -1,7 +1,10 @@
 // useAgentStream: the team as the server pushes it over SSE (GET {basePath}/stream): a `snapshot` of every agent on
-// connect and periodically, and a `status` event on every transition. No polling. Each agent carries the local time
-// its figures arrived, so "last seen" can tick on from the server's secondsSinceSeen without trusting this clock.
-// Every field comes from the server: the effective status, and with each transition the chosen status it left.
+// connect, then a `status` event on every transition, including a timeout the moment the database sees it. No
+// polling, and no snapshot again while the stream stays open: an agent reading live has beaten within its tenant's
+// offline_after_s (the database says so by not sending a timeout), so its snapshot's lastSeen is not refreshed and
+// should not be shown as its last beat; an agent that goes offline carries the moment it did (`offlineSince`).
+// Each agent carries the local time its figures arrived, so an offline agent's "last seen" can tick on from the
+// server's secondsSinceSeen without trusting this clock. Every field comes from the server.
 import { useEffect, useRef, useState } from 'react';
 import type { Agent, StatusChange } from '../../../server/http/contract.ts';
 import { resolvePaths, type PresenceClientOptions } from './api.ts';
@@ -9,6 +12,11 @@ import { resolvePaths, type PresenceClientOptions } from './api.ts';
 export interface LiveAgent extends Agent {
   /** Date.now() when secondsSinceSeen was current. */
   receivedAt: number;
+  /**
+   * When the agent went offline, as the transition that said so dated it (database clock, ISO 8601); null while it
+   * reads live, or when it was offline already in the snapshot (its lastSeen then is its last beat).
+   */
+  offlineSince: string | null;
 }
 
 export interface AgentStream {
@@ -67,7 +75,7 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
       const { agents: fresh } = JSON.parse(event.data) as { agents: Agent[] };
       const receivedAt = Date.now();
       onOpen();
-      setAgents(fresh.map((agent) => ({ ...agent, receivedAt })));
+      setAgents(fresh.map((agent) => ({ ...agent, receivedAt, offlineSince: null })));
     };
     const onStatus = (event: MessageEvent<string>) => {
       const change = JSON.parse(event.data) as StatusChange;
@@ -76,7 +84,12 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
         (current) =>
           current?.map((agent) => {
             if (agent.id !== change.agentId) return agent;
-            const next = { ...agent, status: change.to, chosenStatus: change.chosenStatus };
+            const next = {
+              ...agent,
+              status: change.to,
+              chosenStatus: change.chosenStatus,
+              offlineSince: change.to === 'offline' ? change.at : null,
+            };
             return beatReasons.has(change.reason)
               ? { ...next, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
               : next;

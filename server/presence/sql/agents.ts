@@ -1,5 +1,6 @@
-// The agents of one tenant, from the presence.agent_presence view (status derived at read time), with the tenant's
-// heartbeat interval (how often a stream's snapshot is worth refreshing).
+// The agents of one tenant, from the presence.agent_presence view (status derived at read time), with what a live
+// stream needs to follow them without reading them again: the database's now() of the read and the tenant's next
+// liveness deadline (when one of its live agents reads offline unless it beats again).
 import type { Agent, AgentStatus } from '../../http/contract.ts';
 import type { Database } from '../../database/handle.ts';
 
@@ -17,12 +18,26 @@ export interface AgentPresenceRow {
   max_chats: number;
 }
 
-export async function agentsOfTenant(
-  db: Database,
-  tenantId: string,
-): Promise<{ agents: Agent[]; heartbeatIntervalS: number | null }> {
-  const { rows } = await db.query<Partial<AgentPresenceRow> & { heartbeat_interval_s: number }>(
-    `select s.heartbeat_interval_s, p.agent_id, p.name, p.email, p.status, p.chosen_status, p.last_seen,
+export interface TenantAgents {
+  agents: Agent[];
+  /** The database's now() when the agents were read; null for an unknown tenant. */
+  checkedAt: Date | null;
+  /** The same to the microsecond (ISO 8601, UTC): the `after` of the tenant's first presence.timeouts_due. */
+  after: string | null;
+  /** The earliest offline_at among the agents reading live, by the database clock; null when none is. */
+  nextCheckAt: Date | null;
+  /** The tenant's offline_after_s: an agent that comes online at t reads offline at t + this unless it beats. */
+  offlineAfterS: number | null;
+}
+
+export async function agentsOfTenant(db: Database, tenantId: string): Promise<TenantAgents> {
+  const { rows } = await db.query<
+    Partial<AgentPresenceRow> & { checked_at: Date; after: string; next_check_at: Date | null; offline_after_s: number }
+  >(
+    `select now() as checked_at, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as after,
+            s.offline_after_s,
+            min(p.offline_at) filter (where p.status <> 'offline') over () as next_check_at,
+            p.agent_id, p.name, p.email, p.status, p.chosen_status, p.last_seen,
             p.seconds_since_seen, p.active_chats, p.max_chats
        from presence.settings s
        left join presence.agent_presence p on p.tenant_id = s.tenant_id
@@ -30,9 +45,13 @@ export async function agentsOfTenant(
       order by p.name, p.email, p.agent_id`,
     [tenantId],
   );
+  const first = rows[0];
   return {
     agents: rows.filter((r) => r.agent_id !== null && r.agent_id !== undefined).map((r) => toAgent(r as AgentPresenceRow)),
-    heartbeatIntervalS: rows[0]?.heartbeat_interval_s ?? null,
+    checkedAt: first?.checked_at ?? null,
+    after: first?.after ?? null,
+    nextCheckAt: first?.next_check_at ?? null,
+    offlineAfterS: first?.offline_after_s ?? null,
   };
 }
 
