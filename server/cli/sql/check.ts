@@ -133,7 +133,9 @@ export async function platformColumns(db: Database): Promise<PlatformColumn[]> {
 
 /**
  * What of presence's is on the platform's tables: the columns, constraints and indexes its first migrations put on
- * public.human_agents, and any trigger on the platform's tables that runs a function of presence's schemas.
+ * public.human_agents, and any trigger on the platform's tables that runs a function of presence's schemas. The
+ * checks of active_chats and max_chats are not among them: PostgreSQL gives a platform's own check on those columns
+ * the same names, and presence writes the columns' values.
  */
 export async function footprintOnPlatform(db: Database): Promise<string[]> {
   const { rows } = await db.query<{ what: string }>(
@@ -143,8 +145,7 @@ export async function footprintOnPlatform(db: Database): Promise<string[]> {
      union all
      select format('constraint %s', c.conname) from pg_constraint c
       where c.conrelid = to_regclass('public.human_agents')
-        and c.conname in ('human_agents_tenant_id_id_key', 'human_agents_chosen_status_check',
-                          'human_agents_active_chats_check', 'human_agents_max_chats_check')
+        and c.conname in ('human_agents_tenant_id_id_key', 'human_agents_chosen_status_check')
      union all
      select format('index %s', i.relname) from pg_index x join pg_class i on i.oid = x.indexrelid
       where x.indrelid = to_regclass('public.human_agents')
