@@ -284,8 +284,10 @@ async function catalog(db: pg.Pool): Promise<Catalog> {
      union all
      select format('type %s', t.oid::regtype) from pg_type t where t.typnamespace in (select oid from s)
      union all
-     select format('role %s', rolname) from pg_roles where rolname like 'presence%'
+     select format('role %s %s %s', rolname, rolcanlogin, rolinherit) from pg_roles where rolname = any ($1::text[])
      order by 1`,
+    // Presence's roles only: other test files make and drop roles of their own in the same cluster meanwhile.
+    [PRESENCE_ROLES],
   );
   return { platform: platform.rows.map((r) => r.x), presence: presence.rows.map((r) => r.x) };
 }
