@@ -4,7 +4,7 @@
 // own added: push must plan nothing of presence's (no dropped constraint, index or column, no retyped `last_seen`),
 // add the new column, exit 0 without an error; presence keeps working (a beat, the sweep, the history, the release of
 // chats), and the platform's Drizzle reads `last_seen` as the instant presence wrote on a connection whose TimeZone is
-// not UTC. Shapes, as tests/db/adopt.test.ts has them:
+// not UTC; `presence check` passes. Shapes, as tests/db/adopt.test.ts has them:
 //   seed     varchar keys holding uuids, `last_seen timestamp` (without time zone); it also manages a role of its own
 //            (entities.roles), so push must leave presence's roles alone;
 //   uuid     uuid keys, status under the platform's check constraint, `last_seen timestamptz`;
@@ -422,6 +422,22 @@ describe.each(SHAPES)('a Drizzle platform with $name keys, adopted, runs its own
       await app.query('reset role');
       app.release();
     }
+  });
+
+  it("`presence check`, as the platform's CI runs it, finds all that presence needs in place after the pushes", async () => {
+    // Action: the worker sweeps a scratch database (pg_cron sweeps only the cluster's own database).
+    const res = await run(process.execPath, [join(projectRoot, 'server', 'cli', 'bin.js'), 'check', '--worker-sweeps', '--json'], {
+      env: { ...process.env, DATABASE_URL: url },
+      cwd: projectRoot,
+    }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+    );
+
+    // Assertions
+    const { checks } = JSON.parse(res.stdout) as { checks: Array<{ name: string; ok: boolean; missing: string[] }> };
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(res.code).toBe(0);
   });
 
   if (shape.lastSeen) {
