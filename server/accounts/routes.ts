@@ -25,7 +25,9 @@ export function toMe(u: SignedInUser): Me {
       heartbeatIntervalMs: u.heartbeatIntervalS * 1000,
       offlineAfterMs: u.offlineAfterS * 1000,
       awayAfterMs: u.awayAfterS * 1000,
+      timeZone: 'UTC',
     },
+    canManage: u.role === 'client_admin' || u.role === 'supervisor',
   };
 }
 

@@ -37,7 +37,7 @@ import { defaultMaxStreams } from './descriptors.ts';
 import { toCaller, type BeatOutcome, type Caller, type Identify, type IdentifiedBeat } from './identity.ts';
 import { ChangeListener } from './listener.ts';
 import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts';
-import { agentsOfTenant } from './sql/agents.ts';
+import { agentOfTenant, agentsOfTenant } from './sql/agents.ts';
 import { endTab } from './sql/end-tab.ts';
 import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
 import { agentHistory } from './sql/history.ts';
@@ -195,7 +195,10 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   router.put(paths.status, originCheck, json, identified, async (req, res) => {
     const { tenantId, agentId } = agentOf(req);
     const { status } = parseInput(statusBody, req.body);
-    res.json({ status: await setStatus(db, tenantId, agentId, status) } satisfies StatusReply);
+    const effective = await setStatus(db, tenantId, agentId, status);
+    const agent = await agentOfTenant(db, tenantId, agentId);
+    if (!agent) throw new HttpError(404, 'not_found', `agent ${agentId} is not an agent of this tenant`);
+    res.json({ status: effective, agent } satisfies StatusReply);
   });
 
   router.get(paths.agents, identified, async (req, res) => {

@@ -29,7 +29,7 @@
 // process.
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { REASONS, type Agent, type Reason, type StatusChange } from '../http/contract.ts';
+import { MECHANISMS, type Agent, type Mechanism, type StatusChange } from '../http/contract.ts';
 import { Coalesced } from './coalesce.ts';
 import type { Database } from '../database/handle.ts';
 import { HttpError } from '../http/http-error.ts';
@@ -53,7 +53,7 @@ const SIGN_INS_PAGE = 1_000;
  * tenant's next snapshot shows their outcome.
  */
 const MAX_PENDING = 10_000;
-const KNOWN_REASONS: ReadonlySet<string> = new Set(REASONS);
+const KNOWN_REASONS: ReadonlySet<string> = new Set(MECHANISMS);
 /**
  * A liveness check asks about every tenant whose deadline falls within this many ms, not only those due: asked
  * early, a tenant whose agents beat just gets a later deadline, and checks come at most about once per this long
@@ -443,7 +443,10 @@ export class StreamHub {
       from: row.from,
       to: row.to,
       chosenStatus: row.chosen ?? row.to,
-      reason: row.reason as Reason,
+      mechanism: row.reason as Mechanism,
+      reason: null,
+      actor: null,
+      until: null,
       at: new Date(row.at).toISOString(),
     };
     this.writeTenant(row.tenant, frame('status', change));

@@ -12,7 +12,7 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ACTIVITIES, REASONS, STATUSES } from '../../server/http/contract.ts';
+import { ACTIVITIES, MECHANISMS, STATUSES } from '../../server/http/contract.ts';
 import { call, openStream, signIn, signedInUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 
 type Who = TestUser & { cookie: string };
@@ -343,8 +343,11 @@ const me = z.strictObject({
   user: z.strictObject({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['support_staff', 'client_admin', 'supervisor']) }),
   tenant: z.strictObject({ id: z.string(), name: z.string() }),
   agent: z.strictObject({ id: z.string(), status, chosenStatus: status }).nullable(),
-  settings: z.strictObject({ heartbeatIntervalMs: z.number(), offlineAfterMs: z.number(), awayAfterMs: z.number() }),
+  settings: z.strictObject({ heartbeatIntervalMs: z.number(), offlineAfterMs: z.number(), awayAfterMs: z.number(), timeZone: z.string() }),
+  canManage: z.boolean(),
 });
+const reasonRef = z.strictObject({ id: z.string(), label: z.string() });
+const actor = z.strictObject({ id: z.string(), name: z.string().nullable() });
 const agentShape = z.strictObject({
   id: z.string(),
   name: z.string(),
@@ -355,6 +358,11 @@ const agentShape = z.strictObject({
   secondsSinceSeen: z.number().nullable(),
   activeChats: z.number().int(),
   maxChats: z.number().int(),
+  reason: reasonRef.nullable(),
+  mechanism: z.enum(MECHANISMS).nullable(),
+  since: iso.nullable(),
+  until: iso.nullable(),
+  setBy: actor.nullable(),
 });
 const SUCCESS: Record<string, z.ZodType> = {
   'POST /api/auth/login': me,
@@ -363,14 +371,16 @@ const SUCCESS: Record<string, z.ZodType> = {
     z.strictObject({ status, lastSeen: iso, intervalMs: z.number().positive() }),
     z.strictObject({ status: z.null(), lastSeen: z.null(), intervalMs: z.null() }),
   ]),
-  'PUT /api/agents/me/status': z.strictObject({ status }),
+  'PUT /api/agents/me/status': z.strictObject({ status, agent: agentShape }),
   'GET /api/agents': z.strictObject({ agents: z.array(agentShape) }),
   'GET /api/agents/:id/history': z.strictObject({
     agentId: z.string(),
     from: iso,
     to: iso,
     statusAtStart: status,
-    events: z.array(z.strictObject({ from: status, to: status, reason: z.enum(REASONS), at: iso })),
+    events: z.array(
+      z.strictObject({ from: status, to: status, mechanism: z.enum(MECHANISMS), reason: reasonRef.nullable(), actor: actor.nullable(), at: iso }),
+    ),
     nextCursor: z.string().nullable(),
   }),
   'GET /healthz': z.strictObject({ status: z.literal('ok') }),

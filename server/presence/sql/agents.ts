@@ -67,5 +67,22 @@ export function toAgent(r: Omit<AgentPresenceRow, 'tenant_id'>): Agent {
     secondsSinceSeen: r.seconds_since_seen,
     activeChats: r.active_chats,
     maxChats: r.max_chats,
+    reason: null,
+    mechanism: null,
+    since: null,
+    until: null,
+    setBy: null,
   };
+}
+
+/** One agent of a tenant as GET agents shows it, or null when the tenant has no such agent. */
+export async function agentOfTenant(db: Database, tenantId: string, agentId: string): Promise<Agent | null> {
+  const { rows } = await db.query<AgentPresenceRow>(
+    `select p.agent_id, p.name, p.email, p.status, p.chosen_status, p.last_seen, p.seconds_since_seen, p.active_chats,
+            p.max_chats
+       from presence.agent_presence p
+      where p.tenant_id = $1 and p.agent_id = $2`,
+    [tenantId, agentId],
+  );
+  return rows[0] ? toAgent(rows[0]) : null;
 }
