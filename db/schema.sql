@@ -86,6 +86,84 @@ CREATE TYPE presence_private.transition AS (
 -- Name: TYPE transition; Type: COMMENT; Schema: presence_private
 COMMENT ON TYPE presence_private.transition IS 'One requested transition, handed to presence_private.apply_transitions: when it happened (now, or the moment a silent agent went offline) and why.';
 
+-- Name: tenant_reasons; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.tenant_reasons (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id presence.tenant_key NOT NULL,
+    status text NOT NULL,
+    label text NOT NULL,
+    "position" integer NOT NULL,
+    default_duration_s integer,
+    retired_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tenant_reasons_default_duration CHECK (((default_duration_s >= 60) AND (default_duration_s <= 604800))),
+    CONSTRAINT tenant_reasons_label_shape CHECK (((label = btrim(label)) AND ((length(label) >= 1) AND (length(label) <= 40)) AND (label !~ '[[:cntrl:]]'::text))),
+    CONSTRAINT tenant_reasons_position CHECK (("position" >= 0)),
+    CONSTRAINT tenant_reasons_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text])))
+);
+
+-- Name: TABLE tenant_reasons; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.tenant_reasons IS 'Reasons a tenant defined for its statuses, with their order (position within a status) and default duration. Retired reasons (retired_at set) stay for history. Written by presence.add_reason and presence.update_reason; read through presence.reasons.';
+
+-- Name: COLUMN tenant_reasons.default_duration_s; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.tenant_reasons.default_duration_s IS 'Seconds a status chosen with this reason lasts when the choice names no end; null: until changed.';
+
+-- Name: reasons; Type: VIEW; Schema: presence
+CREATE VIEW presence.reasons AS
+ SELECT r.tenant_id,
+    r.id,
+    r.status,
+    r.label,
+    r."position",
+    r.default_duration_s,
+    (r.retired_at IS NOT NULL) AS retired
+   FROM presence_private.tenant_reasons r;
+
+-- Name: VIEW reasons; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.reasons IS 'Every tenant''s reasons: status, label, position within the status (lowest first), default duration in seconds (null: none) and whether it is retired. Filter by tenant_id.';
+
+-- Name: add_reason(presence.tenant_key, text, text, integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer DEFAULT NULL::integer) RETURNS SETOF presence.reasons
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_label text;
+  v_count integer;
+  v_id uuid;
+begin
+  perform presence_private.check_status(p_status);
+  v_label := presence_private.check_reason_label(p_label);
+  perform presence_private.check_reason_duration(p_default_duration_s);
+  if not exists (select 1 from public.tenants t where t.id = p_tenant_id) then
+    raise exception 'no tenant %', coalesce(p_tenant_id::text, 'null') using errcode = 'PRTEN';
+  end if;
+
+  -- One writer of a tenant's reasons at a time, so the count and the next position hold until commit.
+  perform pg_advisory_xact_lock(hashtextextended('presence.tenant_reasons:' || p_tenant_id::text, 0));
+  select count(*) into v_count from presence_private.tenant_reasons r where r.tenant_id = p_tenant_id;
+  if v_count >= 50 then
+    raise exception 'tenant % has % reasons: at most 50 (retire and rename one instead)', p_tenant_id, v_count
+      using errcode = 'PRRLM';
+  end if;
+
+  begin
+    insert into presence_private.tenant_reasons (tenant_id, status, label, position, default_duration_s)
+    select p_tenant_id, p_status, v_label,
+           coalesce((select max(r.position) + 1 from presence_private.tenant_reasons r
+                      where r.tenant_id = p_tenant_id and r.status = p_status), 0),
+           p_default_duration_s
+    returning id into v_id;
+  exception when unique_violation then
+    raise exception 'a live % reason is already labelled "%"', p_status, v_label using errcode = 'PRRDU';
+  end;
+  return query select * from presence.reasons r where r.id = v_id;
+end
+$$;
+
+-- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) IS 'Adds a reason to a tenant''s status, last in its order, and returns it. Raises PRSTA for an unknown status, PRRIN for a blank or over-long label (40) or a default duration outside 60 s .. 7 days, PRTEN for an unknown tenant, PRRLM beyond 50 reasons per tenant, PRRDU for a label a live reason of that status has. Who may manage is the caller''s check.';
+
 -- Name: agent_history(presence.tenant_key, presence.agent_key, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_cursor text DEFAULT NULL::text) RETURNS TABLE(range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, next_cursor text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1087,6 +1165,71 @@ $$;
 -- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s liveness deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see after p_after (the checked_at of the tenant''s previous answer; null: every one) that no sweep has recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
 
+-- Name: update_reason(presence.tenant_key, uuid, text, integer, integer, boolean, boolean); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text DEFAULT NULL::text, p_position integer DEFAULT NULL::integer, p_default_duration_s integer DEFAULT NULL::integer, p_clear_default_duration boolean DEFAULT false, p_retired boolean DEFAULT NULL::boolean) RETURNS SETOF presence.reasons
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason presence_private.tenant_reasons;
+  v_label text;
+  v_count integer;
+  v_position integer;
+begin
+  if p_label is not null then
+    v_label := presence_private.check_reason_label(p_label);
+  end if;
+  perform presence_private.check_reason_duration(p_default_duration_s);
+  if p_position < 0 then
+    raise exception 'position must be 0 or more, got %', p_position using errcode = 'PRRIN';
+  end if;
+
+  perform pg_advisory_xact_lock(hashtextextended('presence.tenant_reasons:' || p_tenant_id::text, 0));
+  select * into v_reason from presence_private.tenant_reasons r
+   where r.id = p_reason_id and r.tenant_id = p_tenant_id
+     for update;
+  if not found then
+    raise exception 'no reason % in tenant %', coalesce(p_reason_id::text, 'null'), coalesce(p_tenant_id::text, 'null')
+      using errcode = 'PRRNF';
+  end if;
+
+  begin
+    update presence_private.tenant_reasons r
+       set label = coalesce(v_label, r.label),
+           default_duration_s = case when p_clear_default_duration then null
+                                     else coalesce(p_default_duration_s, r.default_duration_s) end,
+           retired_at = case when p_retired is null then r.retired_at
+                             when p_retired then coalesce(r.retired_at, now())
+                             else null end
+     where r.id = p_reason_id;
+  exception when unique_violation then
+    raise exception 'a live % reason is already labelled "%"', v_reason.status, coalesce(v_label, v_reason.label)
+      using errcode = 'PRRDU';
+  end;
+
+  if p_position is not null then
+    -- The reason moves to index p_position among its status's reasons (the last index at most); the others keep
+    -- their order around it, numbered from 0.
+    select count(*) into v_count from presence_private.tenant_reasons r
+     where r.tenant_id = p_tenant_id and r.status = v_reason.status;
+    v_position := least(p_position, v_count - 1);
+    update presence_private.tenant_reasons r
+       set position = case when r.id = p_reason_id then v_position
+                           else o.rn + (o.rn >= v_position)::integer end
+      from (select r2.id, (row_number() over (order by r2.position, r2.created_at, r2.id) - 1)::integer as rn
+              from presence_private.tenant_reasons r2
+             where r2.tenant_id = p_tenant_id and r2.status = v_reason.status and r2.id <> p_reason_id
+            union all
+            select p_reason_id, null) o
+     where r.id = o.id;
+  end if;
+  return query select * from presence.reasons r where r.id = p_reason_id;
+end
+$$;
+
+-- Name: FUNCTION update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) IS 'Renames, reorders (p_position: its index among its status''s reasons, from 0), changes the default duration of (p_clear_default_duration: none), retires or restores one reason of a tenant; a null argument keeps the value. Returns the reason. Raises PRRNF for a reason not of that tenant, PRRIN for a bad label, position or duration, PRRDU for a label a live reason of that status has. Who may manage is the caller''s check.';
+
 -- Name: bcrypt(text, integer); Type: FUNCTION; Schema: presence_accounts
 CREATE FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) RETURNS text
     LANGUAGE plpgsql
@@ -1636,6 +1779,46 @@ $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
+
+-- Name: check_reason_duration(integer); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_default_duration_s not between 60 and 604800 then
+    raise exception 'defaultDurationS must be between 60 and 604800 seconds (7 days), got %', p_default_duration_s
+      using errcode = 'PRRIN';
+  end if;
+end
+$$;
+
+-- Name: FUNCTION check_reason_duration(p_default_duration_s integer); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) IS 'Raises PRRIN unless a default duration is null or between 60 s and 7 days.';
+
+-- Name: check_reason_label(text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.check_reason_label(p_label text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_label text := btrim(p_label);
+begin
+  if v_label is null or v_label = '' then
+    raise exception 'label must not be blank' using errcode = 'PRRIN';
+  end if;
+  if length(v_label) > 40 then
+    raise exception 'label must be at most 40 characters, got %', length(v_label) using errcode = 'PRRIN';
+  end if;
+  if v_label ~ '[[:cntrl:]]' then
+    raise exception 'label must not contain control characters' using errcode = 'PRRIN';
+  end if;
+  return v_label;
+end
+$$;
+
+-- Name: FUNCTION check_reason_label(p_label text); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.check_reason_label(p_label text) IS 'A reason''s label trimmed, or PRRIN naming what is wrong (blank, over 40 characters, control characters).';
 
 -- Name: check_session_id(text); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_session_id(p_session_id text) RETURNS void
@@ -2272,6 +2455,10 @@ ALTER TABLE ONLY presence_private.sessions
 ALTER TABLE ONLY presence_private.sweep_stats
     ADD CONSTRAINT sweep_stats_pkey PRIMARY KEY (id);
 
+-- Name: tenant_reasons tenant_reasons_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.tenant_reasons
+    ADD CONSTRAINT tenant_reasons_pkey PRIMARY KEY (id);
+
 -- Name: human_agents human_agents_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
     ADD CONSTRAINT human_agents_pkey PRIMARY KEY (id);
@@ -2322,6 +2509,12 @@ CREATE INDEX chats_queued_idx ON presence_private.chats USING btree (tenant_id, 
 -- Name: ended_sign_ins_ended_at_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX ended_sign_ins_ended_at_idx ON presence_private.ended_sign_ins USING btree (ended_at);
 
+-- Name: tenant_reasons_live_label_key; Type: INDEX; Schema: presence_private
+CREATE UNIQUE INDEX tenant_reasons_live_label_key ON presence_private.tenant_reasons USING btree (tenant_id, status, lower(label)) WHERE (retired_at IS NULL);
+
+-- Name: tenant_reasons_tenant_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX tenant_reasons_tenant_idx ON presence_private.tenant_reasons USING btree (tenant_id, status, "position");
+
 -- Name: human_agents_tenant_email_key; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX human_agents_tenant_email_key ON public.human_agents USING btree (tenant_id, lower(email));
 
@@ -2356,6 +2549,10 @@ ALTER TABLE ONLY presence_private.chats
 ALTER TABLE ONLY presence_private.sessions
     ADD CONSTRAINT sessions_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES presence_private.agent_state(tenant_id, agent_id) ON DELETE CASCADE;
 
+-- Name: tenant_reasons tenant_reasons_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.tenant_reasons
+    ADD CONSTRAINT tenant_reasons_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
 -- Name: human_agents human_agents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
     ADD CONSTRAINT human_agents_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -2366,6 +2563,14 @@ GRANT USAGE ON SCHEMA presence TO presence_analyst;
 
 -- Name: SCHEMA presence_accounts; Type: ACL; Schema: -
 GRANT USAGE ON SCHEMA presence_accounts TO presence_app;
+
+-- Name: TABLE reasons; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.reasons TO presence_app;
+GRANT SELECT ON TABLE presence.reasons TO presence_analyst;
+
+-- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) TO presence_app;
 
 -- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) FROM PUBLIC;
@@ -2459,6 +2664,10 @@ GRANT ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, 
 -- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) TO presence_app;
+
+-- Name: FUNCTION update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) TO presence_app;
 
 -- Name: FUNCTION bcrypt(p_secret text, p_cost integer); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) FROM PUBLIC;
@@ -2613,6 +2822,12 @@ REVOKE ALL ON FUNCTION presence_crypto.pgp_sym_encrypt_bytea(bytea, text, text) 
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) FROM PUBLIC;
+
+-- Name: FUNCTION check_reason_duration(p_default_duration_s integer); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) FROM PUBLIC;
+
+-- Name: FUNCTION check_reason_label(p_label text); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.check_reason_label(p_label text) FROM PUBLIC;
 
 -- Name: FUNCTION check_session_id(p_session_id text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.check_session_id(p_session_id text) FROM PUBLIC;

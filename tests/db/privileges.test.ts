@@ -25,6 +25,7 @@ const password = randomBytes(18).toString('base64url');
 const PUBLIC_DEFAULTS = ['connect on database', 'temporary on database', 'usage on schema public'];
 
 const APP_FUNCTIONS = [
+  'presence.add_reason(presence.tenant_key,text,text,integer)',
   'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone,integer,text)',
   'presence.assign_chat(presence.tenant_key)',
   'presence.close_chat(presence.tenant_key,uuid)',
@@ -43,6 +44,7 @@ const APP_FUNCTIONS = [
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
   'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])',
+  'presence.update_reason(presence.tenant_key,uuid,text,integer,integer,boolean,boolean)',
   'presence_accounts.heartbeats(bytea[],text[],text[])',
   'presence_accounts.logout(bytea)',
   'presence_accounts.session_users(bytea[])',
@@ -56,7 +58,7 @@ const ANALYST_FUNCTIONS = [
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
 ];
-const VIEWS = ['view presence.agent_presence', 'view presence.settings', 'view presence.time_in_status'];
+const VIEWS = ['view presence.agent_presence', 'view presence.reasons', 'view presence.settings', 'view presence.time_in_status'];
 
 const EXPECTED: Record<string, string[]> = {
   presence_app: [
