@@ -338,6 +338,7 @@ CREATE TABLE presence.tenant_settings (
     offline_after_s integer DEFAULT 90 NOT NULL,
     away_after_s integer DEFAULT 300 NOT NULL,
     release_chats_after_s integer DEFAULT 60 NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
     CONSTRAINT tenant_settings_away_after_s_check CHECK (((away_after_s >= 1) AND (away_after_s <= 86400))),
     CONSTRAINT tenant_settings_heartbeat_interval_s_check CHECK (((heartbeat_interval_s >= 1) AND (heartbeat_interval_s <= 3600))),
     CONSTRAINT tenant_settings_offline_after_s_check CHECK ((offline_after_s <= 86400)),
@@ -360,8 +361,11 @@ COMMENT ON COLUMN presence.tenant_settings.away_after_s IS 'The browser reports 
 -- Name: COLUMN tenant_settings.release_chats_after_s; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.tenant_settings.release_chats_after_s IS 'Grace before the chats of an agent who went offline return to the queue.';
 
--- Name: configure_tenant(presence.tenant_key, integer, integer, integer, integer); Type: FUNCTION; Schema: presence
-CREATE FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer DEFAULT NULL::integer, p_offline_after_s integer DEFAULT NULL::integer, p_away_after_s integer DEFAULT NULL::integer, p_release_chats_after_s integer DEFAULT NULL::integer) RETURNS presence.tenant_settings
+-- Name: COLUMN tenant_settings.time_zone; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.tenant_settings.time_zone IS 'The tenant''s time zone (an IANA name, e.g. Europe/Paris): its days begin at midnight there.';
+
+-- Name: configure_tenant(presence.tenant_key, integer, integer, integer, integer, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer DEFAULT NULL::integer, p_offline_after_s integer DEFAULT NULL::integer, p_away_after_s integer DEFAULT NULL::integer, p_release_chats_after_s integer DEFAULT NULL::integer, p_time_zone text DEFAULT NULL::text) RETURNS presence.tenant_settings
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -377,6 +381,7 @@ begin
   v_current.offline_after_s := coalesce(p_offline_after_s, v_current.offline_after_s);
   v_current.away_after_s := coalesce(p_away_after_s, v_current.away_after_s);
   v_current.release_chats_after_s := coalesce(p_release_chats_after_s, v_current.release_chats_after_s);
+  v_current.time_zone := coalesce(p_time_zone, v_current.time_zone);
 
   if v_current.heartbeat_interval_s not between 1 and 3600 then
     raise exception 'heartbeat_interval_s must be between 1 and 3600 seconds, got %', v_current.heartbeat_interval_s
@@ -395,23 +400,30 @@ begin
     raise exception 'release_chats_after_s must be between 0 and 86400 seconds, got %', v_current.release_chats_after_s
       using errcode = 'PRSET';
   end if;
+  -- Names only, as pg_timezone_names lists them: an abbreviation or a POSIX offset ('+02') would be accepted by
+  -- AT TIME ZONE with other meanings.
+  if not exists (select 1 from pg_catalog.pg_timezone_names z where z.name = v_current.time_zone) then
+    raise exception 'time_zone must be an IANA time zone name such as Europe/Paris, got %', v_current.time_zone
+      using errcode = 'PRSET';
+  end if;
 
   insert into presence.tenant_settings as t
-    (tenant_id, heartbeat_interval_s, offline_after_s, away_after_s, release_chats_after_s)
+    (tenant_id, heartbeat_interval_s, offline_after_s, away_after_s, release_chats_after_s, time_zone)
   values (p_tenant_id, v_current.heartbeat_interval_s, v_current.offline_after_s, v_current.away_after_s,
-          v_current.release_chats_after_s)
+          v_current.release_chats_after_s, v_current.time_zone)
   on conflict (tenant_id) do update
      set heartbeat_interval_s = excluded.heartbeat_interval_s,
          offline_after_s = excluded.offline_after_s,
          away_after_s = excluded.away_after_s,
-         release_chats_after_s = excluded.release_chats_after_s
+         release_chats_after_s = excluded.release_chats_after_s,
+         time_zone = excluded.time_zone
   returning t.* into v_result;
   return v_result;
 end
 $$;
 
--- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer) IS 'Sets a tenant''s presence timing; a null argument keeps the current value. Raises PRTEN for an unknown tenant and PRSET, naming the value, for timing that breaks the rules (offline_after_s >= 2 * heartbeat_interval_s, ...). Owner only.';
+-- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) IS 'Sets a tenant''s presence timing and time zone; a null argument keeps the current value. Raises PRTEN for an unknown tenant and PRSET, naming the value, for timing that breaks the rules (offline_after_s >= 2 * heartbeat_interval_s, ...) or a time zone that is not an IANA name. Owner only.';
 
 -- Name: effective_status(text, timestamp with time zone, integer); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) RETURNS text
@@ -1038,6 +1050,40 @@ $$;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout), each at the moment it went offline, every agent not offline whose newest beat is older than its tenant''s offline_after_s at p_now, and returns to the queue the chats of agents offline longer than release_chats_after_s. Set-based, idempotent, safe beside concurrent beats; returns how many agents it took offline. Owner only: p_now moves the clock for tests and DBAs.';
+
+-- Name: tenant_summaries(presence.tenant_key[]); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) RETURNS TABLE(tenant_id text, at timestamp with time zone, statuses json, reasons json, free_capacity bigint, queued_chats bigint, oldest_queued_wait_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select t.id::text,
+         now(),
+         json_build_object(
+           'available', coalesce(a.available, 0),
+           'away', coalesce(a.away, 0),
+           'dnd', coalesce(a.dnd, 0),
+           'offline', coalesce(a.offline, 0)),
+         '[]'::json,
+         coalesce(a.free_capacity, 0),
+         coalesce(q.queued, 0),
+         q.oldest_wait_s
+    from unnest(p_tenant_ids) as t(id)
+    left join lateral (
+      select count(*) filter (where p.status = 'available') as available,
+             count(*) filter (where p.status = 'away') as away,
+             count(*) filter (where p.status = 'dnd') as dnd,
+             count(*) filter (where p.status = 'offline') as offline,
+             sum(greatest(p.max_chats - p.active_chats, 0)) filter (where p.status = 'available') as free_capacity
+        from presence.agent_presence p
+       where p.tenant_id = t.id) a on true
+    left join lateral (
+      select count(*) as queued, floor(extract(epoch from now() - min(c.created_at)))::integer as oldest_wait_s
+        from presence_private.chats c
+       where c.tenant_id = t.id and c.status = 'queued') q on true
+$$;
+
+-- Name: FUNCTION tenant_summaries(p_tenant_ids presence.tenant_key[]); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) IS 'One row per tenant given: agents per effective status (json: available, away, dnd, offline), agents per tenant reason of their chosen status (json array of {id, label, status, count}), free capacity (the sum of max_chats - active_chats among available agents), queued chats and the oldest queued chat''s wait in seconds (null when none waits), as of now.';
 
 -- Name: time_in_status_for(presence.tenant_key, presence.agent_key, date, date); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) RETURNS TABLE(day date, status text, seconds numeric)
@@ -1995,6 +2041,32 @@ $$;
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
 
+-- Name: record_chat_holds(); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.record_chat_holds() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  -- The chat row is locked by the statement that fired this; its hold rows follow it (after the agent and its tabs
+  -- in the lock order, as the chat itself).
+  if tg_op = 'UPDATE' and old.status = 'assigned'
+     and (new.status <> 'assigned' or new.agent_id is distinct from old.agent_id) then
+    update presence_private.chat_holds h set held_until = greatest(now(), h.held_from)
+     where h.chat_id = old.id and h.held_until is null;
+  end if;
+  if new.status = 'assigned' and new.agent_id is not null
+     and (tg_op = 'INSERT' or old.status <> 'assigned' or new.agent_id is distinct from old.agent_id) then
+    insert into presence_private.chat_holds (chat_id, tenant_id, agent_id, held_from)
+    values (new.id, new.tenant_id, new.agent_id, coalesce(new.assigned_at, now()))
+    on conflict do nothing;
+  end if;
+  return null;
+end
+$$;
+
+-- Name: FUNCTION record_chat_holds(); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.record_chat_holds() IS 'Trigger of presence_private.chats: opens a hold when a chat is assigned to an agent and closes it when the chat leaves that agent (closed, released, reassigned).';
+
 -- Name: release_held_chats(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) RETURNS integer
     LANGUAGE plpgsql
@@ -2071,12 +2143,13 @@ CREATE VIEW presence.settings AS
     COALESCE(s.heartbeat_interval_s, 30) AS heartbeat_interval_s,
     COALESCE(s.offline_after_s, 90) AS offline_after_s,
     COALESCE(s.away_after_s, 300) AS away_after_s,
-    COALESCE(s.release_chats_after_s, 60) AS release_chats_after_s
+    COALESCE(s.release_chats_after_s, 60) AS release_chats_after_s,
+    COALESCE(s.time_zone, 'UTC'::text) AS time_zone
    FROM (public.tenants t
      LEFT JOIN presence.tenant_settings s ON (((s.tenant_id)::uuid = t.id)));
 
 -- Name: VIEW settings; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.settings IS 'Effective presence settings of every tenant: its tenant_settings row, or the defaults (30 s beat, offline after 90 s, away after 300 s idle, chats released 60 s after going offline).';
+COMMENT ON VIEW presence.settings IS 'Effective presence settings of every tenant: its tenant_settings row, or the defaults (30 s beat, offline after 90 s, away after 300 s idle, chats released 60 s after going offline, days in UTC).';
 
 -- Name: agent_state; Type: TABLE; Schema: presence_private
 CREATE TABLE presence_private.agent_state (
@@ -2184,6 +2257,9 @@ CREATE TABLE presence.status_events (
     reason text NOT NULL,
     at timestamp with time zone NOT NULL,
     chosen_status text,
+    reason_id uuid,
+    actor_id text,
+    actor_name text,
     CONSTRAINT status_events_reason_check CHECK ((reason = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
 );
 
@@ -2193,15 +2269,27 @@ COMMENT ON TABLE presence.status_events IS 'Append-only log: one row per status 
 -- Name: COLUMN status_events.chosen_status; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.status_events.chosen_status IS 'The agent''s chosen status when the transition happened (null for events recorded before it was kept).';
 
--- Name: status_events_id_seq; Type: SEQUENCE; Schema: presence
-ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
-    SEQUENCE NAME presence.status_events_id_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1
+-- Name: COLUMN status_events.reason_id; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.reason_id IS 'The tenant reason (presence.reasons) of the chosen status after the transition, when one was named.';
+
+-- Name: COLUMN status_events.actor_id; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.actor_id IS 'Who caused the transition, as the platform knows them (its user id): the agent, a supervisor; null when no person did.';
+
+-- Name: COLUMN status_events.actor_name; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.actor_name IS 'The name the platform gave for actor_id when it was recorded.';
+
+-- Name: chat_holds; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.chat_holds (
+    chat_id uuid NOT NULL,
+    tenant_id presence.tenant_key NOT NULL,
+    agent_id presence.agent_key NOT NULL,
+    held_from timestamp with time zone NOT NULL,
+    held_until timestamp with time zone,
+    CONSTRAINT chat_holds_ordered CHECK ((held_until >= held_from))
 );
+
+-- Name: TABLE chat_holds; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.chat_holds IS 'Every hold of a chat by an agent: from its assignment (held_from) to its close or release (held_until, null while held). Written by the trigger chats_record_holds; read by presence.daily_occupancy.';
 
 -- Name: status_log; Type: VIEW; Schema: presence_private
 CREATE VIEW presence_private.status_log AS
@@ -2227,6 +2315,118 @@ UNION ALL
 
 -- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
 COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus the pending timeout of each agent that went silent and is not recorded offline yet (id null), at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
+
+-- Name: daily_occupancy; Type: VIEW; Schema: presence
+CREATE VIEW presence.daily_occupancy AS
+ WITH spans AS (
+         SELECT l.tenant_id,
+            l.agent_id,
+            l.to_status AS status,
+            l.at AS started,
+            COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
+           FROM presence_private.status_log l
+        ), available AS (
+         SELECT s.tenant_id,
+            s.agent_id,
+            (d.day)::date AS day,
+            GREATEST(s.started, (d.day AT TIME ZONE st.time_zone)) AS piece_from,
+            LEAST(s.ended, ((d.day + '1 day'::interval) AT TIME ZONE st.time_zone)) AS piece_to
+           FROM ((spans s
+             JOIN presence.settings st ON ((st.tenant_id = (s.tenant_id)::uuid)))
+             CROSS JOIN LATERAL generate_series(date_trunc('day'::text, (s.started AT TIME ZONE st.time_zone)), date_trunc('day'::text, (s.ended AT TIME ZONE st.time_zone)), '1 day'::interval) d(day))
+          WHERE ((s.status = 'available'::text) AND (s.ended > s.started))
+        ), steps AS (
+         SELECT h.tenant_id,
+            h.agent_id,
+            h.held_from AS t,
+            1 AS delta
+           FROM presence_private.chat_holds h
+        UNION ALL
+         SELECT h.tenant_id,
+            h.agent_id,
+            h.held_until,
+            '-1'::integer
+           FROM presence_private.chat_holds h
+          WHERE (h.held_until IS NOT NULL)
+        UNION ALL
+         SELECT (a_1.tenant_id)::presence.tenant_key AS tenant_id,
+            (a_1.agent_id)::presence.agent_key AS agent_id,
+            '-infinity'::timestamp with time zone AS timestamptz,
+            0
+           FROM presence.agent_presence a_1
+        ), held AS (
+         SELECT t.tenant_id,
+            t.agent_id,
+            t.t AS held_from,
+            COALESCE(lead(t.t) OVER w, 'infinity'::timestamp with time zone) AS held_to,
+            sum(t.delta) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS chats
+           FROM ( SELECT s.tenant_id,
+                    s.agent_id,
+                    s.t,
+                    sum(s.delta) AS delta
+                   FROM steps s
+                  GROUP BY s.tenant_id, s.agent_id, s.t) t
+          WINDOW w AS (PARTITION BY t.tenant_id, t.agent_id ORDER BY t.t)
+        )
+ SELECT a.tenant_id,
+    a.agent_id,
+    a.day,
+    sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))) AS available_seconds,
+    COALESCE(sum(o.full_seconds), (0)::numeric) AS available_full_seconds,
+        CASE
+            WHEN (sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))) > (0)::numeric) THEN (COALESCE(sum(o.chat_seconds), (0)::numeric) / sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))))
+            ELSE NULL::numeric
+        END AS average_chats_available
+   FROM ((available a
+     JOIN presence.agent_presence p ON (((p.tenant_id = (a.tenant_id)::uuid) AND (p.agent_id = (a.agent_id)::uuid))))
+     LEFT JOIN LATERAL ( SELECT sum((EXTRACT(epoch FROM (LEAST(a.piece_to, h.held_to) - GREATEST(a.piece_from, h.held_from))) * h.chats)) AS chat_seconds,
+            sum(EXTRACT(epoch FROM (LEAST(a.piece_to, h.held_to) - GREATEST(a.piece_from, h.held_from)))) FILTER (WHERE (h.chats >= (p.max_chats)::numeric)) AS full_seconds
+           FROM held h
+          WHERE (((h.tenant_id)::uuid = (a.tenant_id)::uuid) AND ((h.agent_id)::uuid = (a.agent_id)::uuid) AND (h.held_from < a.piece_to) AND (h.held_to > a.piece_from))) o ON (true))
+  WHERE (a.piece_to > a.piece_from)
+  GROUP BY a.tenant_id, a.agent_id, a.day;
+
+-- Name: VIEW daily_occupancy; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.daily_occupancy IS 'Per agent and day of the tenant''s time zone: seconds available, seconds available with no free capacity (holding max_chats chats or more; max_chats as it is now), and the average number of chats held while available (null when never available). From the status log and presence_private.chat_holds (kept since migration 1795500000630); the current status counts up to now. Filter by tenant_id (and agent_id, day).';
+
+-- Name: daily_status_seconds; Type: VIEW; Schema: presence
+CREATE VIEW presence.daily_status_seconds AS
+ WITH spans AS (
+         SELECT l.tenant_id,
+            l.agent_id,
+            l.to_status AS status,
+            e.reason_id,
+            l.at AS started,
+            COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
+           FROM (presence_private.status_log l
+             LEFT JOIN presence.status_events e ON ((e.id = l.id)))
+        )
+ SELECT s.tenant_id,
+    s.agent_id,
+    (d.day)::date AS day,
+    s.status,
+    s.reason_id,
+    r.label AS reason_label,
+    sum(EXTRACT(epoch FROM (LEAST(s.ended, ((d.day + '1 day'::interval) AT TIME ZONE st.time_zone)) - GREATEST(s.started, (d.day AT TIME ZONE st.time_zone))))) AS seconds
+   FROM (((spans s
+     JOIN presence.settings st ON ((st.tenant_id = (s.tenant_id)::uuid)))
+     LEFT JOIN presence_private.tenant_reasons r ON ((r.id = s.reason_id)))
+     CROSS JOIN LATERAL generate_series(date_trunc('day'::text, (s.started AT TIME ZONE st.time_zone)), date_trunc('day'::text, (s.ended AT TIME ZONE st.time_zone)), '1 day'::interval) d(day))
+  WHERE (s.ended > s.started)
+  GROUP BY s.tenant_id, s.agent_id, d.day, s.status, s.reason_id, r.label;
+
+-- Name: VIEW daily_status_seconds; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.daily_status_seconds IS 'Seconds (numeric) each agent spent in each status and tenant reason (reason_id, reason_label; null: none named) per day of the tenant''s time zone, from presence.status_events and the timeouts readers already see; the current status counts up to now. Filter by tenant_id (and agent_id, day).';
+
+-- Name: status_events_id_seq; Type: SEQUENCE; Schema: presence
+ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME presence.status_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 -- Name: time_in_status; Type: VIEW; Schema: presence
 CREATE VIEW presence.time_in_status AS
@@ -2431,6 +2631,10 @@ ALTER TABLE ONLY presence_private.agent_state
 ALTER TABLE ONLY presence_private.agent_state
     ADD CONSTRAINT agent_state_tenant_id_agent_id_key UNIQUE (tenant_id, agent_id);
 
+-- Name: chat_holds chat_holds_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.chat_holds
+    ADD CONSTRAINT chat_holds_pkey PRIMARY KEY (chat_id, held_from);
+
 -- Name: chats chats_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
     ADD CONSTRAINT chats_pkey PRIMARY KEY (id);
@@ -2500,6 +2704,9 @@ CREATE INDEX agent_state_offline_holding_idx ON presence_private.agent_state USI
 -- Name: agent_state_online_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX agent_state_online_idx ON presence_private.agent_state USING btree (tenant_id) WHERE (status <> 'offline'::text);
 
+-- Name: chat_holds_tenant_agent_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX chat_holds_tenant_agent_idx ON presence_private.chat_holds USING btree (tenant_id, agent_id, held_from);
+
 -- Name: chats_assigned_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX chats_assigned_idx ON presence_private.chats USING btree (agent_id) WHERE (status = 'assigned'::text);
 
@@ -2520,6 +2727,9 @@ CREATE UNIQUE INDEX human_agents_tenant_email_key ON public.human_agents USING b
 
 -- Name: status_events status_events_append_only; Type: TRIGGER; Schema: presence
 CREATE TRIGGER status_events_append_only BEFORE UPDATE OR TRUNCATE ON presence.status_events FOR EACH STATEMENT EXECUTE FUNCTION presence_private.forbid_change();
+
+-- Name: chats chats_record_holds; Type: TRIGGER; Schema: presence_private
+CREATE TRIGGER chats_record_holds AFTER INSERT OR UPDATE OF status, agent_id ON presence_private.chats FOR EACH ROW EXECUTE FUNCTION presence_private.record_chat_holds();
 
 -- Name: tenant_settings tenant_settings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence
 ALTER TABLE ONLY presence.tenant_settings
@@ -2587,8 +2797,8 @@ GRANT ALL ON FUNCTION presence.close_chat(p_tenant_id presence.tenant_key, p_cha
 -- Name: TABLE tenant_settings; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.tenant_settings TO presence_analyst;
 
--- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer); Type: ACL; Schema: presence
-REVOKE ALL ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer) FROM PUBLIC;
+-- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) FROM PUBLIC;
 
 -- Name: FUNCTION effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) FROM PUBLIC;
@@ -2650,6 +2860,10 @@ GRANT ALL ON FUNCTION presence.sweep_scheduler() TO presence_analyst;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION tenant_summaries(p_tenant_ids presence.tenant_key[]); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) TO presence_app;
 
 -- Name: FUNCTION time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) FROM PUBLIC;
@@ -2853,6 +3067,9 @@ REVOKE ALL ON FUNCTION presence_private.history_cursor(p_at timestamp with time 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) FROM PUBLIC;
 
+-- Name: FUNCTION record_chat_holds(); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.record_chat_holds() FROM PUBLIC;
+
 -- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) FROM PUBLIC;
 
@@ -2878,6 +3095,12 @@ GRANT SELECT ON TABLE presence.agent_presence TO presence_analyst;
 
 -- Name: TABLE status_events; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.status_events TO presence_analyst;
+
+-- Name: TABLE daily_occupancy; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.daily_occupancy TO presence_analyst;
+
+-- Name: TABLE daily_status_seconds; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.daily_status_seconds TO presence_analyst;
 
 -- Name: TABLE time_in_status; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.time_in_status TO presence_app;

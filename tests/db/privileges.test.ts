@@ -25,8 +25,8 @@ const password = randomBytes(18).toString('base64url');
 const PUBLIC_DEFAULTS = ['connect on database', 'temporary on database', 'usage on schema public'];
 
 const APP_FUNCTIONS = [
-  'presence.add_reason(presence.tenant_key,text,text,integer)',
   'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone,integer,text)',
+  'presence.add_reason(presence.tenant_key,text,text,integer)',
   'presence.assign_chat(presence.tenant_key)',
   'presence.close_chat(presence.tenant_key,uuid)',
   'presence.effective_status(text,timestamp with time zone,integer)',
@@ -41,6 +41,7 @@ const APP_FUNCTIONS = [
   'presence.status_changes_after(bigint,presence.tenant_key[],bigint[],bigint[],integer)',
   'presence.sweep_runs()',
   'presence.sweep_scheduler()',
+  'presence.tenant_summaries(presence.tenant_key[])',
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
   'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])',
@@ -73,6 +74,8 @@ const EXPECTED: Record<string, string[]> = {
     'usage on schema presence',
     ...ANALYST_FUNCTIONS.map((f) => `execute on function ${f}`),
     ...[
+      'view presence.daily_occupancy',
+      'view presence.daily_status_seconds',
       'table presence.status_events',
       'table presence.tenant_settings',
       'table public.human_agents',
