@@ -164,6 +164,72 @@ $$;
 -- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) IS 'Adds a reason to a tenant''s status, last in its order, and returns it. Raises PRSTA for an unknown status, PRRIN for a blank or over-long label (40) or a default duration outside 60 s .. 7 days, PRTEN for an unknown tenant, PRRLM beyond 50 reasons per tenant, PRRDU for a label a live reason of that status has. Who may manage is the caller''s check.';
 
+-- Name: agent_day(presence.tenant_key, presence.agent_key, date); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date DEFAULT NULL::date) RETURNS TABLE(day date, time_zone text, range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, totals json)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_zone text;
+  v_day date;
+  v_from timestamptz;
+  v_to timestamptz;
+begin
+  select s.time_zone into v_zone from presence.settings s where s.tenant_id = p_tenant_id;
+  if not exists (select 1 from presence.agent_presence p where p.tenant_id = p_tenant_id and p.agent_id = p_agent_id) then
+    perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
+  end if;
+  v_day := coalesce(p_date, (now() at time zone v_zone)::date);
+  if v_day not between date '2000-01-01' and (now() at time zone v_zone)::date + 1 then
+    raise exception 'date must be between 2000-01-01 and tomorrow in the tenant''s time zone, got %', v_day
+      using errcode = 'PRUSR';
+  end if;
+  v_from := v_day::timestamp at time zone v_zone;
+  v_to := (v_day + 1)::timestamp at time zone v_zone;
+
+  return query
+  with log as (
+    select l.id, l.from_status, l.to_status, l.reason as mechanism, l.at, e.reason_id, e.actor_id, e.actor_name
+      from presence_private.status_log l
+      left join presence.status_events e on e.id = l.id
+     where l.tenant_id = p_tenant_id and l.agent_id = p_agent_id
+  ), before as (
+    select b.to_status, b.reason_id from log b where b.at < v_from order by b.at desc, b.id desc nulls first limit 1
+  ), inside as (
+    select i.* from log i where i.at >= v_from and i.at < v_to order by i.at, i.id nulls last limit 2000
+  ), spans as (
+    select b.to_status as status, b.reason_id, v_from as started from before b
+    union all
+    select i.to_status, i.reason_id, i.at from inside i
+  ), clipped as (
+    select s.status, s.reason_id,
+           greatest(s.started, v_from) as started,
+           least(coalesce(lead(s.started) over (order by s.started), v_to), v_to, now()) as ended
+      from spans s
+  )
+  select v_day, v_zone, v_from, v_to,
+         coalesce((select b.to_status from before b), 'offline'),
+         coalesce((select json_agg(json_build_object(
+                     'from', i.from_status, 'to', i.to_status, 'mechanism', i.mechanism,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'actor', case when i.actor_id is null then null
+                                   else json_build_object('id', i.actor_id, 'name', i.actor_name) end,
+                     'at', i.at) order by i.at, i.id nulls last)
+                     from inside i left join presence_private.tenant_reasons r on r.id = i.reason_id), '[]'::json),
+         coalesce((select json_agg(json_build_object(
+                     'status', t.status,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'seconds', t.seconds) order by t.status, r.label)
+                     from (select c.status, c.reason_id, sum(extract(epoch from c.ended - c.started)) as seconds
+                             from clipped c where c.ended > c.started
+                            group by c.status, c.reason_id) t
+                     left join presence_private.tenant_reasons r on r.id = t.reason_id), '[]'::json);
+end
+$$;
+
+-- Name: FUNCTION agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) IS 'One agent''s day (default today) in the tenant''s time zone: the day, the zone, its start and end as instants, the status at its start, its transitions (json array of {from, to, mechanism, reason {id, label} or null, actor {id, name} or null, at}, at most 2,000) and the seconds per status and reason up to now (json array of {status, reason, seconds}). Raises PRAGT for an agent not of that tenant, PRUSR for a date before 2000 or after tomorrow.';
+
 -- Name: agent_history(presence.tenant_key, presence.agent_key, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_cursor text DEFAULT NULL::text) RETURNS TABLE(range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, next_cursor text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -2781,6 +2847,10 @@ GRANT SELECT ON TABLE presence.reasons TO presence_analyst;
 -- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) TO presence_app;
+
+-- Name: FUNCTION agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) TO presence_app;
 
 -- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) FROM PUBLIC;

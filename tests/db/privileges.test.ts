@@ -27,6 +27,7 @@ const PUBLIC_DEFAULTS = ['connect on database', 'temporary on database', 'usage 
 const APP_FUNCTIONS = [
   'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone,integer,text)',
   'presence.add_reason(presence.tenant_key,text,text,integer)',
+  'presence.agent_day(presence.tenant_key,presence.agent_key,date)',
   'presence.assign_chat(presence.tenant_key)',
   'presence.close_chat(presence.tenant_key,uuid)',
   'presence.effective_status(text,timestamp with time zone,integer)',
@@ -253,6 +254,7 @@ describe('what each role may do, object by object', () => {
     const timeInStatusFor = 'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)';
     const pure = { definer: false, volatility: 's', language: 'sql' };
     expect(rows).toEqual([
+      { function: 'presence.agent_day(presence.tenant_key,presence.agent_key,date)', name: 'p_date', definer: true, volatility: 's', language: 'plpgsql' },
       { function: agentHistory, name: 'p_from', definer: true, volatility: 's', language: 'plpgsql' },
       { function: agentHistory, name: 'p_to', definer: true, volatility: 's', language: 'plpgsql' },
       { function: 'presence.effective_status(text,timestamp with time zone,integer)', name: 'p_last_seen', ...pure },

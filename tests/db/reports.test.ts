@@ -56,6 +56,52 @@ describe('presence.daily_status_seconds', () => {
   });
 });
 
+describe('presence.agent_day', () => {
+  it('gives the status at midnight, the day\'s events with their reason and the totals of the tenant\'s day', async () => {
+    // Setup: the same day as above, in New York.
+    const tenant = await createTenant(db, { time_zone: 'America/New_York' });
+    const agent = await createAgent(db, tenant);
+    const { rows } = await db.query<{ id: string }>('select id from presence.add_reason($1, $2, $3)', [tenant, 'away', 'Lunch']);
+    const lunch = rows[0]!.id;
+    await writePast(db, tenant, agent, [
+      ['offline', 'available', 'heartbeat', '2026-01-10T13:00:00Z'],
+      ['available', 'away', 'manual', '2026-01-10T15:00:00Z', lunch],
+      ['away', 'available', 'manual', '2026-01-10T16:00:00Z'],
+      ['available', 'dnd', 'manual', '2026-01-11T04:30:00Z'],
+      ['dnd', 'offline', 'timeout', '2026-01-11T06:00:00Z'],
+    ]);
+
+    // Action
+    const { rows: days } = await db.query('select * from presence.agent_day($1, $2, $3)', [tenant, agent, '2026-01-11']);
+    const { rows: first } = await db.query('select * from presence.agent_day($1, $2, $3)', [tenant, agent, '2026-01-10']);
+
+    // Assertions
+    expect(days[0]).toMatchObject({
+      time_zone: 'America/New_York',
+      range_from: new Date('2026-01-11T05:00:00Z'),
+      range_to: new Date('2026-01-12T05:00:00Z'),
+      status_at_start: 'dnd',
+      events: [{ from: 'dnd', to: 'offline', mechanism: 'timeout', reason: null, actor: null }],
+      totals: [
+        { status: 'dnd', reason: null, seconds: 3600 },
+        { status: 'offline', reason: null, seconds: 23 * 3600 },
+      ],
+    });
+    expect(first[0].status_at_start).toBe('offline');
+    expect(first[0].events.map((e: { to: string; reason: { label: string } | null }) => [e.to, e.reason?.label ?? null])).toEqual([
+      ['available', null],
+      ['away', 'Lunch'],
+      ['available', null],
+      ['dnd', null],
+    ]);
+    expect(first[0].totals).toEqual([
+      { status: 'available', reason: null, seconds: 14.5 * 3600 },
+      { status: 'away', reason: { id: lunch, label: 'Lunch' }, seconds: 3600 },
+      { status: 'dnd', reason: null, seconds: 1800 },
+    ]);
+  });
+});
+
 describe('presence.daily_occupancy', () => {
   it('counts seconds available, available with no free capacity and the average chats held while available', async () => {
     // Setup: available 09:00-17:00 UTC with room for 2 chats; chat A held 10:00-12:00, B 11:00-13:00, C 16:00-18:00.

@@ -106,7 +106,7 @@ describe('forged notifications from a login role granted nothing', () => {
     const { rows: truth } = await server.owner.query('select status from human_agents where id = $1', [ada.agentId]);
 
     // Assertions
-    expect(real).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+    expect(real).toMatchObject({ from: 'offline', to: 'available', mechanism: 'heartbeat' });
     expect(watching.events.slice(seen).filter((e) => e.event === 'status').map((e) => e.data.agentId)).toEqual([bob.agentId]);
     expect(truth).toEqual([{ status: 'available' }]);
     expect(watchingOpen()).toBe(true);

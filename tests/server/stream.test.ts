@@ -68,7 +68,10 @@ describe('GET /api/agents/stream', () => {
       from: 'offline',
       to: 'available',
       chosenStatus: 'available',
-      reason: 'heartbeat',
+      mechanism: 'heartbeat',
+      reason: null,
+      actor: null,
+      until: null,
       at: expect.any(String),
     });
     expect(elapsed).toBeLessThan(1_000);
@@ -201,7 +204,7 @@ describe('GET /api/agents/stream', () => {
 
     // Assertions
     expect(listener.backendPid).not.toBe(killed);
-    expect(missed).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+    expect(missed).toMatchObject({ from: 'offline', to: 'available', mechanism: 'heartbeat' });
   });
 
   it('sends a tenant whose first stream opened while the events were being read what that read found for it', async () => {
@@ -291,7 +294,7 @@ describe('GET /api/agents/stream', () => {
     expect(logout.status).toBe(204);
     await until(() => !adaOpen, 2_000);
     const offline = await bobStream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline');
-    expect(offline).toMatchObject({ from: 'available', reason: 'logout' });
+    expect(offline).toMatchObject({ from: 'available', mechanism: 'logout' });
     expect((await call(server, 'GET', '/healthz')).status).toBe(200);
     expect((await call(server, 'POST', '/api/auth/heartbeat', { cookie: bob.cookie, body: { sessionId: 'tab-b' } })).status).toBe(200);
     process.off('uncaughtException', onCrash);
