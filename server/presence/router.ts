@@ -59,6 +59,7 @@ import { addReason, reasonsOfTenant, updateReason } from './sql/reasons.ts';
 import { tenantSummaries } from './sql/summary.ts';
 import { setStatus } from './sql/set-status.ts';
 import { StreamHub } from './streams.ts';
+import { SummaryFeed } from './summaries.ts';
 import { agentIdSchema, daySchema, historyCursorSchema, historyLimitSchema, reasonIdSchema } from './validation.ts';
 
 export interface PresenceRouterOptions {
@@ -144,6 +145,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     perProcess: limitOption('maxStreams', options.maxStreams, defaultMaxStreams()),
   });
   const beats = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
+  const summaries = new SummaryFeed(db, streams, logger);
 
   const callers = new WeakMap<Request, Caller>();
   /** 401 unless `identify` knows the caller; the caller is then `callerOf(req)`. */
@@ -295,6 +297,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     availability,
     metrics,
     async close() {
+      summaries.close();
       streams.close();
       await listener.close();
     },

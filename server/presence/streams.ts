@@ -481,6 +481,16 @@ export class StreamHub {
     }
   }
 
+  /** The tenants with open streams in this process, with how many each. */
+  openTenants(): Map<string, number> {
+    return new Map([...this.tenants].map(([tenantId, tenant]) => [tenantId, tenant.streams.size]));
+  }
+
+  /** Sends one event to every open stream of a tenant (for another feed of the streams: the summaries). */
+  broadcast(tenantId: string, event: string, data: unknown): void {
+    this.writeTenant(tenantId, frame(event, data));
+  }
+
   private writeTenant(tenantId: string, text: string): void {
     for (const stream of [...(this.tenants.get(tenantId)?.streams ?? [])]) {
       if (stream.ended || stream.res.writableEnded || stream.res.destroyed) this.remove(tenantId, stream);

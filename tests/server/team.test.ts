@@ -1,7 +1,7 @@
 // The supervisor's routes of the standalone server: the tenant's reasons (managers edit them), the team summary and
 // one agent's day, each refusing what it must.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
+import { call, openStream, signedInUser, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -76,6 +76,25 @@ describe('GET /api/summary', () => {
       queuedChats: 2,
       oldestQueuedWaitS: expect.any(Number),
     });
+  });
+});
+
+describe('the stream\'s summary events', () => {
+  it('a console gets the summary when it opens and again within about a second of a change', async () => {
+    // Setup
+    const boss = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: boss.tenantId, maxChats: 4 });
+    const stream = await openStream(server, boss.cookie);
+
+    // Action
+    const first = await stream.next('summary', undefined, 3_000);
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab' } });
+    const changed = await stream.next('summary', (s) => s.statuses.available === 1, 3_000);
+    stream.close();
+
+    // Assertions
+    expect(first).toMatchObject({ statuses: { available: 0, away: 0, dnd: 0, offline: 1 }, freeCapacity: 0, queuedChats: 0 });
+    expect(changed).toMatchObject({ statuses: { available: 1, offline: 0 }, freeCapacity: 4 });
   });
 });
 
