@@ -146,6 +146,7 @@ describe('presence settings', () => {
       offline_after_s: 90,
       away_after_s: 300,
       release_chats_after_s: 60,
+      time_zone: 'UTC',
     });
   });
 
