@@ -67,7 +67,8 @@ CREATE TYPE presence_accounts.session_user_row AS (
 	heartbeat_interval_s integer,
 	offline_after_s integer,
 	away_after_s integer,
-	expires_in_s double precision
+	expires_in_s double precision,
+	time_zone text
 );
 
 -- Name: TYPE session_user_row; Type: COMMENT; Schema: presence_accounts
@@ -79,7 +80,7 @@ CREATE TYPE presence_private.transition AS (
 	tenant_id presence.tenant_key,
 	from_status text,
 	to_status text,
-	reason text,
+	mechanism text,
 	at timestamp with time zone
 );
 
@@ -189,9 +190,8 @@ begin
 
   return query
   with log as (
-    select l.id, l.from_status, l.to_status, l.reason as mechanism, l.at, e.reason_id, e.actor_id, e.actor_name
+    select l.id, l.from_status, l.to_status, l.mechanism, l.at, l.reason_id, l.actor_id, l.actor_name
       from presence_private.status_log l
-      left join presence.status_events e on e.id = l.id
      where l.tenant_id = p_tenant_id and l.agent_id = p_agent_id
   ), before as (
     select b.to_status, b.reason_id from log b where b.at < v_from order by b.at desc, b.id desc nulls first limit 1
@@ -263,20 +263,27 @@ begin
 
   -- One more than the page, to know whether another follows. Order (at, id) with the pending timeout (id null)
   -- last: the index (agent_id, at, id) gives it without a sort, from the cursor on.
-  select json_agg(json_build_object('from', p.from_status, 'to', p.to_status, 'reason', p.reason, 'at', p.at)
+  select json_agg(json_build_object('from', p.from_status, 'to', p.to_status, 'mechanism', p.mechanism,
+                    'reason', case when p.reason_label is null then null
+                                   else json_build_object('id', p.reason_id, 'label', p.reason_label) end,
+                    'actor', case when p.actor_id is null then null
+                                  else json_build_object('id', p.actor_id, 'name', p.actor_name) end,
+                    'at', p.at)
                   order by p.n) filter (where p.n <= v_limit),
          min(presence_private.history_cursor(p.at, p.id)) filter (where p.n = v_limit),
          count(*)
     into v_events, v_last, v_count
-    from (select l.from_status, l.to_status, l.reason, l.at, l.id,
+    from (select l.from_status, l.to_status, l.mechanism, l.at, l.id, l.reason_id, r.label as reason_label,
+                 l.actor_id, l.actor_name,
                  row_number() over (order by l.at, l.id nulls last) as n
-            from (select l.from_status, l.to_status, l.reason, l.at, l.id
+            from (select l.from_status, l.to_status, l.mechanism, l.at, l.id, l.reason_id, l.actor_id, l.actor_name
                     from presence_private.status_log l
                    where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id
                      and l.at >= greatest(v_from, v_after_at) and l.at < v_to
                      and (p_cursor is null or l.at > v_after_at or l.id is null or l.id > v_after_id)
                    order by l.at, l.id nulls last
-                   limit v_limit + 1) l) p;
+                   limit v_limit + 1) l
+            left join presence_private.tenant_reasons r on r.id = l.reason_id) p;
 
   return query
   select v_from, v_to,
@@ -490,6 +497,18 @@ $$;
 
 -- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) IS 'Sets a tenant''s presence timing and time zone; a null argument keeps the current value. Raises PRTEN for an unknown tenant and PRSET, naming the value, for timing that breaks the rules (offline_after_s >= 2 * heartbeat_interval_s, ...) or a time zone that is not an IANA name. Owner only.';
+
+-- Name: current_status(text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select case when presence.offline_at(p_last_seen, p_offline_after_s) <= now() then 'offline'
+              when p_until <= now() and p_status <> 'offline' then 'available'
+              else p_status end
+$$;
+
+-- Name: FUNCTION current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) IS 'The status a reader should believe now: offline once the last beat is older than offline_after_s, available once a chosen status''s end (p_until) has passed, else the materialized status; whether or not a sweep or a beat has recorded it yet.';
 
 -- Name: effective_status(text, timestamp with time zone, integer); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) RETURNS text
@@ -707,6 +726,8 @@ begin
        -- last_seen.
        and h.status = h.chosen_status
        and presence.offline_at(h.last_seen, st.offline_after_s) > now()
+       -- a chosen status that has ended is recorded by presence.heartbeat (lock_agent)
+       and (h.chosen_until is null or h.chosen_until > now())
     returning h.agent_id as id, h.tenant_id, h.status, st.heartbeat_interval_s
   ), platform as (
     -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
@@ -850,56 +871,29 @@ $$;
 -- Name: FUNCTION release_chats(p_agent_id presence.agent_key); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) IS 'Returns the assigned chats of an agent that is still offline to the queue and sets its active_chats to 0; does nothing for an agent that came back. Run by the graphile-worker task release_chats that presence_private.apply_transitions enqueues; presence.sweep_stale_agents releases the same chats once the grace has passed if no job did. Owner only. Returns how many chats it released.';
 
--- Name: set_status(presence.tenant_key, presence.agent_key, text); Type: FUNCTION; Schema: presence
-CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
+-- Name: set_agent_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid DEFAULT NULL::uuid, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_actor_id text DEFAULT NULL::text, p_actor_name text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  v_agent record;
-  v_target text;
-  v_recent integer;
-  v_oldest timestamptz;
-begin
-  perform presence_private.check_status(p_status);
-
-  -- Lock order: the agent, then (reading) its tabs.
-  select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
-
-  -- At most 20 changes by hand a minute, counted from the agent's own transitions under its row lock, so parallel
-  -- calls cannot overshoot; beyond, nothing is written (not even a timeout lock_agent recorded: the error undoes it).
-  select count(*), min(e.at) into v_recent, v_oldest
-    from (select e.at from presence.status_events e
-           where e.agent_id = p_agent_id and e.reason = 'manual' and e.at > now() - interval '1 minute'
-           order by e.at desc limit 20) e;
-  if v_recent >= 20 then
-    raise exception 'agent % changed status by hand % times in the last minute: at most 20 changes a minute',
-      p_agent_id, v_recent
-      using errcode = 'PRSCR',
-            detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
-  end if;
-
-  update presence_private.agent_state a set chosen_status = p_status where a.agent_id = p_agent_id;
-
-  -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
-  -- status with its next beat.
-  v_target := case
-    when p_status = 'offline' then 'offline'
-    when exists (select 1 from presence_private.sessions s
-                  where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, v_agent.offline_after_s) > now())
-      then p_status
-    else 'offline'
-  end;
-  if v_target <> v_agent.status then
-    perform presence_private.apply_transitions(
-      array[(p_agent_id, p_tenant_id, v_agent.status, v_target, 'manual', now())::presence_private.transition]);
-  end if;
-  return v_target;
-end
+  select presence_private.choose_status(p_tenant_id, p_agent_id, p_status, p_reason_id, p_until, 'supervisor',
+                                        p_actor_id, p_actor_name)
 $$;
 
--- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) IS 'The agent''s own choice of status (available, away, dnd, offline; reason manual). Heartbeats and sweeps never override it. At most 20 transitions by hand a minute per agent: beyond, raises PRSCR with detail retry_after_s=<seconds> and writes nothing. Returns the effective status.';
+-- Name: FUNCTION set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) IS 'A manager''s choice of an agent''s status (mechanism supervisor), with the same reason, end and errors as presence.set_status; the actor is the manager. The agent''s beats never undo it; the agent may choose again. The caller checks that the actor manages the team; PRAGT for an agent of another tenant. Returns the effective status.';
+
+-- Name: set_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid DEFAULT NULL::uuid, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_actor_id text DEFAULT NULL::text, p_actor_name text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select presence_private.choose_status(p_tenant_id, p_agent_id, p_status, p_reason_id, p_until, 'manual',
+                                        p_actor_id, p_actor_name)
+$$;
+
+-- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) IS 'The agent''s own choice of status (available, away, dnd, offline; mechanism manual), with an optional tenant reason of that status (p_reason_id), an end (p_until: later than now, at most 7 days ahead; default the reason''s default duration) and who chose (p_actor_id, p_actor_name: the platform''s user). Heartbeats and sweeps never override it; when p_until passes the agent reads available again. Raises PRSTA, PRRCH (a reason not of this tenant and status, or retired), PRUNT (a bad until), PRAGT, and PRSCR (with detail retry_after_s) beyond 20 choices a minute; writes nothing then. Returns the effective status.';
 
 -- Name: sign_ins_ended(presence.tenant_key[], text[]); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) RETURNS TABLE(tenant_id text, sign_in text)
@@ -989,12 +983,17 @@ begin
   )
   select coalesce((select json_agg(json_build_object(
                      'id', f.id, 'tenant', f.tenant_id::text, 'agent', f.agent_id::text, 'from', f.from_status,
-                     'to', f.to_status, 'chosen', f.chosen_status, 'reason', f.reason, 'at', f.at) order by f.id)
-                     from found f where f.tenant_id = any(p_tenant_ids)), '[]'::json),
+                     'to', f.to_status, 'chosen', f.chosen_status, 'mechanism', f.mechanism,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'actor', case when f.actor_id is null then null
+                                   else json_build_object('id', f.actor_id, 'name', f.actor_name) end,
+                     'until', f.chosen_until, 'at', f.at) order by f.id)
+                     from found f left join presence_private.tenant_reasons r on r.id = f.reason_id
+                    where f.tenant_id = any(p_tenant_ids)), '[]'::json),
          array(select m.id from missing m order by m.id),
          array(select m.xid from missing m order by m.id),
-         array(select r.reason from found r group by r.reason order by r.reason),
-         array(select count(*)::integer from found r group by r.reason order by r.reason)
+         array(select r.mechanism from found r group by r.mechanism order by r.mechanism),
+         array(select count(*)::integer from found r group by r.mechanism order by r.mechanism)
     into changes, pending_ids, pending_xids, reasons, reason_counts;
   next_after := v_end;
   more := v_end < v_last;
@@ -1002,7 +1001,7 @@ end
 $$;
 
 -- Name: FUNCTION status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after for the tenants named, with counts by reason over all tenants for metrics. Returns the id to pass next and the ids whose transaction may still commit, which the caller passes back so that a late commit is read once. Reads only; no clock argument.';
+COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after for the tenants named (json: id, tenant, agent, from, to, chosen, mechanism, reason {id, label}, actor {id, name}, until, at), with counts by mechanism over all tenants for metrics (reasons, reason_counts: the names of an earlier version). Returns the id to pass next and the ids whose transaction may still commit, which the caller passes back so that a late commit is read once. Reads only; no clock argument.';
 
 -- Name: sweep_runs(); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sweep_runs() RETURNS bigint
@@ -1056,7 +1055,33 @@ declare
   v_changes presence_private.transition[] := '{}';
   v_count integer := 0;
   v_release presence.agent_key[];
+  v_expiries presence_private.transition[];
 begin
+  -- Chosen statuses whose end has passed, first (their rows change, and the timeout pass below finds rows by
+  -- address): each is cleared, and the end recorded at its moment for an agent that was live then; the timeout
+  -- that may follow is recorded below. Found through agent_state_chosen_until_idx; SKIP LOCKED: an agent a beat
+  -- holds now has its end recorded by that beat.
+  with expired as (
+    select a.agent_id, a.tenant_id, a.status, a.chosen_until,
+           presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until as live_at_end
+      from presence_private.agent_state a
+      join presence.settings s on s.tenant_id = a.tenant_id
+     where a.chosen_until <= p_now
+     order by a.agent_id
+       for update of a skip locked
+  ), cleared as (
+    update presence_private.agent_state a
+       set chosen_status = 'available', chosen_reason_id = null, chosen_until = null, set_by_id = null, set_by_name = null
+      from expired x
+     where a.agent_id = x.agent_id
+    returning x.agent_id, x.tenant_id, x.status, x.chosen_until, x.live_at_end
+  )
+  select coalesce(array_agg((c.agent_id, c.tenant_id, c.status, 'available', 'expiry', c.chosen_until)::presence_private.transition)
+                    filter (where c.status not in ('offline', 'available') and c.live_at_end), '{}')
+    into v_expiries
+    from cleared c;
+  perform presence_private.apply_transitions(v_expiries);
+
   -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: the first pass
   -- uses that; the second checks each candidate against its own tenant's (looked up only when tenants differ).
   select min(s.offline_after_s), max(s.offline_after_s) into v_min, v_max from presence.settings s;
@@ -1129,7 +1154,13 @@ CREATE FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) RE
            'away', coalesce(a.away, 0),
            'dnd', coalesce(a.dnd, 0),
            'offline', coalesce(a.offline, 0)),
-         '[]'::json,
+         coalesce((select json_agg(json_build_object('id', x.reason_id, 'label', x.reason_label, 'status', x.status,
+                                                     'count', x.n) order by x.status, x.position)
+                     from (select p.reason_id, p.reason_label, p.status, min(r.position) as position, count(*) as n
+                             from presence.agent_presence p
+                             join presence_private.tenant_reasons r on r.id = p.reason_id and r.status = p.status
+                            where p.tenant_id = t.id
+                            group by p.reason_id, p.reason_label, p.status) x), '[]'::json),
          coalesce(a.free_capacity, 0),
          coalesce(q.queued, 0),
          q.oldest_wait_s
@@ -1238,22 +1269,44 @@ begin
   with asked as (
     select k.tenant_id, coalesce(k.after, '-infinity'::timestamptz) as after
       from unnest(p_tenant_ids, p_after) k(tenant_id, after)
-  ), due as (
-    -- Agents not recorded offline whose offline moment passed since the tenant was last asked. Lock order: the
-    -- agents only, in key order; FOR SHARE re-checks each on its newest row version once a beat holding it commits.
-    select a.agent_id as id, a.tenant_id, a.status as from_status, a.chosen_status,
-           presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since) as at
+  ), agents as (
+    -- Agents not recorded offline whose offline moment or chosen status's end passed since the tenant was last
+    -- asked. Lock order: the agents only, in key order; FOR SHARE re-checks each on its newest row version once a
+    -- beat holding it commits.
+    select a.agent_id as id, a.tenant_id, a.status, a.chosen_status, a.chosen_until, a.status_since,
+           presence.offline_at(a.last_seen, s.offline_after_s) as offline_at, s.offline_after_s, a.last_seen,
+           k.after
       from presence_private.agent_state a
       join asked k on k.tenant_id = a.tenant_id
       join presence.settings s on s.tenant_id = a.tenant_id
      where a.status <> 'offline'
-       and presence.offline_at(a.last_seen, s.offline_after_s) > k.after
-       and presence.offline_at(a.last_seen, s.offline_after_s) <= v_settled
+       and ((presence.offline_at(a.last_seen, s.offline_after_s) > k.after
+             and presence.offline_at(a.last_seen, s.offline_after_s) <= v_settled)
+            or (a.chosen_until > k.after and a.chosen_until <= v_settled))
      order by a.agent_id
        for share of a
+  ), due as (
+    select g.id, g.tenant_id, g.status as from_status, 'available' as to_status, 'available' as chosen_status,
+           'expiry' as mechanism, greatest(g.chosen_until, g.status_since) as at
+      from agents g
+     where g.chosen_until > g.after and g.chosen_until <= v_settled
+       and g.status <> 'available' and g.offline_at > g.chosen_until
+    union all
+    select g.id, g.tenant_id,
+           case when x.expired then 'available' else g.status end, 'offline',
+           case when x.expired then 'available' else g.chosen_status end, 'timeout',
+           presence.timeout_at(g.last_seen, g.offline_after_s,
+                               case when x.expired then greatest(g.chosen_until, g.status_since) else g.status_since end)
+      from agents g
+     cross join lateral (select coalesce(g.chosen_until <= now() and g.status <> 'available'
+                                         and g.offline_at > g.chosen_until, false) as expired) x
+     where g.offline_at > g.after and g.offline_at <= v_settled
   ), live as (
-    -- The earliest moment another agent of the tenant reads offline unless it beats again (agent_state_online_idx).
-    select a.tenant_id, min(presence.offline_at(a.last_seen, s.offline_after_s)) as offline_at
+    -- The earliest moment another agent of the tenant reads otherwise: offline unless it beats again
+    -- (agent_state_online_idx), or its chosen status ends.
+    select a.tenant_id,
+           min(least(presence.offline_at(a.last_seen, s.offline_after_s),
+                     case when a.chosen_until > v_settled then a.chosen_until end)) as next_at
       from presence_private.agent_state a
       join asked k on k.tenant_id = a.tenant_id
       join presence.settings s on s.tenant_id = a.tenant_id
@@ -1263,10 +1316,11 @@ begin
   )
   select k.tenant_id::text,
          greatest(k.after, v_settled),
-         l.offline_at + v_settle,
+         l.next_at + v_settle,
          coalesce((select json_agg(json_build_object(
-                     'tenant', d.tenant_id::text, 'agent', d.id::text, 'from', d.from_status, 'to', 'offline',
-                     'chosen', d.chosen_status, 'reason', 'timeout', 'at', d.at) order by d.at, d.id)
+                     'tenant', d.tenant_id::text, 'agent', d.id::text, 'from', d.from_status, 'to', d.to_status,
+                     'chosen', d.chosen_status, 'mechanism', d.mechanism, 'reason', null, 'actor', null,
+                     'until', null, 'at', d.at) order by d.at, d.id)
                      from due d where d.tenant_id = k.tenant_id), '[]'::json)
     from asked k
     join presence.settings s on s.tenant_id = k.tenant_id
@@ -1275,7 +1329,7 @@ end
 $$;
 
 -- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s liveness deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see after p_after (the checked_at of the tenant''s previous answer; null: every one) that no sweep has recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
+COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see and the ends of chosen statuses (mechanism expiry) that passed after p_after (the checked_at of the tenant''s previous answer; null: every one) and that nothing recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again or its chosen status ends (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
 
 -- Name: update_reason(presence.tenant_key, uuid, text, integer, integer, boolean, boolean); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text DEFAULT NULL::text, p_position integer DEFAULT NULL::integer, p_default_duration_s integer DEFAULT NULL::integer, p_clear_default_duration boolean DEFAULT false, p_retired boolean DEFAULT NULL::boolean) RETURNS SETOF presence.reasons
@@ -1657,9 +1711,11 @@ begin
   return query
   select r.ord::integer, s.id, u.id, u.email, u.name, u.role, t.id::presence.tenant_key, t.name::text,
          a.agent_id,
-         presence.effective_status(a.status, a.last_seen, st.offline_after_s), a.chosen_status,
+         presence.current_status(a.status, a.chosen_until, a.last_seen, st.offline_after_s),
+         case when a.chosen_until <= now() then 'available' else a.chosen_status end,
          st.heartbeat_interval_s, st.offline_after_s, st.away_after_s,
-         extract(epoch from s.expires_at - now())::double precision
+         extract(epoch from s.expires_at - now())::double precision,
+         st.time_zone
     from unnest(p_token_hashes) with ordinality as r(token_hash, ord)
     join presence_accounts.auth_sessions s on s.token_hash = r.token_hash and s.revoked_at is null and s.expires_at > now()
     join presence_accounts.users u on u.id = s.user_id
@@ -1834,28 +1890,36 @@ begin
   -- agent's previous transition: a caller that waited for the agent's lock started before the transaction it
   -- waited for, whose transition is the earlier one. Readers order events by at: in the storm test
   -- (tests/db/storm.test.ts) 281 of 5,270 events were dated before the event they follow, breaking the chain.
+  -- A choice by a person (manual, supervisor) is recorded even when the status stays, since its reason or end
+  -- changed (the callers pass one only then).
   --
   -- The UPDATE comes before the INSERT, so the transaction has its id before it takes an event id:
   -- presence.status_changes_after relies on that to know when an event id it has not seen can no longer commit.
   -- The platform's status column receives the new status (as its own type: text, varchar or an enum).
   with changed as (
     update presence_private.agent_state a
-       set status = c.to_status, status_mechanism = c.reason, status_since = greatest(c.at, a.status_since)
+       set status = c.to_status, status_mechanism = c.mechanism, status_since = greatest(c.at, a.status_since)
       from unnest(p_changes) c
      where a.agent_id = c.agent_id
        and a.tenant_id = c.tenant_id
        and a.status = c.from_status
-       and c.to_status <> c.from_status
-    returning a.tenant_id, a.agent_id, c.from_status, c.to_status, a.chosen_status, c.reason,
-              a.status_since as at, a.active_chats
+       and (c.to_status <> c.from_status or c.mechanism in ('manual', 'supervisor'))
+    returning a.tenant_id, a.agent_id, c.from_status, c.to_status, a.chosen_status, c.mechanism,
+              a.status_since as at, a.active_chats,
+              case when c.to_status = a.chosen_status then a.chosen_reason_id end as reason_id,
+              case when c.mechanism in ('manual', 'supervisor') then a.set_by_id end as actor_id,
+              case when c.mechanism in ('manual', 'supervisor') then a.set_by_name end as actor_name,
+              a.chosen_until
   ), mirrored as (
     update public.human_agents h set status = c.to_status::presence.agent_status
       from changed c
-     where h.id = c.agent_id
+     where h.id = c.agent_id and c.to_status <> c.from_status
     returning 1
   ), logged as (
-    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, reason, at)
-    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.reason, c.at
+    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, mechanism, at,
+                                        reason_id, actor_id, actor_name, chosen_until)
+    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.mechanism, c.at,
+           c.reason_id, c.actor_id, c.actor_name, c.chosen_until
       from changed c
     returning 1
   ), releases as (
@@ -1868,7 +1932,7 @@ begin
                  'release_chats:' || c.agent_id::text, null, null)::graphile_worker.job_spec
         from changed c
         join presence.settings st on st.tenant_id = c.tenant_id
-       where c.to_status = 'offline' and c.active_chats > 0) as specs
+       where c.to_status = 'offline' and c.from_status <> 'offline' and c.active_chats > 0) as specs
   ), enqueued as (
     -- add_jobs only when there is a job to add: even with an empty array it runs four statements and sends a
     -- jobs:insert notification that wakes every worker, and most transitions (every come-back, every manual
@@ -1890,7 +1954,7 @@ end
 $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
+COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events with their mechanism, the chosen status''s reason (when the agent is in it), who acted (for manual and supervisor) and the chosen status''s end, and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
 
 -- Name: check_reason_duration(integer); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) RETURNS void
@@ -1985,6 +2049,101 @@ $$;
 -- Name: FUNCTION check_status(p_status text); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.check_status(p_status text) IS 'Raises PRSTA unless the status is available, away, dnd or offline.';
 
+-- Name: choose_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text, text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_agent record;
+  v_reason presence_private.tenant_reasons;
+  v_until timestamptz := p_until;
+  v_before presence_private.agent_state;
+  v_target text;
+  v_recent integer;
+  v_oldest timestamptz;
+begin
+  perform presence_private.check_status(p_status);
+  if p_reason_id is not null then
+    select * into v_reason from presence_private.tenant_reasons r where r.id = p_reason_id and r.tenant_id = p_tenant_id;
+    if not found then
+      raise exception 'reason: no reason % in this tenant', p_reason_id using errcode = 'PRRCH';
+    end if;
+    if v_reason.status <> p_status then
+      raise exception 'reason: "%" is a reason for %, not for %', v_reason.label, v_reason.status, p_status
+        using errcode = 'PRRCH';
+    end if;
+    if v_reason.retired_at is not null then
+      raise exception 'reason: "%" is retired', v_reason.label using errcode = 'PRRCH';
+    end if;
+    v_until := coalesce(v_until, now() + v_reason.default_duration_s * interval '1 second');
+  end if;
+  if v_until is not null then
+    if p_status = 'available' then
+      raise exception 'until: an end applies to away, dnd and offline, not to available' using errcode = 'PRUNT';
+    end if;
+    if v_until <= now() then
+      raise exception 'until: must be later than now, got %', v_until using errcode = 'PRUNT';
+    end if;
+    if v_until > now() + interval '7 days' then
+      raise exception 'until: must be at most 7 days ahead, got %', v_until using errcode = 'PRUNT';
+    end if;
+  end if;
+  if p_actor_id is not null and (btrim(p_actor_id) = '' or length(p_actor_id) > 200) then
+    raise exception 'actor id must be 1 to 200 characters, got %', length(p_actor_id) using errcode = 'PRUSR';
+  end if;
+  if length(p_actor_name) > 200 then
+    raise exception 'actor name must be at most 200 characters, got %', length(p_actor_name) using errcode = 'PRUSR';
+  end if;
+
+  -- Lock order: the agent, then (reading) its tabs.
+  select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
+
+  -- At most 20 choices a minute per agent (its own and its managers'), counted from the agent's transitions under
+  -- its row lock, so parallel calls cannot overshoot; beyond, nothing is written (not even what lock_agent
+  -- recorded: the error undoes it).
+  select count(*), min(e.at) into v_recent, v_oldest
+    from (select e.at from presence.status_events e
+           where e.agent_id = p_agent_id and e.mechanism in ('manual', 'supervisor')
+             and e.at > now() - interval '1 minute'
+           order by e.at desc limit 20) e;
+  if v_recent >= 20 then
+    raise exception 'agent % changed status by hand % times in the last minute: at most 20 changes a minute',
+      p_agent_id, v_recent
+      using errcode = 'PRSCR',
+            detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
+  end if;
+
+  select * into v_before from presence_private.agent_state a where a.agent_id = p_agent_id;
+  update presence_private.agent_state a
+     set chosen_status = p_status, chosen_reason_id = p_reason_id, chosen_until = v_until,
+         set_by_id = p_actor_id, set_by_name = p_actor_name
+   where a.agent_id = p_agent_id;
+
+  -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
+  -- status with its next beat.
+  v_target := case
+    when p_status = 'offline' then 'offline'
+    when exists (select 1 from presence_private.sessions s
+                  where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, v_agent.offline_after_s) > now())
+      then p_status
+    else 'offline'
+  end;
+  -- Recorded when the status changes, and when the agent is in the chosen status and its reason or end changed.
+  if v_target <> v_agent.status
+     or (v_target = p_status
+         and (v_before.chosen_status <> p_status or v_before.chosen_reason_id is distinct from p_reason_id
+              or v_before.chosen_until is distinct from v_until)) then
+    perform presence_private.apply_transitions(
+      array[(p_agent_id, p_tenant_id, v_agent.status, v_target, p_mechanism, now())::presence_private.transition]);
+  end if;
+  return v_target;
+end
+$$;
+
+-- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) IS 'A status chosen for an agent, by the agent (mechanism manual) or a manager (supervisor), with a tenant reason, an end and who chose it: checks them (PRSTA, PRRCH, PRUNT, PRUSR), locks the agent (PRAGT for another tenant''s), holds choices to 20 a minute (PRSCR), records the choice and the transition. Returns the effective status. Shared by presence.set_status and presence.set_agent_status.';
+
 -- Name: ensure_agent_state(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) RETURNS void
     LANGUAGE sql
@@ -2069,20 +2228,21 @@ CREATE FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_a
     AS $$
 declare
   v_since timestamptz;
+  v_until timestamptz;
 begin
   -- First in the lock order: the agent's state row, made from the platform's row the first time presence meets
   -- the agent (callers lock nothing before this, or made the row first, as presence.heartbeats does). The tenant is
   -- checked on every call: a state row pairs an agent with the tenant the platform gave it.
-  select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
-    into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+  select a.status, a.chosen_status, a.last_seen, a.status_since, a.chosen_until, s.heartbeat_interval_s, s.offline_after_s
+    into status, chosen_status, last_seen, v_since, v_until, heartbeat_interval_s, offline_after_s
     from presence_private.agent_state a
     join presence.settings s on s.tenant_id = a.tenant_id
    where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
      for update of a;
   if not found then
     perform presence_private.ensure_agent_state(array[p_agent_id]);
-    select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
-      into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+    select a.status, a.chosen_status, a.last_seen, a.status_since, a.chosen_until, s.heartbeat_interval_s, s.offline_after_s
+      into status, chosen_status, last_seen, v_since, v_until, heartbeat_interval_s, offline_after_s
       from presence_private.agent_state a
       join presence.settings s on s.tenant_id = a.tenant_id
      where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
@@ -2090,6 +2250,29 @@ begin
     if not found then
       perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
     end if;
+  end if;
+
+  -- A chosen status whose end has passed: readers have seen the agent available since then (offline if it was
+  -- silent by then). Record the end at that moment, before the timeout that may follow it; an agent offline by its
+  -- own choice with a tab still open comes back now. The choice is cleared either way.
+  if v_until <= now() then
+    update presence_private.agent_state a
+       set chosen_status = 'available', chosen_reason_id = null, chosen_until = null, set_by_id = null, set_by_name = null
+     where a.agent_id = p_agent_id;
+    if status not in ('offline', 'available') and presence.offline_at(last_seen, offline_after_s) > v_until then
+      perform presence_private.apply_transitions(array[(p_agent_id, p_tenant_id, status, 'available', 'expiry',
+        v_until)::presence_private.transition]);
+      status := 'available';
+      v_since := greatest(v_until, v_since);
+    elsif status = 'offline' and chosen_status = 'offline'
+          and exists (select 1 from presence_private.sessions s
+                       where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, offline_after_s) > now()) then
+      perform presence_private.apply_transitions(array[(p_agent_id, p_tenant_id, 'offline', 'available', 'expiry',
+        now())::presence_private.transition]);
+      status := 'available';
+      v_since := now();
+    end if;
+    chosen_status := 'available';
   end if;
 
   -- Readers have seen this agent offline since offline_at; the sweep has not run yet. Record that now, at that
@@ -2105,7 +2288,7 @@ end
 $$;
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
+COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. A chosen status whose end (until) has passed is first ended (mechanism expiry, at that moment, if the agent was live then), and an agent that went silent and is not offline yet is then taken offline (mechanism timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
 
 -- Name: record_chat_holds(); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.record_chat_holds() RETURNS trigger
@@ -2227,10 +2410,14 @@ CREATE TABLE presence_private.agent_state (
     status_since timestamp with time zone,
     last_seen timestamp with time zone,
     active_chats integer DEFAULT 0 NOT NULL,
+    chosen_reason_id uuid,
+    chosen_until timestamp with time zone,
+    set_by_id text,
+    set_by_name text,
     CONSTRAINT agent_state_active_chats_check CHECK ((active_chats >= 0)),
     CONSTRAINT agent_state_chosen_status_check CHECK ((chosen_status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
     CONSTRAINT agent_state_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
-    CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
+    CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text, 'supervisor'::text, 'expiry'::text])))
 )
 WITH (fillfactor='70');
 
@@ -2244,7 +2431,7 @@ COMMENT ON COLUMN presence_private.agent_state.status IS 'Effective status (avai
 COMMENT ON COLUMN presence_private.agent_state.chosen_status IS 'The status the agent chose by hand; heartbeats and sweeps never change it.';
 
 -- Name: COLUMN agent_state.status_mechanism; Type: COMMENT; Schema: presence_private
-COMMENT ON COLUMN presence_private.agent_state.status_mechanism IS 'What made the last transition: heartbeat, timeout, left, logout, manual, idle, active or admin.';
+COMMENT ON COLUMN presence_private.agent_state.status_mechanism IS 'What made the last transition: heartbeat, timeout, left, logout, manual, idle, active, admin, supervisor or expiry.';
 
 -- Name: COLUMN agent_state.status_since; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.status_since IS 'When the last transition happened (database clock).';
@@ -2254,6 +2441,18 @@ COMMENT ON COLUMN presence_private.agent_state.last_seen IS 'Newest beat of any 
 
 -- Name: COLUMN agent_state.active_chats; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.active_chats IS 'Chats assigned to the agent now; mirrored into public.human_agents.active_chats.';
+
+-- Name: COLUMN agent_state.chosen_reason_id; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.chosen_reason_id IS 'The tenant reason (presence.reasons) the chosen status was chosen with; null: none.';
+
+-- Name: COLUMN agent_state.chosen_until; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.chosen_until IS 'When the chosen status ends: from then on the agent reads available (offline if silent), and the end is recorded at that moment (mechanism expiry) by the agent''s next beat or the sweep, whichever comes first.';
+
+-- Name: COLUMN agent_state.set_by_id; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.set_by_id IS 'Who chose the chosen status (the platform''s user id: the agent, or a supervisor); null for the default or an expiry.';
+
+-- Name: COLUMN agent_state.set_by_name; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.set_by_name IS 'The name the platform gave for set_by_id.';
 
 -- Name: human_agents; Type: TABLE; Schema: public
 CREATE TABLE public.human_agents (
@@ -2295,23 +2494,49 @@ CREATE VIEW presence.agent_presence AS
     a.id AS agent_id,
     a.name,
     a.email,
-    presence.effective_status(COALESCE(st.status, 'offline'::text), st.last_seen, s.offline_after_s) AS status,
-    COALESCE(st.chosen_status,
+    presence.current_status(COALESCE(st.status, 'offline'::text), st.chosen_until, st.last_seen, s.offline_after_s) AS status,
         CASE
-            WHEN (a.status = ANY (ARRAY['away'::text, 'dnd'::text])) THEN a.status
-            ELSE 'available'::text
-        END) AS chosen_status,
+            WHEN (st.chosen_until <= now()) THEN 'available'::text
+            ELSE COALESCE(st.chosen_status,
+            CASE
+                WHEN (a.status = ANY (ARRAY['away'::text, 'dnd'::text])) THEN a.status
+                ELSE 'available'::text
+            END)
+        END AS chosen_status,
     st.last_seen,
     (floor(EXTRACT(epoch FROM (now() - st.last_seen))))::integer AS seconds_since_seen,
     COALESCE(st.active_chats, a.active_chats) AS active_chats,
     a.max_chats,
-    presence.offline_at(st.last_seen, s.offline_after_s) AS offline_at
-   FROM ((public.human_agents a
+    presence.offline_at(st.last_seen, s.offline_after_s) AS offline_at,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::uuid
+            ELSE st.chosen_reason_id
+        END AS reason_id,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE r.label
+        END AS reason_label,
+    st.status_mechanism AS mechanism,
+    st.status_since AS since,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::timestamp with time zone
+            ELSE st.chosen_until
+        END AS until,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE st.set_by_id
+        END AS set_by_id,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE st.set_by_name
+        END AS set_by_name
+   FROM (((public.human_agents a
      JOIN presence.settings s ON ((s.tenant_id = a.tenant_id)))
-     LEFT JOIN presence_private.agent_state st ON (((st.agent_id)::uuid = a.id)));
+     LEFT JOIN presence_private.agent_state st ON (((st.agent_id)::uuid = a.id)))
+     LEFT JOIN presence_private.tenant_reasons r ON ((r.id = st.chosen_reason_id)));
 
 -- Name: VIEW agent_presence; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.agent_presence IS 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run; chosen_status is what the agent picked by hand; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
+COMMENT ON VIEW presence.agent_presence IS 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run, and from the chosen status''s end (until), so an agent whose chosen status ended reads available before anything recorded it; chosen_status is what the agent (or a supervisor) chose, with its tenant reason (reason_id, reason_label), end (until) and who chose it (set_by_id, set_by_name); mechanism and since are the last recorded transition''s; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
 
 -- Name: status_events; Type: TABLE; Schema: presence
 CREATE TABLE presence.status_events (
@@ -2320,17 +2545,21 @@ CREATE TABLE presence.status_events (
     agent_id presence.agent_key NOT NULL,
     from_status text NOT NULL,
     to_status text NOT NULL,
-    reason text NOT NULL,
+    mechanism text NOT NULL,
     at timestamp with time zone NOT NULL,
     chosen_status text,
     reason_id uuid,
     actor_id text,
     actor_name text,
-    CONSTRAINT status_events_reason_check CHECK ((reason = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
+    chosen_until timestamp with time zone,
+    CONSTRAINT status_events_mechanism_check CHECK ((mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text, 'supervisor'::text, 'expiry'::text])))
 );
 
 -- Name: TABLE status_events; Type: COMMENT; Schema: presence
 COMMENT ON TABLE presence.status_events IS 'Append-only log: one row per status transition, written in the same transaction as the transition.';
+
+-- Name: COLUMN status_events.mechanism; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.mechanism IS 'What caused the transition: heartbeat, timeout, left (a tab closed), logout, manual (the agent chose), idle, active, admin (an operator''s command), supervisor (a manager chose), expiry (a chosen status''s end passed).';
 
 -- Name: COLUMN status_events.chosen_status; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.status_events.chosen_status IS 'The agent''s chosen status when the transition happened (null for events recorded before it was kept).';
@@ -2343,6 +2572,9 @@ COMMENT ON COLUMN presence.status_events.actor_id IS 'Who caused the transition,
 
 -- Name: COLUMN status_events.actor_name; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.status_events.actor_name IS 'The name the platform gave for actor_id when it was recorded.';
+
+-- Name: COLUMN status_events.chosen_until; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.chosen_until IS 'When the chosen status ends, if it was chosen with an end, as of the transition.';
 
 -- Name: chat_holds; Type: TABLE; Schema: presence_private
 CREATE TABLE presence_private.chat_holds (
@@ -2364,23 +2596,51 @@ CREATE VIEW presence_private.status_log AS
     e.agent_id,
     e.from_status,
     e.to_status,
-    e.reason,
-    e.at
+    e.mechanism,
+    e.at,
+    e.reason_id,
+    e.actor_id,
+    e.actor_name
    FROM presence.status_events e
 UNION ALL
  SELECT NULL::bigint AS id,
     a.tenant_id,
     a.agent_id,
     a.status AS from_status,
-    'offline'::text AS to_status,
-    'timeout'::text AS reason,
-    COALESCE(presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since), now()) AS at
+    'available'::text AS to_status,
+    'expiry'::text AS mechanism,
+    GREATEST(a.chosen_until, a.status_since) AS at,
+    NULL::uuid AS reason_id,
+    NULL::text AS actor_id,
+    NULL::text AS actor_name
    FROM (presence_private.agent_state a
      JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
+  WHERE ((a.chosen_until <= now()) AND (a.status <> ALL (ARRAY['offline'::text, 'available'::text])) AND (presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until))
+UNION ALL
+ SELECT NULL::bigint AS id,
+    a.tenant_id,
+    a.agent_id,
+        CASE
+            WHEN x.expired THEN 'available'::text
+            ELSE a.status
+        END AS from_status,
+    'offline'::text AS to_status,
+    'timeout'::text AS mechanism,
+    COALESCE(presence.timeout_at(a.last_seen, s.offline_after_s,
+        CASE
+            WHEN x.expired THEN GREATEST(a.chosen_until, a.status_since)
+            ELSE a.status_since
+        END), now()) AS at,
+    NULL::uuid AS reason_id,
+    NULL::text AS actor_id,
+    NULL::text AS actor_name
+   FROM ((presence_private.agent_state a
+     JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
+     CROSS JOIN LATERAL ( SELECT COALESCE(((a.chosen_until <= now()) AND (a.status <> ALL (ARRAY['offline'::text, 'available'::text])) AND (presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until)), false) AS expired) x)
   WHERE ((a.status <> 'offline'::text) AND (presence.offline_at(a.last_seen, s.offline_after_s) <= now()));
 
 -- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
-COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus the pending timeout of each agent that went silent and is not recorded offline yet (id null), at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
+COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus what readers already see that is not recorded yet (id null): the end of a chosen status at its until (mechanism expiry) and the timeout of an agent that went silent, at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
 
 -- Name: daily_occupancy; Type: VIEW; Schema: presence
 CREATE VIEW presence.daily_occupancy AS
@@ -2461,11 +2721,10 @@ CREATE VIEW presence.daily_status_seconds AS
          SELECT l.tenant_id,
             l.agent_id,
             l.to_status AS status,
-            e.reason_id,
+            l.reason_id,
             l.at AS started,
             COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
-           FROM (presence_private.status_log l
-             LEFT JOIN presence.status_events e ON ((e.id = l.id)))
+           FROM presence_private.status_log l
         )
  SELECT s.tenant_id,
     s.agent_id,
@@ -2482,7 +2741,7 @@ CREATE VIEW presence.daily_status_seconds AS
   GROUP BY s.tenant_id, s.agent_id, d.day, s.status, s.reason_id, r.label;
 
 -- Name: VIEW daily_status_seconds; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.daily_status_seconds IS 'Seconds (numeric) each agent spent in each status and tenant reason (reason_id, reason_label; null: none named) per day of the tenant''s time zone, from presence.status_events and the timeouts readers already see; the current status counts up to now. Filter by tenant_id (and agent_id, day).';
+COMMENT ON VIEW presence.daily_status_seconds IS 'Seconds (numeric) each agent spent in each status and tenant reason (reason_id, reason_label; null: none named) per day of the tenant''s time zone, from presence.status_events and what readers already see (timeouts, ends of chosen statuses); the current status counts up to now. Filter by tenant_id (and agent_id, day).';
 
 -- Name: status_events_id_seq; Type: SEQUENCE; Schema: presence
 ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2764,6 +3023,9 @@ CREATE UNIQUE INDEX users_agent_id_key ON presence_accounts.users USING btree (a
 -- Name: users_email_key; Type: INDEX; Schema: presence_accounts
 CREATE UNIQUE INDEX users_email_key ON presence_accounts.users USING btree (lower(email));
 
+-- Name: agent_state_chosen_until_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX agent_state_chosen_until_idx ON presence_private.agent_state USING btree (chosen_until) WHERE (chosen_until IS NOT NULL);
+
 -- Name: agent_state_offline_holding_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX agent_state_offline_holding_idx ON presence_private.agent_state USING btree (tenant_id) WHERE ((status = 'offline'::text) AND (active_chats > 0));
 
@@ -2870,6 +3132,11 @@ GRANT SELECT ON TABLE presence.tenant_settings TO presence_analyst;
 -- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) FROM PUBLIC;
 
+-- Name: FUNCTION current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) TO presence_app;
+GRANT ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) TO presence_analyst;
+
 -- Name: FUNCTION effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) TO presence_app;
@@ -2906,9 +3173,13 @@ GRANT ALL ON FUNCTION presence.open_chat(p_tenant_id presence.tenant_key) TO pre
 -- Name: FUNCTION release_chats(p_agent_id presence.agent_key); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) FROM PUBLIC;
 
--- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text); Type: ACL; Schema: presence
-REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) FROM PUBLIC;
-GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) TO presence_app;
+-- Name: FUNCTION set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
+
+-- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
 
 -- Name: FUNCTION sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) FROM PUBLIC;
@@ -3121,6 +3392,9 @@ REVOKE ALL ON FUNCTION presence_private.check_sign_in(p_sign_in text) FROM PUBLI
 
 -- Name: FUNCTION check_status(p_status text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.check_status(p_status text) FROM PUBLIC;
+
+-- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) FROM PUBLIC;
 
 -- Name: FUNCTION ensure_agent_state(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) FROM PUBLIC;

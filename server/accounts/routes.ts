@@ -25,7 +25,7 @@ export function toMe(u: SignedInUser): Me {
       heartbeatIntervalMs: u.heartbeatIntervalS * 1000,
       offlineAfterMs: u.offlineAfterS * 1000,
       awayAfterMs: u.awayAfterS * 1000,
-      timeZone: 'UTC',
+      timeZone: u.timeZone,
     },
     canManage: canManage(u.role),
   };

@@ -6,6 +6,7 @@
 //   POST {base}/heartbeat            one beat of one tab                     -> HeartbeatReply
 //   POST {base}/leave                a tab's goodbye (sendBeacon on pagehide) -> 204
 //   PUT  {base}/status               the agent's own choice                  -> StatusReply
+//   PUT  {base}/agents/:id/status    a manager's choice for an agent         -> StatusReply
 //   GET  {base}/agents               the caller's tenant                     -> AgentsReply
 //   GET  {base}/stream               Server-Sent Events of the caller's tenant
 //   GET  {base}/agents/:id/history   one agent's timeline, a page at a time  -> History
@@ -38,6 +39,7 @@ import {
   type ReasonUpdate,
   type ReasonsReply,
   type StatusReply,
+  type StatusRequest,
   type Summary,
   type TenantReason,
 } from '../http/contract.ts';
@@ -107,7 +109,11 @@ const heartbeatBody = z.object({
   activity: z.enum(ACTIVITIES, { error: `activity must be one of ${ACTIVITIES.join(', ')}` }).default('active'),
 });
 const leaveBody = z.object({ sessionId: tabIdSchema });
-const statusBody = z.object({ status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }) });
+const statusBody = z.object({
+  status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }),
+  reason: reasonIdSchema.optional(),
+  until: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
+}) satisfies z.ZodType<StatusRequest>;
 const historyParams = z.object({ id: agentIdSchema });
 const historyQuery = z.object({
   from: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
@@ -160,6 +166,12 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     const caller = callerOf(req);
     if (caller.agentId === null) throw new HttpError(403, 'not_an_agent', 'the caller is not an agent and has no status');
     return caller as Caller & { agentId: string };
+  };
+  /** The agent as GET agents shows it now (after a choice of status). */
+  const agentNow = async (tenantId: string, agentId: string) => {
+    const agent = await agentOfTenant(db, tenantId, agentId);
+    if (!agent) throw new HttpError(404, 'not_found', `no agent ${agentId} in this tenant`);
+    return agent;
   };
   /** 403 unless the caller may manage the team (`identify` said canManage). */
   const managerOf = (req: Request): Caller => {
@@ -233,12 +245,19 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   });
 
   router.put(paths.status, originCheck, json, identified, async (req, res) => {
-    const { tenantId, agentId } = agentOf(req);
-    const { status } = parseInput(statusBody, req.body);
-    const effective = await setStatus(db, tenantId, agentId, status);
-    const agent = await agentOfTenant(db, tenantId, agentId);
-    if (!agent) throw new HttpError(404, 'not_found', `agent ${agentId} is not an agent of this tenant`);
-    res.json({ status: effective, agent } satisfies StatusReply);
+    const { tenantId, agentId, actor } = agentOf(req);
+    const { status, reason, until } = parseInput(statusBody, req.body);
+    const effective = await setStatus(db, tenantId, agentId, { status, reason: reason ?? null, until: until ?? null, actor });
+    res.json({ status: effective, agent: await agentNow(tenantId, agentId) } satisfies StatusReply);
+  });
+
+  // After PUT status: the standalone server's '/agents/me/status' is registered first, so "me" is never an id.
+  router.put(paths.agentStatus, originCheck, json, identified, async (req, res) => {
+    const { tenantId, actor } = managerOf(req);
+    const { id } = parseInput(historyParams, req.params);
+    const { status, reason, until } = parseInput(statusBody, req.body);
+    const effective = await setStatus(db, tenantId, id, { status, reason: reason ?? null, until: until ?? null, actor }, 'manager');
+    res.json({ status: effective, agent: await agentNow(tenantId, id) } satisfies StatusReply);
   });
 
   router.get(paths.agents, identified, async (req, res) => {

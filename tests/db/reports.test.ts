@@ -13,7 +13,7 @@ type Event = [from: string, to: string, mechanism: string, at: string, reasonId?
 async function writePast(client: Queryable, tenant: string, agent: string, events: Event[]): Promise<void> {
   for (const [from, to, mechanism, at, reasonId] of events) {
     await client.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at, reason_id)
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at, reason_id)
        values ($1, $2, $3, $4, $5, $6, $7)`,
       [tenant, agent, from, to, mechanism, at, reasonId ?? null],
     );

@@ -102,9 +102,9 @@ export async function agentRow(db: pg.Pool, agentId: string): Promise<AgentRow> 
 export async function eventsOf(
   db: Queryable,
   agentId: string,
-): Promise<Array<{ from_status: string; to_status: string; reason: string }>> {
+): Promise<Array<{ from_status: string; to_status: string; mechanism: string }>> {
   const { rows } = await db.query(
-    'select from_status, to_status, reason from presence.status_events where agent_id = $1 order by id',
+    'select from_status, to_status, mechanism from presence.status_events where agent_id = $1 order by id',
     [agentId],
   );
   return rows;

@@ -37,8 +37,8 @@ describe('GET /api/agents', () => {
         activeChats: 0,
         maxChats: 5,
         reason: null,
-        mechanism: null,
-        since: null,
+        mechanism: 'heartbeat',
+        since: expect.any(String),
         until: null,
         setBy: null,
       },
@@ -190,7 +190,7 @@ describe('GET /api/agents/:id/history', () => {
       statusAtStart: 'offline',
       events: [
         { from: 'offline', to: 'available', mechanism: 'heartbeat', reason: null, actor: null, at: expect.any(String) },
-        { from: 'available', to: 'away', mechanism: 'manual', reason: null, actor: null, at: expect.any(String) },
+        { from: 'available', to: 'away', mechanism: 'manual', reason: null, actor: { id: ada.userId, name: ada.name }, at: expect.any(String) },
       ],
       nextCursor: null,
     });

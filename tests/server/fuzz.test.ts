@@ -561,7 +561,8 @@ describe('tenant isolation, on purpose', () => {
           [`beat naming B's agent`, () => call(server, 'POST', '/api/auth/heartbeat', { cookie, body: { sessionId: 'tab-1', agentId: id, tenantId: b.agent.tenantId } })],
           [`leave of B's tab`, () => call(server, 'POST', '/api/auth/leave', { cookie, body: { sessionId: 'tab-1', agentId: id } })],
           [`status naming B's agent`, () => call(server, 'PUT', '/api/agents/me/status', { cookie, body: { status: 'offline', agentId: id } })],
-          [`status at B's path`, () => call(server, 'PUT', `/api/agents/${id}/status`, { cookie, body: { status: 'offline' } })],
+          [`status at B's path as ${caller === a.supervisor ? 'a manager' : 'an agent'}`, () => call(server, 'PUT', `/api/agents/${id}/status`, { cookie, body: { status: 'offline' } })],
+          [`day of B's agent`, () => call(server, 'GET', `/api/agents/${id}/day`, { cookie })],
           [`sign-out naming B's tab`, () => call(server, 'POST', '/api/auth/logout', { cookie: 'presence_session=none', body: { sessionId: 'tab-1' } })],
         );
       }
@@ -591,7 +592,10 @@ describe('tenant isolation, on purpose', () => {
       const secrets = [b.agent.email, b.colleague.email, b.agent.name, b.colleague.name];
       expect({ name, leaked: secrets.filter((s) => text.includes(s)) }).toEqual({ name, leaked: [] });
       expect({ name, status: answer.status }).toEqual({ name, status: expect.toBeOneOf([200, 204, 403, 404]) });
-      if (name.startsWith('history') || name === `status at B's path`) expect({ name, status: answer.status }).toEqual({ name, status: 404 });
+      if (name.startsWith('history') || name.startsWith('day') || name === `status at B's path as a manager`) {
+        expect({ name, status: answer.status }).toEqual({ name, status: 404 });
+      }
+      if (name === `status at B's path as an agent`) expect({ name, status: answer.status }).toEqual({ name, status: 403 });
       if (name === 'agents of B by query') {
         expect((answer.body.agents as Array<{ id: string }>).map((x) => x.id).sort()).toEqual([a.agent.agentId, a.colleague.agentId].sort());
       }

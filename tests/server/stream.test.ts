@@ -111,7 +111,7 @@ describe('GET /api/agents/stream', () => {
     stream.close();
 
     // Assertions: announced by the hub (no sweep has recorded it yet), at the moment she went offline
-    expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout' });
+    expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', mechanism: 'timeout' });
     expect(recorded.status).toBe('available');
     const { rows: moment } = await server.owner.query('select offline_at from presence.agent_presence where agent_id = $1', [
       ada.agentId,
@@ -138,7 +138,7 @@ describe('GET /api/agents/stream', () => {
 
     // Assertions
     const { rows } = await server.owner.query(
-      `select count(*)::int as n from presence.status_events where agent_id = $1 and to_status = 'offline' and reason = 'timeout'`,
+      `select count(*)::int as n from presence.status_events where agent_id = $1 and to_status = 'offline' and mechanism = 'timeout'`,
       [ada.agentId],
     );
     expect(rows[0].n).toBe(1);

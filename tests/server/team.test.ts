@@ -134,3 +134,56 @@ describe('GET /api/agents/:id/day', () => {
     expect(badDate.body.error).toMatch(/^date:/);
   });
 });
+
+describe('PUT /api/agents/:id/status', () => {
+  it('a supervisor sets Away · Meeting for 15 minutes: the agent\'s own page shows it set by the supervisor, beats keep it, the agent may choose again', async () => {
+    // Setup
+    const boss = await signedInUser(server, { role: 'supervisor', name: 'Morgan' });
+    const ada = await signedInUser(server, { tenantId: boss.tenantId, name: 'Ada' });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab' } });
+    const meeting = await call(server, 'POST', '/api/reasons', { cookie: boss.cookie, body: { status: 'away', label: 'Meeting', defaultDurationS: 900 } });
+
+    // Action
+    const set = await call(server, 'PUT', `/api/agents/${ada.agentId}/status`, { cookie: boss.cookie, body: { status: 'away', reason: meeting.body.id } });
+    const me = await call(server, 'GET', '/api/auth/me', { cookie: ada.cookie });
+    const agents = await call(server, 'GET', '/api/agents', { cookie: ada.cookie });
+    const beat = await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab' } });
+    const again = await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'available' } });
+
+    // Assertions
+    expect(set).toMatchObject({ status: 200, body: { status: 'away', agent: { id: ada.agentId, status: 'away' } } });
+    expect(new Date(set.body.agent.until).getTime() - Date.now()).toBeGreaterThan(890_000);
+    expect(me.body.agent).toMatchObject({ status: 'away', chosenStatus: 'away' });
+    expect(agents.body.agents[0]).toMatchObject({
+      status: 'away',
+      reason: { id: meeting.body.id, label: 'Meeting' },
+      mechanism: 'supervisor',
+      setBy: { id: boss.userId, name: 'Morgan' },
+    });
+    expect(beat.body.status).toBe('away');
+    expect(again.body).toMatchObject({ status: 'available', agent: { mechanism: 'manual', setBy: { id: ada.userId, name: 'Ada' }, until: null } });
+  });
+
+  it('answers 403 to an agent for another agent, 404 for another tenant\'s agent, 400 naming a bad reason or until', async () => {
+    // Setup
+    const boss = await signedInUser(server, { role: 'client_admin' });
+    const ada = await signedInUser(server, { tenantId: boss.tenantId });
+    const bob = await signedInUser(server, { tenantId: boss.tenantId });
+    const stranger = await signedInUser(server);
+    const focus = await call(server, 'POST', '/api/reasons', { cookie: boss.cookie, body: { status: 'dnd', label: 'Focus' } });
+
+    // Action
+    const byAgent = await call(server, 'PUT', `/api/agents/${bob.agentId}/status`, { cookie: ada.cookie, body: { status: 'offline' } });
+    const across = await call(server, 'PUT', `/api/agents/${stranger.agentId}/status`, { cookie: boss.cookie, body: { status: 'offline' } });
+    const wrongReason = await call(server, 'PUT', `/api/agents/${bob.agentId}/status`, { cookie: boss.cookie, body: { status: 'away', reason: focus.body.id } });
+    const past = await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'dnd', until: '2020-01-01T00:00:00Z' } });
+
+    // Assertions
+    expect(byAgent).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+    expect(across).toMatchObject({ status: 404, body: { code: 'not_found' } });
+    expect(wrongReason).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(wrongReason.body.error).toMatch(/^reason: "Focus" is a reason for dnd, not for away/);
+    expect(past).toMatchObject({ status: 400, body: { code: 'invalid_input' } });
+    expect(past.body.error).toMatch(/^until: must be later than now/);
+  });
+});

@@ -1,5 +1,5 @@
 // presence.agent_history: one page of one agent's status timeline in a time range (default: the last 24 hours).
-import type { AgentStatus, History, Mechanism } from '../../http/contract.ts';
+import type { AgentStatus, History, HistoryEvent } from '../../http/contract.ts';
 import type { Database } from '../../database/handle.ts';
 
 export interface HistoryQuery {
@@ -21,7 +21,7 @@ export async function agentHistory(
     range_from: Date;
     range_to: Date;
     status_at_start: AgentStatus;
-    events: Array<{ from: AgentStatus; to: AgentStatus; reason: Mechanism; at: string }>;
+    events: HistoryEvent[];
     next_cursor: string | null;
   }>(
     'select * from presence.agent_history($1, $2, $3::timestamptz, $4::timestamptz, $5::integer, $6::text)',
@@ -33,14 +33,7 @@ export async function agentHistory(
     to: row.range_to.toISOString(),
     statusAtStart: row.status_at_start,
     // json_build_object renders timestamptz in the session's format; hand out ISO 8601 UTC like everywhere else.
-    events: row.events.map((e) => ({
-      from: e.from,
-      to: e.to,
-      mechanism: e.reason,
-      reason: null,
-      actor: null,
-      at: new Date(e.at).toISOString(),
-    })),
+    events: row.events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
     nextCursor: row.next_cursor,
   };
 }
