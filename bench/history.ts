@@ -58,7 +58,7 @@ async function seed(c: pg.Client): Promise<{ tenant: string; agent: string; busy
   // Alternating available/away, evenly spread over the last 30 days, agent by agent (as a real table fills: one
   // agent's events are scattered over many pages).
   await c.query(
-    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
      select $1::uuid, a.id,
             case when n % 2 = 0 then 'away' else 'available' end,
             case when n % 2 = 0 then 'available' else 'away' end,
@@ -71,7 +71,7 @@ async function seed(c: pg.Client): Promise<{ tenant: string; agent: string; busy
     [tenant, busy, EVENTS_PER_AGENT, DAYS],
   );
   await c.query(
-    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
      select $1::uuid, $2::uuid,
             case when n % 2 = 0 then 'away' else 'available' end,
             case when n % 2 = 0 then 'available' else 'away' end,

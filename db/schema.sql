@@ -67,7 +67,8 @@ CREATE TYPE presence_accounts.session_user_row AS (
 	heartbeat_interval_s integer,
 	offline_after_s integer,
 	away_after_s integer,
-	expires_in_s double precision
+	expires_in_s double precision,
+	time_zone text
 );
 
 -- Name: TYPE session_user_row; Type: COMMENT; Schema: presence_accounts
@@ -79,12 +80,155 @@ CREATE TYPE presence_private.transition AS (
 	tenant_id presence.tenant_key,
 	from_status text,
 	to_status text,
-	reason text,
+	mechanism text,
 	at timestamp with time zone
 );
 
 -- Name: TYPE transition; Type: COMMENT; Schema: presence_private
 COMMENT ON TYPE presence_private.transition IS 'One requested transition, handed to presence_private.apply_transitions: when it happened (now, or the moment a silent agent went offline) and why.';
+
+-- Name: tenant_reasons; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.tenant_reasons (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    tenant_id presence.tenant_key NOT NULL,
+    status text NOT NULL,
+    label text NOT NULL,
+    "position" integer NOT NULL,
+    default_duration_s integer,
+    retired_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tenant_reasons_default_duration CHECK (((default_duration_s >= 60) AND (default_duration_s <= 604800))),
+    CONSTRAINT tenant_reasons_label_shape CHECK (((label = btrim(label)) AND ((length(label) >= 1) AND (length(label) <= 40)) AND (label !~ '[[:cntrl:]]'::text))),
+    CONSTRAINT tenant_reasons_position CHECK (("position" >= 0)),
+    CONSTRAINT tenant_reasons_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text])))
+);
+
+-- Name: TABLE tenant_reasons; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.tenant_reasons IS 'Reasons a tenant defined for its statuses, with their order (position within a status) and default duration. Retired reasons (retired_at set) stay for history. Written by presence.add_reason and presence.update_reason; read through presence.reasons.';
+
+-- Name: COLUMN tenant_reasons.default_duration_s; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.tenant_reasons.default_duration_s IS 'Seconds a status chosen with this reason lasts when the choice names no end; null: until changed.';
+
+-- Name: reasons; Type: VIEW; Schema: presence
+CREATE VIEW presence.reasons AS
+ SELECT r.tenant_id,
+    r.id,
+    r.status,
+    r.label,
+    r."position",
+    r.default_duration_s,
+    (r.retired_at IS NOT NULL) AS retired
+   FROM presence_private.tenant_reasons r;
+
+-- Name: VIEW reasons; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.reasons IS 'Every tenant''s reasons: status, label, position within the status (lowest first), default duration in seconds (null: none) and whether it is retired. Filter by tenant_id.';
+
+-- Name: add_reason(presence.tenant_key, text, text, integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer DEFAULT NULL::integer) RETURNS SETOF presence.reasons
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_label text;
+  v_count integer;
+  v_id uuid;
+begin
+  perform presence_private.check_status(p_status);
+  v_label := presence_private.check_reason_label(p_label);
+  perform presence_private.check_reason_duration(p_default_duration_s);
+  if not exists (select 1 from public.tenants t where t.id = p_tenant_id) then
+    raise exception 'no tenant %', coalesce(p_tenant_id::text, 'null') using errcode = 'PRTEN';
+  end if;
+
+  -- One writer of a tenant's reasons at a time, so the count and the next position hold until commit.
+  perform pg_advisory_xact_lock(hashtextextended('presence.tenant_reasons:' || p_tenant_id::text, 0));
+  select count(*) into v_count from presence_private.tenant_reasons r where r.tenant_id = p_tenant_id;
+  if v_count >= 50 then
+    raise exception 'tenant % has % reasons: at most 50 (retire and rename one instead)', p_tenant_id, v_count
+      using errcode = 'PRRLM';
+  end if;
+
+  begin
+    insert into presence_private.tenant_reasons (tenant_id, status, label, position, default_duration_s)
+    select p_tenant_id, p_status, v_label,
+           coalesce((select max(r.position) + 1 from presence_private.tenant_reasons r
+                      where r.tenant_id = p_tenant_id and r.status = p_status), 0),
+           p_default_duration_s
+    returning id into v_id;
+  exception when unique_violation then
+    raise exception 'a live % reason is already labelled "%"', p_status, v_label using errcode = 'PRRDU';
+  end;
+  return query select * from presence.reasons r where r.id = v_id;
+end
+$$;
+
+-- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) IS 'Adds a reason to a tenant''s status, last in its order, and returns it. Raises PRSTA for an unknown status, PRRIN for a blank or over-long label (40) or a default duration outside 60 s .. 7 days, PRTEN for an unknown tenant, PRRLM beyond 50 reasons per tenant, PRRDU for a label a live reason of that status has. Who may manage is the caller''s check.';
+
+-- Name: agent_day(presence.tenant_key, presence.agent_key, date); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date DEFAULT NULL::date) RETURNS TABLE(day date, time_zone text, range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, totals json)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_zone text;
+  v_day date;
+  v_from timestamptz;
+  v_to timestamptz;
+begin
+  select s.time_zone into v_zone from presence.settings s where s.tenant_id = p_tenant_id;
+  if not exists (select 1 from presence.agent_presence p where p.tenant_id = p_tenant_id and p.agent_id = p_agent_id) then
+    perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
+  end if;
+  v_day := coalesce(p_date, (now() at time zone v_zone)::date);
+  if v_day not between date '2000-01-01' and (now() at time zone v_zone)::date + 1 then
+    raise exception 'date must be between 2000-01-01 and tomorrow in the tenant''s time zone, got %', v_day
+      using errcode = 'PRUSR';
+  end if;
+  v_from := v_day::timestamp at time zone v_zone;
+  v_to := (v_day + 1)::timestamp at time zone v_zone;
+
+  return query
+  with log as (
+    select l.id, l.from_status, l.to_status, l.mechanism, l.at, l.reason_id, l.actor_id, l.actor_name
+      from presence_private.status_log l
+     where l.tenant_id = p_tenant_id and l.agent_id = p_agent_id
+  ), before as (
+    select b.to_status, b.reason_id from log b where b.at < v_from order by b.at desc, b.id desc nulls first limit 1
+  ), inside as (
+    select i.* from log i where i.at >= v_from and i.at < v_to order by i.at, i.id nulls last limit 2000
+  ), spans as (
+    select b.to_status as status, b.reason_id, v_from as started from before b
+    union all
+    select i.to_status, i.reason_id, i.at from inside i
+  ), clipped as (
+    select s.status, s.reason_id,
+           greatest(s.started, v_from) as started,
+           least(coalesce(lead(s.started) over (order by s.started), v_to), v_to, now()) as ended
+      from spans s
+  )
+  select v_day, v_zone, v_from, v_to,
+         coalesce((select b.to_status from before b), 'offline'),
+         coalesce((select json_agg(json_build_object(
+                     'from', i.from_status, 'to', i.to_status, 'mechanism', i.mechanism,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'actor', case when i.actor_id is null then null
+                                   else json_build_object('id', i.actor_id, 'name', i.actor_name) end,
+                     'at', i.at) order by i.at, i.id nulls last)
+                     from inside i left join presence_private.tenant_reasons r on r.id = i.reason_id), '[]'::json),
+         coalesce((select json_agg(json_build_object(
+                     'status', t.status,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'seconds', t.seconds) order by t.status, r.label)
+                     from (select c.status, c.reason_id, sum(extract(epoch from c.ended - c.started)) as seconds
+                             from clipped c where c.ended > c.started
+                            group by c.status, c.reason_id) t
+                     left join presence_private.tenant_reasons r on r.id = t.reason_id), '[]'::json);
+end
+$$;
+
+-- Name: FUNCTION agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) IS 'One agent''s day (default today) in the tenant''s time zone: the day, the zone, its start and end as instants, the status at its start, its transitions (json array of {from, to, mechanism, reason {id, label} or null, actor {id, name} or null, at}, at most 2,000) and the seconds per status and reason up to now (json array of {status, reason, seconds}). Raises PRAGT for an agent not of that tenant, PRUSR for a date before 2000 or after tomorrow.';
 
 -- Name: agent_history(presence.tenant_key, presence.agent_key, timestamp with time zone, timestamp with time zone, integer, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone DEFAULT NULL::timestamp with time zone, p_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, p_cursor text DEFAULT NULL::text) RETURNS TABLE(range_from timestamp with time zone, range_to timestamp with time zone, status_at_start text, events json, next_cursor text)
@@ -119,20 +263,27 @@ begin
 
   -- One more than the page, to know whether another follows. Order (at, id) with the pending timeout (id null)
   -- last: the index (agent_id, at, id) gives it without a sort, from the cursor on.
-  select json_agg(json_build_object('from', p.from_status, 'to', p.to_status, 'reason', p.reason, 'at', p.at)
+  select json_agg(json_build_object('from', p.from_status, 'to', p.to_status, 'mechanism', p.mechanism,
+                    'reason', case when p.reason_label is null then null
+                                   else json_build_object('id', p.reason_id, 'label', p.reason_label) end,
+                    'actor', case when p.actor_id is null then null
+                                  else json_build_object('id', p.actor_id, 'name', p.actor_name) end,
+                    'at', p.at)
                   order by p.n) filter (where p.n <= v_limit),
          min(presence_private.history_cursor(p.at, p.id)) filter (where p.n = v_limit),
          count(*)
     into v_events, v_last, v_count
-    from (select l.from_status, l.to_status, l.reason, l.at, l.id,
+    from (select l.from_status, l.to_status, l.mechanism, l.at, l.id, l.reason_id, r.label as reason_label,
+                 l.actor_id, l.actor_name,
                  row_number() over (order by l.at, l.id nulls last) as n
-            from (select l.from_status, l.to_status, l.reason, l.at, l.id
+            from (select l.from_status, l.to_status, l.mechanism, l.at, l.id, l.reason_id, l.actor_id, l.actor_name
                     from presence_private.status_log l
                    where l.agent_id = p_agent_id and l.tenant_id = p_tenant_id
                      and l.at >= greatest(v_from, v_after_at) and l.at < v_to
                      and (p_cursor is null or l.at > v_after_at or l.id is null or l.id > v_after_id)
                    order by l.at, l.id nulls last
-                   limit v_limit + 1) l) p;
+                   limit v_limit + 1) l
+            left join presence_private.tenant_reasons r on r.id = l.reason_id) p;
 
   return query
   select v_from, v_to,
@@ -260,6 +411,7 @@ CREATE TABLE presence.tenant_settings (
     offline_after_s integer DEFAULT 90 NOT NULL,
     away_after_s integer DEFAULT 300 NOT NULL,
     release_chats_after_s integer DEFAULT 60 NOT NULL,
+    time_zone text DEFAULT 'UTC'::text NOT NULL,
     CONSTRAINT tenant_settings_away_after_s_check CHECK (((away_after_s >= 1) AND (away_after_s <= 86400))),
     CONSTRAINT tenant_settings_heartbeat_interval_s_check CHECK (((heartbeat_interval_s >= 1) AND (heartbeat_interval_s <= 3600))),
     CONSTRAINT tenant_settings_offline_after_s_check CHECK ((offline_after_s <= 86400)),
@@ -282,8 +434,11 @@ COMMENT ON COLUMN presence.tenant_settings.away_after_s IS 'The browser reports 
 -- Name: COLUMN tenant_settings.release_chats_after_s; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.tenant_settings.release_chats_after_s IS 'Grace before the chats of an agent who went offline return to the queue.';
 
--- Name: configure_tenant(presence.tenant_key, integer, integer, integer, integer); Type: FUNCTION; Schema: presence
-CREATE FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer DEFAULT NULL::integer, p_offline_after_s integer DEFAULT NULL::integer, p_away_after_s integer DEFAULT NULL::integer, p_release_chats_after_s integer DEFAULT NULL::integer) RETURNS presence.tenant_settings
+-- Name: COLUMN tenant_settings.time_zone; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.tenant_settings.time_zone IS 'The tenant''s time zone (an IANA name, e.g. Europe/Paris): its days begin at midnight there.';
+
+-- Name: configure_tenant(presence.tenant_key, integer, integer, integer, integer, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer DEFAULT NULL::integer, p_offline_after_s integer DEFAULT NULL::integer, p_away_after_s integer DEFAULT NULL::integer, p_release_chats_after_s integer DEFAULT NULL::integer, p_time_zone text DEFAULT NULL::text) RETURNS presence.tenant_settings
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -299,6 +454,7 @@ begin
   v_current.offline_after_s := coalesce(p_offline_after_s, v_current.offline_after_s);
   v_current.away_after_s := coalesce(p_away_after_s, v_current.away_after_s);
   v_current.release_chats_after_s := coalesce(p_release_chats_after_s, v_current.release_chats_after_s);
+  v_current.time_zone := coalesce(p_time_zone, v_current.time_zone);
 
   if v_current.heartbeat_interval_s not between 1 and 3600 then
     raise exception 'heartbeat_interval_s must be between 1 and 3600 seconds, got %', v_current.heartbeat_interval_s
@@ -317,23 +473,42 @@ begin
     raise exception 'release_chats_after_s must be between 0 and 86400 seconds, got %', v_current.release_chats_after_s
       using errcode = 'PRSET';
   end if;
+  -- Names only, as pg_timezone_names lists them: an abbreviation or a POSIX offset ('+02') would be accepted by
+  -- AT TIME ZONE with other meanings.
+  if not exists (select 1 from pg_catalog.pg_timezone_names z where z.name = v_current.time_zone) then
+    raise exception 'time_zone must be an IANA time zone name such as Europe/Paris, got %', v_current.time_zone
+      using errcode = 'PRSET';
+  end if;
 
   insert into presence.tenant_settings as t
-    (tenant_id, heartbeat_interval_s, offline_after_s, away_after_s, release_chats_after_s)
+    (tenant_id, heartbeat_interval_s, offline_after_s, away_after_s, release_chats_after_s, time_zone)
   values (p_tenant_id, v_current.heartbeat_interval_s, v_current.offline_after_s, v_current.away_after_s,
-          v_current.release_chats_after_s)
+          v_current.release_chats_after_s, v_current.time_zone)
   on conflict (tenant_id) do update
      set heartbeat_interval_s = excluded.heartbeat_interval_s,
          offline_after_s = excluded.offline_after_s,
          away_after_s = excluded.away_after_s,
-         release_chats_after_s = excluded.release_chats_after_s
+         release_chats_after_s = excluded.release_chats_after_s,
+         time_zone = excluded.time_zone
   returning t.* into v_result;
   return v_result;
 end
 $$;
 
--- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer) IS 'Sets a tenant''s presence timing; a null argument keeps the current value. Raises PRTEN for an unknown tenant and PRSET, naming the value, for timing that breaks the rules (offline_after_s >= 2 * heartbeat_interval_s, ...). Owner only.';
+-- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) IS 'Sets a tenant''s presence timing and time zone; a null argument keeps the current value. Raises PRTEN for an unknown tenant and PRSET, naming the value, for timing that breaks the rules (offline_after_s >= 2 * heartbeat_interval_s, ...) or a time zone that is not an IANA name. Owner only.';
+
+-- Name: current_status(text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  select case when presence.offline_at(p_last_seen, p_offline_after_s) <= now() then 'offline'
+              when p_until <= now() and p_status <> 'offline' then 'available'
+              else p_status end
+$$;
+
+-- Name: FUNCTION current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) IS 'The status a reader should believe now: offline once the last beat is older than offline_after_s, available once a chosen status''s end (p_until) has passed, else the materialized status; whether or not a sweep or a beat has recorded it yet.';
 
 -- Name: effective_status(text, timestamp with time zone, integer); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) RETURNS text
@@ -551,6 +726,8 @@ begin
        -- last_seen.
        and h.status = h.chosen_status
        and presence.offline_at(h.last_seen, st.offline_after_s) > now()
+       -- a chosen status that has ended is recorded by presence.heartbeat (lock_agent)
+       and (h.chosen_until is null or h.chosen_until > now())
     returning h.agent_id as id, h.tenant_id, h.status, st.heartbeat_interval_s
   ), platform as (
     -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
@@ -694,56 +871,29 @@ $$;
 -- Name: FUNCTION release_chats(p_agent_id presence.agent_key); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) IS 'Returns the assigned chats of an agent that is still offline to the queue and sets its active_chats to 0; does nothing for an agent that came back. Run by the graphile-worker task release_chats that presence_private.apply_transitions enqueues; presence.sweep_stale_agents releases the same chats once the grace has passed if no job did. Owner only. Returns how many chats it released.';
 
--- Name: set_status(presence.tenant_key, presence.agent_key, text); Type: FUNCTION; Schema: presence
-CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
+-- Name: set_agent_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid DEFAULT NULL::uuid, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_actor_id text DEFAULT NULL::text, p_actor_name text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     AS $$
-declare
-  v_agent record;
-  v_target text;
-  v_recent integer;
-  v_oldest timestamptz;
-begin
-  perform presence_private.check_status(p_status);
-
-  -- Lock order: the agent, then (reading) its tabs.
-  select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
-
-  -- At most 20 changes by hand a minute, counted from the agent's own transitions under its row lock, so parallel
-  -- calls cannot overshoot; beyond, nothing is written (not even a timeout lock_agent recorded: the error undoes it).
-  select count(*), min(e.at) into v_recent, v_oldest
-    from (select e.at from presence.status_events e
-           where e.agent_id = p_agent_id and e.reason = 'manual' and e.at > now() - interval '1 minute'
-           order by e.at desc limit 20) e;
-  if v_recent >= 20 then
-    raise exception 'agent % changed status by hand % times in the last minute: at most 20 changes a minute',
-      p_agent_id, v_recent
-      using errcode = 'PRSCR',
-            detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
-  end if;
-
-  update presence_private.agent_state a set chosen_status = p_status where a.agent_id = p_agent_id;
-
-  -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
-  -- status with its next beat.
-  v_target := case
-    when p_status = 'offline' then 'offline'
-    when exists (select 1 from presence_private.sessions s
-                  where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, v_agent.offline_after_s) > now())
-      then p_status
-    else 'offline'
-  end;
-  if v_target <> v_agent.status then
-    perform presence_private.apply_transitions(
-      array[(p_agent_id, p_tenant_id, v_agent.status, v_target, 'manual', now())::presence_private.transition]);
-  end if;
-  return v_target;
-end
+  select presence_private.choose_status(p_tenant_id, p_agent_id, p_status, p_reason_id, p_until, 'supervisor',
+                                        p_actor_id, p_actor_name)
 $$;
 
--- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) IS 'The agent''s own choice of status (available, away, dnd, offline; reason manual). Heartbeats and sweeps never override it. At most 20 transitions by hand a minute per agent: beyond, raises PRSCR with detail retry_after_s=<seconds> and writes nothing. Returns the effective status.';
+-- Name: FUNCTION set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) IS 'A manager''s choice of an agent''s status (mechanism supervisor), with the same reason, end and errors as presence.set_status; the actor is the manager. The agent''s beats never undo it; the agent may choose again. The caller checks that the actor manages the team; PRAGT for an agent of another tenant. Returns the effective status.';
+
+-- Name: set_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid DEFAULT NULL::uuid, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_actor_id text DEFAULT NULL::text, p_actor_name text DEFAULT NULL::text) RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select presence_private.choose_status(p_tenant_id, p_agent_id, p_status, p_reason_id, p_until, 'manual',
+                                        p_actor_id, p_actor_name)
+$$;
+
+-- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) IS 'The agent''s own choice of status (available, away, dnd, offline; mechanism manual), with an optional tenant reason of that status (p_reason_id), an end (p_until: later than now, at most 7 days ahead; default the reason''s default duration) and who chose (p_actor_id, p_actor_name: the platform''s user). Heartbeats and sweeps never override it; when p_until passes the agent reads available again. Raises PRSTA, PRRCH (a reason not of this tenant and status, or retired), PRUNT (a bad until), PRAGT, and PRSCR (with detail retry_after_s) beyond 20 choices a minute; writes nothing then. Returns the effective status.';
 
 -- Name: sign_ins_ended(presence.tenant_key[], text[]); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) RETURNS TABLE(tenant_id text, sign_in text)
@@ -833,12 +983,17 @@ begin
   )
   select coalesce((select json_agg(json_build_object(
                      'id', f.id, 'tenant', f.tenant_id::text, 'agent', f.agent_id::text, 'from', f.from_status,
-                     'to', f.to_status, 'chosen', f.chosen_status, 'reason', f.reason, 'at', f.at) order by f.id)
-                     from found f where f.tenant_id = any(p_tenant_ids)), '[]'::json),
+                     'to', f.to_status, 'chosen', f.chosen_status, 'mechanism', f.mechanism,
+                     'reason', case when r.id is null then null else json_build_object('id', r.id, 'label', r.label) end,
+                     'actor', case when f.actor_id is null then null
+                                   else json_build_object('id', f.actor_id, 'name', f.actor_name) end,
+                     'until', f.chosen_until, 'at', f.at) order by f.id)
+                     from found f left join presence_private.tenant_reasons r on r.id = f.reason_id
+                    where f.tenant_id = any(p_tenant_ids)), '[]'::json),
          array(select m.id from missing m order by m.id),
          array(select m.xid from missing m order by m.id),
-         array(select r.reason from found r group by r.reason order by r.reason),
-         array(select count(*)::integer from found r group by r.reason order by r.reason)
+         array(select r.mechanism from found r group by r.mechanism order by r.mechanism),
+         array(select count(*)::integer from found r group by r.mechanism order by r.mechanism)
     into changes, pending_ids, pending_xids, reasons, reason_counts;
   next_after := v_end;
   more := v_end < v_last;
@@ -846,7 +1001,7 @@ end
 $$;
 
 -- Name: FUNCTION status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after for the tenants named, with counts by reason over all tenants for metrics. Returns the id to pass next and the ids whose transaction may still commit, which the caller passes back so that a late commit is read once. Reads only; no clock argument.';
+COMMENT ON FUNCTION presence.status_changes_after(p_after bigint, p_tenant_ids presence.tenant_key[], p_pending_ids bigint[], p_pending_xids bigint[], p_limit integer, OUT changes json, OUT next_after bigint, OUT more boolean, OUT pending_ids bigint[], OUT pending_xids bigint[], OUT reasons text[], OUT reason_counts integer[]) IS 'What a server reads when channel presence_status rings: the status events after event id p_after for the tenants named (json: id, tenant, agent, from, to, chosen, mechanism, reason {id, label}, actor {id, name}, until, at), with counts by mechanism over all tenants for metrics (reasons, reason_counts: the names of an earlier version). Returns the id to pass next and the ids whose transaction may still commit, which the caller passes back so that a late commit is read once. Reads only; no clock argument.';
 
 -- Name: sweep_runs(); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.sweep_runs() RETURNS bigint
@@ -900,7 +1055,33 @@ declare
   v_changes presence_private.transition[] := '{}';
   v_count integer := 0;
   v_release presence.agent_key[];
+  v_expiries presence_private.transition[];
 begin
+  -- Chosen statuses whose end has passed, first (their rows change, and the timeout pass below finds rows by
+  -- address): each is cleared, and the end recorded at its moment for an agent that was live then; the timeout
+  -- that may follow is recorded below. Found through agent_state_chosen_until_idx; SKIP LOCKED: an agent a beat
+  -- holds now has its end recorded by that beat.
+  with expired as (
+    select a.agent_id, a.tenant_id, a.status, a.chosen_until,
+           presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until as live_at_end
+      from presence_private.agent_state a
+      join presence.settings s on s.tenant_id = a.tenant_id
+     where a.chosen_until <= p_now
+     order by a.agent_id
+       for update of a skip locked
+  ), cleared as (
+    update presence_private.agent_state a
+       set chosen_status = 'available', chosen_reason_id = null, chosen_until = null, set_by_id = null, set_by_name = null
+      from expired x
+     where a.agent_id = x.agent_id
+    returning x.agent_id, x.tenant_id, x.status, x.chosen_until, x.live_at_end
+  )
+  select coalesce(array_agg((c.agent_id, c.tenant_id, c.status, 'available', 'expiry', c.chosen_until)::presence_private.transition)
+                    filter (where c.status not in ('offline', 'available') and c.live_at_end), '{}')
+    into v_expiries
+    from cleared c;
+  perform presence_private.apply_transitions(v_expiries);
+
   -- No agent is stale under its tenant's offline_after_s unless it is stale under the smallest one: the first pass
   -- uses that; the second checks each candidate against its own tenant's (looked up only when tenants differ).
   select min(s.offline_after_s), max(s.offline_after_s) into v_min, v_max from presence.settings s;
@@ -960,6 +1141,46 @@ $$;
 
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) IS 'Marks offline (reason timeout), each at the moment it went offline, every agent not offline whose newest beat is older than its tenant''s offline_after_s at p_now, and returns to the queue the chats of agents offline longer than release_chats_after_s. Set-based, idempotent, safe beside concurrent beats; returns how many agents it took offline. Owner only: p_now moves the clock for tests and DBAs.';
+
+-- Name: tenant_summaries(presence.tenant_key[]); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) RETURNS TABLE(tenant_id text, at timestamp with time zone, statuses json, reasons json, free_capacity bigint, queued_chats bigint, oldest_queued_wait_s integer)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select t.id::text,
+         now(),
+         json_build_object(
+           'available', coalesce(a.available, 0),
+           'away', coalesce(a.away, 0),
+           'dnd', coalesce(a.dnd, 0),
+           'offline', coalesce(a.offline, 0)),
+         coalesce((select json_agg(json_build_object('id', x.reason_id, 'label', x.reason_label, 'status', x.status,
+                                                     'count', x.n) order by x.status, x.position)
+                     from (select p.reason_id, p.reason_label, p.status, min(r.position) as position, count(*) as n
+                             from presence.agent_presence p
+                             join presence_private.tenant_reasons r on r.id = p.reason_id and r.status = p.status
+                            where p.tenant_id = t.id
+                            group by p.reason_id, p.reason_label, p.status) x), '[]'::json),
+         coalesce(a.free_capacity, 0),
+         coalesce(q.queued, 0),
+         q.oldest_wait_s
+    from unnest(p_tenant_ids) as t(id)
+    left join lateral (
+      select count(*) filter (where p.status = 'available') as available,
+             count(*) filter (where p.status = 'away') as away,
+             count(*) filter (where p.status = 'dnd') as dnd,
+             count(*) filter (where p.status = 'offline') as offline,
+             sum(greatest(p.max_chats - p.active_chats, 0)) filter (where p.status = 'available') as free_capacity
+        from presence.agent_presence p
+       where p.tenant_id = t.id) a on true
+    left join lateral (
+      select count(*) as queued, floor(extract(epoch from now() - min(c.created_at)))::integer as oldest_wait_s
+        from presence_private.chats c
+       where c.tenant_id = t.id and c.status = 'queued') q on true
+$$;
+
+-- Name: FUNCTION tenant_summaries(p_tenant_ids presence.tenant_key[]); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) IS 'One row per tenant given: agents per effective status (json: available, away, dnd, offline), agents per tenant reason of their chosen status (json array of {id, label, status, count}), free capacity (the sum of max_chats - active_chats among available agents), queued chats and the oldest queued chat''s wait in seconds (null when none waits), as of now.';
 
 -- Name: time_in_status_for(presence.tenant_key, presence.agent_key, date, date); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) RETURNS TABLE(day date, status text, seconds numeric)
@@ -1048,22 +1269,44 @@ begin
   with asked as (
     select k.tenant_id, coalesce(k.after, '-infinity'::timestamptz) as after
       from unnest(p_tenant_ids, p_after) k(tenant_id, after)
-  ), due as (
-    -- Agents not recorded offline whose offline moment passed since the tenant was last asked. Lock order: the
-    -- agents only, in key order; FOR SHARE re-checks each on its newest row version once a beat holding it commits.
-    select a.agent_id as id, a.tenant_id, a.status as from_status, a.chosen_status,
-           presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since) as at
+  ), agents as (
+    -- Agents not recorded offline whose offline moment or chosen status's end passed since the tenant was last
+    -- asked. Lock order: the agents only, in key order; FOR SHARE re-checks each on its newest row version once a
+    -- beat holding it commits.
+    select a.agent_id as id, a.tenant_id, a.status, a.chosen_status, a.chosen_until, a.status_since,
+           presence.offline_at(a.last_seen, s.offline_after_s) as offline_at, s.offline_after_s, a.last_seen,
+           k.after
       from presence_private.agent_state a
       join asked k on k.tenant_id = a.tenant_id
       join presence.settings s on s.tenant_id = a.tenant_id
      where a.status <> 'offline'
-       and presence.offline_at(a.last_seen, s.offline_after_s) > k.after
-       and presence.offline_at(a.last_seen, s.offline_after_s) <= v_settled
+       and ((presence.offline_at(a.last_seen, s.offline_after_s) > k.after
+             and presence.offline_at(a.last_seen, s.offline_after_s) <= v_settled)
+            or (a.chosen_until > k.after and a.chosen_until <= v_settled))
      order by a.agent_id
        for share of a
+  ), due as (
+    select g.id, g.tenant_id, g.status as from_status, 'available' as to_status, 'available' as chosen_status,
+           'expiry' as mechanism, greatest(g.chosen_until, g.status_since) as at
+      from agents g
+     where g.chosen_until > g.after and g.chosen_until <= v_settled
+       and g.status <> 'available' and g.offline_at > g.chosen_until
+    union all
+    select g.id, g.tenant_id,
+           case when x.expired then 'available' else g.status end, 'offline',
+           case when x.expired then 'available' else g.chosen_status end, 'timeout',
+           presence.timeout_at(g.last_seen, g.offline_after_s,
+                               case when x.expired then greatest(g.chosen_until, g.status_since) else g.status_since end)
+      from agents g
+     cross join lateral (select coalesce(g.chosen_until <= now() and g.status <> 'available'
+                                         and g.offline_at > g.chosen_until, false) as expired) x
+     where g.offline_at > g.after and g.offline_at <= v_settled
   ), live as (
-    -- The earliest moment another agent of the tenant reads offline unless it beats again (agent_state_online_idx).
-    select a.tenant_id, min(presence.offline_at(a.last_seen, s.offline_after_s)) as offline_at
+    -- The earliest moment another agent of the tenant reads otherwise: offline unless it beats again
+    -- (agent_state_online_idx), or its chosen status ends.
+    select a.tenant_id,
+           min(least(presence.offline_at(a.last_seen, s.offline_after_s),
+                     case when a.chosen_until > v_settled then a.chosen_until end)) as next_at
       from presence_private.agent_state a
       join asked k on k.tenant_id = a.tenant_id
       join presence.settings s on s.tenant_id = a.tenant_id
@@ -1073,10 +1316,11 @@ begin
   )
   select k.tenant_id::text,
          greatest(k.after, v_settled),
-         l.offline_at + v_settle,
+         l.next_at + v_settle,
          coalesce((select json_agg(json_build_object(
-                     'tenant', d.tenant_id::text, 'agent', d.id::text, 'from', d.from_status, 'to', 'offline',
-                     'chosen', d.chosen_status, 'reason', 'timeout', 'at', d.at) order by d.at, d.id)
+                     'tenant', d.tenant_id::text, 'agent', d.id::text, 'from', d.from_status, 'to', d.to_status,
+                     'chosen', d.chosen_status, 'mechanism', d.mechanism, 'reason', null, 'actor', null,
+                     'until', null, 'at', d.at) order by d.at, d.id)
                      from due d where d.tenant_id = k.tenant_id), '[]'::json)
     from asked k
     join presence.settings s on s.tenant_id = k.tenant_id
@@ -1085,7 +1329,72 @@ end
 $$;
 
 -- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: COMMENT; Schema: presence
-COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s liveness deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see after p_after (the checked_at of the tenant''s previous answer; null: every one) that no sweep has recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
+COMMENT ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) IS 'What a server''s stream hub asks at a tenant''s deadline: for each tenant named (one row each, unknown tenants left out), the timeouts readers began to see and the ends of chosen statuses (mechanism expiry) that passed after p_after (the checked_at of the tenant''s previous answer; null: every one) and that nothing recorded yet, shaped as status_changes_after''s events, with checked_at to pass next and next_check_at, when another of its agents reads offline unless it beats again or its chosen status ends (null: none is live). The clock is now(); p_after only bounds which of its decisions are listed. PRUSR for arrays of different lengths.';
+
+-- Name: update_reason(presence.tenant_key, uuid, text, integer, integer, boolean, boolean); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text DEFAULT NULL::text, p_position integer DEFAULT NULL::integer, p_default_duration_s integer DEFAULT NULL::integer, p_clear_default_duration boolean DEFAULT false, p_retired boolean DEFAULT NULL::boolean) RETURNS SETOF presence.reasons
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_reason presence_private.tenant_reasons;
+  v_label text;
+  v_count integer;
+  v_position integer;
+begin
+  if p_label is not null then
+    v_label := presence_private.check_reason_label(p_label);
+  end if;
+  perform presence_private.check_reason_duration(p_default_duration_s);
+  if p_position < 0 then
+    raise exception 'position must be 0 or more, got %', p_position using errcode = 'PRRIN';
+  end if;
+
+  perform pg_advisory_xact_lock(hashtextextended('presence.tenant_reasons:' || p_tenant_id::text, 0));
+  select * into v_reason from presence_private.tenant_reasons r
+   where r.id = p_reason_id and r.tenant_id = p_tenant_id
+     for update;
+  if not found then
+    raise exception 'no reason % in tenant %', coalesce(p_reason_id::text, 'null'), coalesce(p_tenant_id::text, 'null')
+      using errcode = 'PRRNF';
+  end if;
+
+  begin
+    update presence_private.tenant_reasons r
+       set label = coalesce(v_label, r.label),
+           default_duration_s = case when p_clear_default_duration then null
+                                     else coalesce(p_default_duration_s, r.default_duration_s) end,
+           retired_at = case when p_retired is null then r.retired_at
+                             when p_retired then coalesce(r.retired_at, now())
+                             else null end
+     where r.id = p_reason_id;
+  exception when unique_violation then
+    raise exception 'a live % reason is already labelled "%"', v_reason.status, coalesce(v_label, v_reason.label)
+      using errcode = 'PRRDU';
+  end;
+
+  if p_position is not null then
+    -- The reason moves to index p_position among its status's reasons (the last index at most); the others keep
+    -- their order around it, numbered from 0.
+    select count(*) into v_count from presence_private.tenant_reasons r
+     where r.tenant_id = p_tenant_id and r.status = v_reason.status;
+    v_position := least(p_position, v_count - 1);
+    update presence_private.tenant_reasons r
+       set position = case when r.id = p_reason_id then v_position
+                           else o.rn + (o.rn >= v_position)::integer end
+      from (select r2.id, (row_number() over (order by r2.position, r2.created_at, r2.id) - 1)::integer as rn
+              from presence_private.tenant_reasons r2
+             where r2.tenant_id = p_tenant_id and r2.status = v_reason.status and r2.id <> p_reason_id
+            union all
+            select p_reason_id, null) o
+     where r.id = o.id;
+  end if;
+  return query select * from presence.reasons r where r.id = p_reason_id;
+end
+$$;
+
+-- Name: FUNCTION update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) IS 'Renames, reorders (p_position: its index among its status''s reasons, from 0), changes the default duration of (p_clear_default_duration: none), retires or restores one reason of a tenant; a null argument keeps the value. Returns the reason. Raises PRRNF for a reason not of that tenant, PRRIN for a bad label, position or duration, PRRDU for a label a live reason of that status has. Who may manage is the caller''s check.';
 
 -- Name: bcrypt(text, integer); Type: FUNCTION; Schema: presence_accounts
 CREATE FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) RETURNS text
@@ -1402,9 +1711,11 @@ begin
   return query
   select r.ord::integer, s.id, u.id, u.email, u.name, u.role, t.id::presence.tenant_key, t.name::text,
          a.agent_id,
-         presence.effective_status(a.status, a.last_seen, st.offline_after_s), a.chosen_status,
+         presence.current_status(a.status, a.chosen_until, a.last_seen, st.offline_after_s),
+         case when a.chosen_until <= now() then 'available' else a.chosen_status end,
          st.heartbeat_interval_s, st.offline_after_s, st.away_after_s,
-         extract(epoch from s.expires_at - now())::double precision
+         extract(epoch from s.expires_at - now())::double precision,
+         st.time_zone
     from unnest(p_token_hashes) with ordinality as r(token_hash, ord)
     join presence_accounts.auth_sessions s on s.token_hash = r.token_hash and s.revoked_at is null and s.expires_at > now()
     join presence_accounts.users u on u.id = s.user_id
@@ -1579,28 +1890,36 @@ begin
   -- agent's previous transition: a caller that waited for the agent's lock started before the transaction it
   -- waited for, whose transition is the earlier one. Readers order events by at: in the storm test
   -- (tests/db/storm.test.ts) 281 of 5,270 events were dated before the event they follow, breaking the chain.
+  -- A choice by a person (manual, supervisor) is recorded even when the status stays, since its reason or end
+  -- changed (the callers pass one only then).
   --
   -- The UPDATE comes before the INSERT, so the transaction has its id before it takes an event id:
   -- presence.status_changes_after relies on that to know when an event id it has not seen can no longer commit.
   -- The platform's status column receives the new status (as its own type: text, varchar or an enum).
   with changed as (
     update presence_private.agent_state a
-       set status = c.to_status, status_mechanism = c.reason, status_since = greatest(c.at, a.status_since)
+       set status = c.to_status, status_mechanism = c.mechanism, status_since = greatest(c.at, a.status_since)
       from unnest(p_changes) c
      where a.agent_id = c.agent_id
        and a.tenant_id = c.tenant_id
        and a.status = c.from_status
-       and c.to_status <> c.from_status
-    returning a.tenant_id, a.agent_id, c.from_status, c.to_status, a.chosen_status, c.reason,
-              a.status_since as at, a.active_chats
+       and (c.to_status <> c.from_status or c.mechanism in ('manual', 'supervisor'))
+    returning a.tenant_id, a.agent_id, c.from_status, c.to_status, a.chosen_status, c.mechanism,
+              a.status_since as at, a.active_chats,
+              case when c.to_status = a.chosen_status then a.chosen_reason_id end as reason_id,
+              case when c.mechanism in ('manual', 'supervisor') then a.set_by_id end as actor_id,
+              case when c.mechanism in ('manual', 'supervisor') then a.set_by_name end as actor_name,
+              a.chosen_until
   ), mirrored as (
     update public.human_agents h set status = c.to_status::presence.agent_status
       from changed c
-     where h.id = c.agent_id
+     where h.id = c.agent_id and c.to_status <> c.from_status
     returning 1
   ), logged as (
-    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, reason, at)
-    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.reason, c.at
+    insert into presence.status_events (tenant_id, agent_id, from_status, to_status, chosen_status, mechanism, at,
+                                        reason_id, actor_id, actor_name, chosen_until)
+    select c.tenant_id, c.agent_id, c.from_status, c.to_status, c.chosen_status::text, c.mechanism, c.at,
+           c.reason_id, c.actor_id, c.actor_name, c.chosen_until
       from changed c
     returning 1
   ), releases as (
@@ -1613,7 +1932,7 @@ begin
                  'release_chats:' || c.agent_id::text, null, null)::graphile_worker.job_spec
         from changed c
         join presence.settings st on st.tenant_id = c.tenant_id
-       where c.to_status = 'offline' and c.active_chats > 0) as specs
+       where c.to_status = 'offline' and c.from_status <> 'offline' and c.active_chats > 0) as specs
   ), enqueued as (
     -- add_jobs only when there is a job to add: even with an empty array it runs four statements and sends a
     -- jobs:insert notification that wakes every worker, and most transitions (every come-back, every manual
@@ -1635,7 +1954,47 @@ end
 $$;
 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
+COMMENT ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) IS 'The only writer of an agent''s status: applies the transitions to presence_private.agent_state and mirrors the status into public.human_agents.status, appends them to presence.status_events with their mechanism, the chosen status''s reason (when the agent is in it), who acted (for manual and supervisor) and the chosen status''s end, and rings channel presence_status on commit with an empty payload. For each agent going offline with chats it enqueues graphile-worker job release_chats. Returns how many transitions happened.';
+
+-- Name: check_reason_duration(integer); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+begin
+  if p_default_duration_s not between 60 and 604800 then
+    raise exception 'defaultDurationS must be between 60 and 604800 seconds (7 days), got %', p_default_duration_s
+      using errcode = 'PRRIN';
+  end if;
+end
+$$;
+
+-- Name: FUNCTION check_reason_duration(p_default_duration_s integer); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) IS 'Raises PRRIN unless a default duration is null or between 60 s and 7 days.';
+
+-- Name: check_reason_label(text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.check_reason_label(p_label text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+declare
+  v_label text := btrim(p_label);
+begin
+  if v_label is null or v_label = '' then
+    raise exception 'label must not be blank' using errcode = 'PRRIN';
+  end if;
+  if length(v_label) > 40 then
+    raise exception 'label must be at most 40 characters, got %', length(v_label) using errcode = 'PRRIN';
+  end if;
+  if v_label ~ '[[:cntrl:]]' then
+    raise exception 'label must not contain control characters' using errcode = 'PRRIN';
+  end if;
+  return v_label;
+end
+$$;
+
+-- Name: FUNCTION check_reason_label(p_label text); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.check_reason_label(p_label text) IS 'A reason''s label trimmed, or PRRIN naming what is wrong (blank, over 40 characters, control characters).';
 
 -- Name: check_session_id(text); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.check_session_id(p_session_id text) RETURNS void
@@ -1689,6 +2048,101 @@ $$;
 
 -- Name: FUNCTION check_status(p_status text); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.check_status(p_status text) IS 'Raises PRSTA unless the status is available, away, dnd or offline.';
+
+-- Name: choose_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text, text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_agent record;
+  v_reason presence_private.tenant_reasons;
+  v_until timestamptz := p_until;
+  v_before presence_private.agent_state;
+  v_target text;
+  v_recent integer;
+  v_oldest timestamptz;
+begin
+  perform presence_private.check_status(p_status);
+  if p_reason_id is not null then
+    select * into v_reason from presence_private.tenant_reasons r where r.id = p_reason_id and r.tenant_id = p_tenant_id;
+    if not found then
+      raise exception 'reason: no reason % in this tenant', p_reason_id using errcode = 'PRRCH';
+    end if;
+    if v_reason.status <> p_status then
+      raise exception 'reason: "%" is a reason for %, not for %', v_reason.label, v_reason.status, p_status
+        using errcode = 'PRRCH';
+    end if;
+    if v_reason.retired_at is not null then
+      raise exception 'reason: "%" is retired', v_reason.label using errcode = 'PRRCH';
+    end if;
+    v_until := coalesce(v_until, now() + v_reason.default_duration_s * interval '1 second');
+  end if;
+  if v_until is not null then
+    if p_status = 'available' then
+      raise exception 'until: an end applies to away, dnd and offline, not to available' using errcode = 'PRUNT';
+    end if;
+    if v_until <= now() then
+      raise exception 'until: must be later than now, got %', v_until using errcode = 'PRUNT';
+    end if;
+    if v_until > now() + interval '7 days' then
+      raise exception 'until: must be at most 7 days ahead, got %', v_until using errcode = 'PRUNT';
+    end if;
+  end if;
+  if p_actor_id is not null and (btrim(p_actor_id) = '' or length(p_actor_id) > 200) then
+    raise exception 'actor id must be 1 to 200 characters, got %', length(p_actor_id) using errcode = 'PRUSR';
+  end if;
+  if length(p_actor_name) > 200 then
+    raise exception 'actor name must be at most 200 characters, got %', length(p_actor_name) using errcode = 'PRUSR';
+  end if;
+
+  -- Lock order: the agent, then (reading) its tabs.
+  select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
+
+  -- At most 20 choices a minute per agent (its own and its managers'), counted from the agent's transitions under
+  -- its row lock, so parallel calls cannot overshoot; beyond, nothing is written (not even what lock_agent
+  -- recorded: the error undoes it).
+  select count(*), min(e.at) into v_recent, v_oldest
+    from (select e.at from presence.status_events e
+           where e.agent_id = p_agent_id and e.mechanism in ('manual', 'supervisor')
+             and e.at > now() - interval '1 minute'
+           order by e.at desc limit 20) e;
+  if v_recent >= 20 then
+    raise exception 'agent % changed status by hand % times in the last minute: at most 20 changes a minute',
+      p_agent_id, v_recent
+      using errcode = 'PRSCR',
+            detail = format('retry_after_s=%s', greatest(1, ceil(extract(epoch from v_oldest + interval '1 minute' - now())))::integer);
+  end if;
+
+  select * into v_before from presence_private.agent_state a where a.agent_id = p_agent_id;
+  update presence_private.agent_state a
+     set chosen_status = p_status, chosen_reason_id = p_reason_id, chosen_until = v_until,
+         set_by_id = p_actor_id, set_by_name = p_actor_name
+   where a.agent_id = p_agent_id;
+
+  -- The choice takes effect at once for a live agent; one with no live tab stays offline and takes its chosen
+  -- status with its next beat.
+  v_target := case
+    when p_status = 'offline' then 'offline'
+    when exists (select 1 from presence_private.sessions s
+                  where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, v_agent.offline_after_s) > now())
+      then p_status
+    else 'offline'
+  end;
+  -- Recorded when the status changes, and when the agent is in the chosen status and its reason or end changed.
+  if v_target <> v_agent.status
+     or (v_target = p_status
+         and (v_before.chosen_status <> p_status or v_before.chosen_reason_id is distinct from p_reason_id
+              or v_before.chosen_until is distinct from v_until)) then
+    perform presence_private.apply_transitions(
+      array[(p_agent_id, p_tenant_id, v_agent.status, v_target, p_mechanism, now())::presence_private.transition]);
+  end if;
+  return v_target;
+end
+$$;
+
+-- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) IS 'A status chosen for an agent, by the agent (mechanism manual) or a manager (supervisor), with a tenant reason, an end and who chose it: checks them (PRSTA, PRRCH, PRUNT, PRUSR), locks the agent (PRAGT for another tenant''s), holds choices to 20 a minute (PRSCR), records the choice and the transition. Returns the effective status. Shared by presence.set_status and presence.set_agent_status.';
 
 -- Name: ensure_agent_state(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) RETURNS void
@@ -1774,20 +2228,21 @@ CREATE FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_a
     AS $$
 declare
   v_since timestamptz;
+  v_until timestamptz;
 begin
   -- First in the lock order: the agent's state row, made from the platform's row the first time presence meets
   -- the agent (callers lock nothing before this, or made the row first, as presence.heartbeats does). The tenant is
   -- checked on every call: a state row pairs an agent with the tenant the platform gave it.
-  select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
-    into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+  select a.status, a.chosen_status, a.last_seen, a.status_since, a.chosen_until, s.heartbeat_interval_s, s.offline_after_s
+    into status, chosen_status, last_seen, v_since, v_until, heartbeat_interval_s, offline_after_s
     from presence_private.agent_state a
     join presence.settings s on s.tenant_id = a.tenant_id
    where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
      for update of a;
   if not found then
     perform presence_private.ensure_agent_state(array[p_agent_id]);
-    select a.status, a.chosen_status, a.last_seen, a.status_since, s.heartbeat_interval_s, s.offline_after_s
-      into status, chosen_status, last_seen, v_since, heartbeat_interval_s, offline_after_s
+    select a.status, a.chosen_status, a.last_seen, a.status_since, a.chosen_until, s.heartbeat_interval_s, s.offline_after_s
+      into status, chosen_status, last_seen, v_since, v_until, heartbeat_interval_s, offline_after_s
       from presence_private.agent_state a
       join presence.settings s on s.tenant_id = a.tenant_id
      where a.agent_id = p_agent_id and a.tenant_id = p_tenant_id
@@ -1795,6 +2250,29 @@ begin
     if not found then
       perform presence_private.unknown_agent(p_tenant_id, p_agent_id);
     end if;
+  end if;
+
+  -- A chosen status whose end has passed: readers have seen the agent available since then (offline if it was
+  -- silent by then). Record the end at that moment, before the timeout that may follow it; an agent offline by its
+  -- own choice with a tab still open comes back now. The choice is cleared either way.
+  if v_until <= now() then
+    update presence_private.agent_state a
+       set chosen_status = 'available', chosen_reason_id = null, chosen_until = null, set_by_id = null, set_by_name = null
+     where a.agent_id = p_agent_id;
+    if status not in ('offline', 'available') and presence.offline_at(last_seen, offline_after_s) > v_until then
+      perform presence_private.apply_transitions(array[(p_agent_id, p_tenant_id, status, 'available', 'expiry',
+        v_until)::presence_private.transition]);
+      status := 'available';
+      v_since := greatest(v_until, v_since);
+    elsif status = 'offline' and chosen_status = 'offline'
+          and exists (select 1 from presence_private.sessions s
+                       where s.agent_id = p_agent_id and presence.offline_at(s.last_seen, offline_after_s) > now()) then
+      perform presence_private.apply_transitions(array[(p_agent_id, p_tenant_id, 'offline', 'available', 'expiry',
+        now())::presence_private.transition]);
+      status := 'available';
+      v_since := now();
+    end if;
+    chosen_status := 'available';
   end if;
 
   -- Readers have seen this agent offline since offline_at; the sweep has not run yet. Record that now, at that
@@ -1810,7 +2288,33 @@ end
 $$;
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
-COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. An agent that went silent and is not offline yet is first taken offline (reason timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
+COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. A chosen status whose end (until) has passed is first ended (mechanism expiry, at that moment, if the agent was live then), and an agent that went silent and is not offline yet is then taken offline (mechanism timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
+
+-- Name: record_chat_holds(); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.record_chat_holds() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  -- The chat row is locked by the statement that fired this; its hold rows follow it (after the agent and its tabs
+  -- in the lock order, as the chat itself).
+  if tg_op = 'UPDATE' and old.status = 'assigned'
+     and (new.status <> 'assigned' or new.agent_id is distinct from old.agent_id) then
+    update presence_private.chat_holds h set held_until = greatest(now(), h.held_from)
+     where h.chat_id = old.id and h.held_until is null;
+  end if;
+  if new.status = 'assigned' and new.agent_id is not null
+     and (tg_op = 'INSERT' or old.status <> 'assigned' or new.agent_id is distinct from old.agent_id) then
+    insert into presence_private.chat_holds (chat_id, tenant_id, agent_id, held_from)
+    values (new.id, new.tenant_id, new.agent_id, coalesce(new.assigned_at, now()))
+    on conflict do nothing;
+  end if;
+  return null;
+end
+$$;
+
+-- Name: FUNCTION record_chat_holds(); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.record_chat_holds() IS 'Trigger of presence_private.chats: opens a hold when a chat is assigned to an agent and closes it when the chat leaves that agent (closed, released, reassigned).';
 
 -- Name: release_held_chats(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) RETURNS integer
@@ -1888,12 +2392,13 @@ CREATE VIEW presence.settings AS
     COALESCE(s.heartbeat_interval_s, 30) AS heartbeat_interval_s,
     COALESCE(s.offline_after_s, 90) AS offline_after_s,
     COALESCE(s.away_after_s, 300) AS away_after_s,
-    COALESCE(s.release_chats_after_s, 60) AS release_chats_after_s
+    COALESCE(s.release_chats_after_s, 60) AS release_chats_after_s,
+    COALESCE(s.time_zone, 'UTC'::text) AS time_zone
    FROM (public.tenants t
      LEFT JOIN presence.tenant_settings s ON (((s.tenant_id)::uuid = t.id)));
 
 -- Name: VIEW settings; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.settings IS 'Effective presence settings of every tenant: its tenant_settings row, or the defaults (30 s beat, offline after 90 s, away after 300 s idle, chats released 60 s after going offline).';
+COMMENT ON VIEW presence.settings IS 'Effective presence settings of every tenant: its tenant_settings row, or the defaults (30 s beat, offline after 90 s, away after 300 s idle, chats released 60 s after going offline, days in UTC).';
 
 -- Name: agent_state; Type: TABLE; Schema: presence_private
 CREATE TABLE presence_private.agent_state (
@@ -1905,10 +2410,14 @@ CREATE TABLE presence_private.agent_state (
     status_since timestamp with time zone,
     last_seen timestamp with time zone,
     active_chats integer DEFAULT 0 NOT NULL,
+    chosen_reason_id uuid,
+    chosen_until timestamp with time zone,
+    set_by_id text,
+    set_by_name text,
     CONSTRAINT agent_state_active_chats_check CHECK ((active_chats >= 0)),
     CONSTRAINT agent_state_chosen_status_check CHECK ((chosen_status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
     CONSTRAINT agent_state_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
-    CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
+    CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text, 'supervisor'::text, 'expiry'::text])))
 )
 WITH (fillfactor='70');
 
@@ -1922,7 +2431,7 @@ COMMENT ON COLUMN presence_private.agent_state.status IS 'Effective status (avai
 COMMENT ON COLUMN presence_private.agent_state.chosen_status IS 'The status the agent chose by hand; heartbeats and sweeps never change it.';
 
 -- Name: COLUMN agent_state.status_mechanism; Type: COMMENT; Schema: presence_private
-COMMENT ON COLUMN presence_private.agent_state.status_mechanism IS 'What made the last transition: heartbeat, timeout, left, logout, manual, idle, active or admin.';
+COMMENT ON COLUMN presence_private.agent_state.status_mechanism IS 'What made the last transition: heartbeat, timeout, left, logout, manual, idle, active, admin, supervisor or expiry.';
 
 -- Name: COLUMN agent_state.status_since; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.status_since IS 'When the last transition happened (database clock).';
@@ -1932,6 +2441,18 @@ COMMENT ON COLUMN presence_private.agent_state.last_seen IS 'Newest beat of any 
 
 -- Name: COLUMN agent_state.active_chats; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.active_chats IS 'Chats assigned to the agent now; mirrored into public.human_agents.active_chats.';
+
+-- Name: COLUMN agent_state.chosen_reason_id; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.chosen_reason_id IS 'The tenant reason (presence.reasons) the chosen status was chosen with; null: none.';
+
+-- Name: COLUMN agent_state.chosen_until; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.chosen_until IS 'When the chosen status ends: from then on the agent reads available (offline if silent), and the end is recorded at that moment (mechanism expiry) by the agent''s next beat or the sweep, whichever comes first.';
+
+-- Name: COLUMN agent_state.set_by_id; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.set_by_id IS 'Who chose the chosen status (the platform''s user id: the agent, or a supervisor); null for the default or an expiry.';
+
+-- Name: COLUMN agent_state.set_by_name; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.set_by_name IS 'The name the platform gave for set_by_id.';
 
 -- Name: human_agents; Type: TABLE; Schema: public
 CREATE TABLE public.human_agents (
@@ -1973,23 +2494,49 @@ CREATE VIEW presence.agent_presence AS
     a.id AS agent_id,
     a.name,
     a.email,
-    presence.effective_status(COALESCE(st.status, 'offline'::text), st.last_seen, s.offline_after_s) AS status,
-    COALESCE(st.chosen_status,
+    presence.current_status(COALESCE(st.status, 'offline'::text), st.chosen_until, st.last_seen, s.offline_after_s) AS status,
         CASE
-            WHEN (a.status = ANY (ARRAY['away'::text, 'dnd'::text])) THEN a.status
-            ELSE 'available'::text
-        END) AS chosen_status,
+            WHEN (st.chosen_until <= now()) THEN 'available'::text
+            ELSE COALESCE(st.chosen_status,
+            CASE
+                WHEN (a.status = ANY (ARRAY['away'::text, 'dnd'::text])) THEN a.status
+                ELSE 'available'::text
+            END)
+        END AS chosen_status,
     st.last_seen,
     (floor(EXTRACT(epoch FROM (now() - st.last_seen))))::integer AS seconds_since_seen,
     COALESCE(st.active_chats, a.active_chats) AS active_chats,
     a.max_chats,
-    presence.offline_at(st.last_seen, s.offline_after_s) AS offline_at
-   FROM ((public.human_agents a
+    presence.offline_at(st.last_seen, s.offline_after_s) AS offline_at,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::uuid
+            ELSE st.chosen_reason_id
+        END AS reason_id,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE r.label
+        END AS reason_label,
+    st.status_mechanism AS mechanism,
+    st.status_since AS since,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::timestamp with time zone
+            ELSE st.chosen_until
+        END AS until,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE st.set_by_id
+        END AS set_by_id,
+        CASE
+            WHEN (st.chosen_until <= now()) THEN NULL::text
+            ELSE st.set_by_name
+        END AS set_by_name
+   FROM (((public.human_agents a
      JOIN presence.settings s ON ((s.tenant_id = a.tenant_id)))
-     LEFT JOIN presence_private.agent_state st ON (((st.agent_id)::uuid = a.id)));
+     LEFT JOIN presence_private.agent_state st ON (((st.agent_id)::uuid = a.id)))
+     LEFT JOIN presence_private.tenant_reasons r ON ((r.id = st.chosen_reason_id)));
 
 -- Name: VIEW agent_presence; Type: COMMENT; Schema: presence
-COMMENT ON VIEW presence.agent_presence IS 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run; chosen_status is what the agent picked by hand; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
+COMMENT ON VIEW presence.agent_presence IS 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run, and from the chosen status''s end (until), so an agent whose chosen status ended reads available before anything recorded it; chosen_status is what the agent (or a supervisor) chose, with its tenant reason (reason_id, reason_label), end (until) and who chose it (set_by_id, set_by_name); mechanism and since are the last recorded transition''s; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
 
 -- Name: status_events; Type: TABLE; Schema: presence
 CREATE TABLE presence.status_events (
@@ -1998,17 +2545,203 @@ CREATE TABLE presence.status_events (
     agent_id presence.agent_key NOT NULL,
     from_status text NOT NULL,
     to_status text NOT NULL,
-    reason text NOT NULL,
+    mechanism text NOT NULL,
     at timestamp with time zone NOT NULL,
     chosen_status text,
-    CONSTRAINT status_events_reason_check CHECK ((reason = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text])))
+    reason_id uuid,
+    actor_id text,
+    actor_name text,
+    chosen_until timestamp with time zone,
+    CONSTRAINT status_events_mechanism_check CHECK ((mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text, 'supervisor'::text, 'expiry'::text])))
 );
 
 -- Name: TABLE status_events; Type: COMMENT; Schema: presence
 COMMENT ON TABLE presence.status_events IS 'Append-only log: one row per status transition, written in the same transaction as the transition.';
 
+-- Name: COLUMN status_events.mechanism; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.mechanism IS 'What caused the transition: heartbeat, timeout, left (a tab closed), logout, manual (the agent chose), idle, active, admin (an operator''s command), supervisor (a manager chose), expiry (a chosen status''s end passed).';
+
 -- Name: COLUMN status_events.chosen_status; Type: COMMENT; Schema: presence
 COMMENT ON COLUMN presence.status_events.chosen_status IS 'The agent''s chosen status when the transition happened (null for events recorded before it was kept).';
+
+-- Name: COLUMN status_events.reason_id; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.reason_id IS 'The tenant reason (presence.reasons) of the chosen status after the transition, when one was named.';
+
+-- Name: COLUMN status_events.actor_id; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.actor_id IS 'Who caused the transition, as the platform knows them (its user id): the agent, a supervisor; null when no person did.';
+
+-- Name: COLUMN status_events.actor_name; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.actor_name IS 'The name the platform gave for actor_id when it was recorded.';
+
+-- Name: COLUMN status_events.chosen_until; Type: COMMENT; Schema: presence
+COMMENT ON COLUMN presence.status_events.chosen_until IS 'When the chosen status ends, if it was chosen with an end, as of the transition.';
+
+-- Name: chat_holds; Type: TABLE; Schema: presence_private
+CREATE TABLE presence_private.chat_holds (
+    chat_id uuid NOT NULL,
+    tenant_id presence.tenant_key NOT NULL,
+    agent_id presence.agent_key NOT NULL,
+    held_from timestamp with time zone NOT NULL,
+    held_until timestamp with time zone,
+    CONSTRAINT chat_holds_ordered CHECK ((held_until >= held_from))
+);
+
+-- Name: TABLE chat_holds; Type: COMMENT; Schema: presence_private
+COMMENT ON TABLE presence_private.chat_holds IS 'Every hold of a chat by an agent: from its assignment (held_from) to its close or release (held_until, null while held). Written by the trigger chats_record_holds; read by presence.daily_occupancy.';
+
+-- Name: status_log; Type: VIEW; Schema: presence_private
+CREATE VIEW presence_private.status_log AS
+ SELECT e.id,
+    e.tenant_id,
+    e.agent_id,
+    e.from_status,
+    e.to_status,
+    e.mechanism,
+    e.at,
+    e.reason_id,
+    e.actor_id,
+    e.actor_name
+   FROM presence.status_events e
+UNION ALL
+ SELECT NULL::bigint AS id,
+    a.tenant_id,
+    a.agent_id,
+    a.status AS from_status,
+    'available'::text AS to_status,
+    'expiry'::text AS mechanism,
+    GREATEST(a.chosen_until, a.status_since) AS at,
+    NULL::uuid AS reason_id,
+    NULL::text AS actor_id,
+    NULL::text AS actor_name
+   FROM (presence_private.agent_state a
+     JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
+  WHERE ((a.chosen_until <= now()) AND (a.status <> ALL (ARRAY['offline'::text, 'available'::text])) AND (presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until))
+UNION ALL
+ SELECT NULL::bigint AS id,
+    a.tenant_id,
+    a.agent_id,
+        CASE
+            WHEN x.expired THEN 'available'::text
+            ELSE a.status
+        END AS from_status,
+    'offline'::text AS to_status,
+    'timeout'::text AS mechanism,
+    COALESCE(presence.timeout_at(a.last_seen, s.offline_after_s,
+        CASE
+            WHEN x.expired THEN GREATEST(a.chosen_until, a.status_since)
+            ELSE a.status_since
+        END), now()) AS at,
+    NULL::uuid AS reason_id,
+    NULL::text AS actor_id,
+    NULL::text AS actor_name
+   FROM ((presence_private.agent_state a
+     JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
+     CROSS JOIN LATERAL ( SELECT COALESCE(((a.chosen_until <= now()) AND (a.status <> ALL (ARRAY['offline'::text, 'available'::text])) AND (presence.offline_at(a.last_seen, s.offline_after_s) > a.chosen_until)), false) AS expired) x)
+  WHERE ((a.status <> 'offline'::text) AND (presence.offline_at(a.last_seen, s.offline_after_s) <= now()));
+
+-- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
+COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus what readers already see that is not recorded yet (id null): the end of a chosen status at its until (mechanism expiry) and the timeout of an agent that went silent, at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
+
+-- Name: daily_occupancy; Type: VIEW; Schema: presence
+CREATE VIEW presence.daily_occupancy AS
+ WITH spans AS (
+         SELECT l.tenant_id,
+            l.agent_id,
+            l.to_status AS status,
+            l.at AS started,
+            COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
+           FROM presence_private.status_log l
+        ), available AS (
+         SELECT s.tenant_id,
+            s.agent_id,
+            (d.day)::date AS day,
+            GREATEST(s.started, (d.day AT TIME ZONE st.time_zone)) AS piece_from,
+            LEAST(s.ended, ((d.day + '1 day'::interval) AT TIME ZONE st.time_zone)) AS piece_to
+           FROM ((spans s
+             JOIN presence.settings st ON ((st.tenant_id = (s.tenant_id)::uuid)))
+             CROSS JOIN LATERAL generate_series(date_trunc('day'::text, (s.started AT TIME ZONE st.time_zone)), date_trunc('day'::text, (s.ended AT TIME ZONE st.time_zone)), '1 day'::interval) d(day))
+          WHERE ((s.status = 'available'::text) AND (s.ended > s.started))
+        ), steps AS (
+         SELECT h.tenant_id,
+            h.agent_id,
+            h.held_from AS t,
+            1 AS delta
+           FROM presence_private.chat_holds h
+        UNION ALL
+         SELECT h.tenant_id,
+            h.agent_id,
+            h.held_until,
+            '-1'::integer
+           FROM presence_private.chat_holds h
+          WHERE (h.held_until IS NOT NULL)
+        UNION ALL
+         SELECT (a_1.tenant_id)::presence.tenant_key AS tenant_id,
+            (a_1.agent_id)::presence.agent_key AS agent_id,
+            '-infinity'::timestamp with time zone AS timestamptz,
+            0
+           FROM presence.agent_presence a_1
+        ), held AS (
+         SELECT t.tenant_id,
+            t.agent_id,
+            t.t AS held_from,
+            COALESCE(lead(t.t) OVER w, 'infinity'::timestamp with time zone) AS held_to,
+            sum(t.delta) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS chats
+           FROM ( SELECT s.tenant_id,
+                    s.agent_id,
+                    s.t,
+                    sum(s.delta) AS delta
+                   FROM steps s
+                  GROUP BY s.tenant_id, s.agent_id, s.t) t
+          WINDOW w AS (PARTITION BY t.tenant_id, t.agent_id ORDER BY t.t)
+        )
+ SELECT a.tenant_id,
+    a.agent_id,
+    a.day,
+    sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))) AS available_seconds,
+    COALESCE(sum(o.full_seconds), (0)::numeric) AS available_full_seconds,
+        CASE
+            WHEN (sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))) > (0)::numeric) THEN (COALESCE(sum(o.chat_seconds), (0)::numeric) / sum(EXTRACT(epoch FROM (a.piece_to - a.piece_from))))
+            ELSE NULL::numeric
+        END AS average_chats_available
+   FROM ((available a
+     JOIN presence.agent_presence p ON (((p.tenant_id = (a.tenant_id)::uuid) AND (p.agent_id = (a.agent_id)::uuid))))
+     LEFT JOIN LATERAL ( SELECT sum((EXTRACT(epoch FROM (LEAST(a.piece_to, h.held_to) - GREATEST(a.piece_from, h.held_from))) * h.chats)) AS chat_seconds,
+            sum(EXTRACT(epoch FROM (LEAST(a.piece_to, h.held_to) - GREATEST(a.piece_from, h.held_from)))) FILTER (WHERE (h.chats >= (p.max_chats)::numeric)) AS full_seconds
+           FROM held h
+          WHERE (((h.tenant_id)::uuid = (a.tenant_id)::uuid) AND ((h.agent_id)::uuid = (a.agent_id)::uuid) AND (h.held_from < a.piece_to) AND (h.held_to > a.piece_from))) o ON (true))
+  WHERE (a.piece_to > a.piece_from)
+  GROUP BY a.tenant_id, a.agent_id, a.day;
+
+-- Name: VIEW daily_occupancy; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.daily_occupancy IS 'Per agent and day of the tenant''s time zone: seconds available, seconds available with no free capacity (holding max_chats chats or more; max_chats as it is now), and the average number of chats held while available (null when never available). From the status log and presence_private.chat_holds (kept since migration 1795500000630); the current status counts up to now. Filter by tenant_id (and agent_id, day).';
+
+-- Name: daily_status_seconds; Type: VIEW; Schema: presence
+CREATE VIEW presence.daily_status_seconds AS
+ WITH spans AS (
+         SELECT l.tenant_id,
+            l.agent_id,
+            l.to_status AS status,
+            l.reason_id,
+            l.at AS started,
+            COALESCE(lead(l.at) OVER (PARTITION BY l.tenant_id, l.agent_id ORDER BY l.at, l.id), now()) AS ended
+           FROM presence_private.status_log l
+        )
+ SELECT s.tenant_id,
+    s.agent_id,
+    (d.day)::date AS day,
+    s.status,
+    s.reason_id,
+    r.label AS reason_label,
+    sum(EXTRACT(epoch FROM (LEAST(s.ended, ((d.day + '1 day'::interval) AT TIME ZONE st.time_zone)) - GREATEST(s.started, (d.day AT TIME ZONE st.time_zone))))) AS seconds
+   FROM (((spans s
+     JOIN presence.settings st ON ((st.tenant_id = (s.tenant_id)::uuid)))
+     LEFT JOIN presence_private.tenant_reasons r ON ((r.id = s.reason_id)))
+     CROSS JOIN LATERAL generate_series(date_trunc('day'::text, (s.started AT TIME ZONE st.time_zone)), date_trunc('day'::text, (s.ended AT TIME ZONE st.time_zone)), '1 day'::interval) d(day))
+  WHERE (s.ended > s.started)
+  GROUP BY s.tenant_id, s.agent_id, d.day, s.status, s.reason_id, r.label;
+
+-- Name: VIEW daily_status_seconds; Type: COMMENT; Schema: presence
+COMMENT ON VIEW presence.daily_status_seconds IS 'Seconds (numeric) each agent spent in each status and tenant reason (reason_id, reason_label; null: none named) per day of the tenant''s time zone, from presence.status_events and what readers already see (timeouts, ends of chosen statuses); the current status counts up to now. Filter by tenant_id (and agent_id, day).';
 
 -- Name: status_events_id_seq; Type: SEQUENCE; Schema: presence
 ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2019,31 +2752,6 @@ ALTER TABLE presence.status_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: status_log; Type: VIEW; Schema: presence_private
-CREATE VIEW presence_private.status_log AS
- SELECT e.id,
-    e.tenant_id,
-    e.agent_id,
-    e.from_status,
-    e.to_status,
-    e.reason,
-    e.at
-   FROM presence.status_events e
-UNION ALL
- SELECT NULL::bigint AS id,
-    a.tenant_id,
-    a.agent_id,
-    a.status AS from_status,
-    'offline'::text AS to_status,
-    'timeout'::text AS reason,
-    COALESCE(presence.timeout_at(a.last_seen, s.offline_after_s, a.status_since), now()) AS at
-   FROM (presence_private.agent_state a
-     JOIN presence.settings s ON ((s.tenant_id = (a.tenant_id)::uuid)))
-  WHERE ((a.status <> 'offline'::text) AND (presence.offline_at(a.last_seen, s.offline_after_s) <= now()));
-
--- Name: VIEW status_log; Type: COMMENT; Schema: presence_private
-COMMENT ON VIEW presence_private.status_log IS 'presence.status_events plus the pending timeout of each agent that went silent and is not recorded offline yet (id null), at the moment readers began to see it offline. A filter on tenant_id and agent_id reaches the index of each branch.';
 
 -- Name: time_in_status; Type: VIEW; Schema: presence
 CREATE VIEW presence.time_in_status AS
@@ -2248,6 +2956,10 @@ ALTER TABLE ONLY presence_private.agent_state
 ALTER TABLE ONLY presence_private.agent_state
     ADD CONSTRAINT agent_state_tenant_id_agent_id_key UNIQUE (tenant_id, agent_id);
 
+-- Name: chat_holds chat_holds_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.chat_holds
+    ADD CONSTRAINT chat_holds_pkey PRIMARY KEY (chat_id, held_from);
+
 -- Name: chats chats_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.chats
     ADD CONSTRAINT chats_pkey PRIMARY KEY (id);
@@ -2271,6 +2983,10 @@ ALTER TABLE ONLY presence_private.sessions
 -- Name: sweep_stats sweep_stats_pkey; Type: CONSTRAINT; Schema: presence_private
 ALTER TABLE ONLY presence_private.sweep_stats
     ADD CONSTRAINT sweep_stats_pkey PRIMARY KEY (id);
+
+-- Name: tenant_reasons tenant_reasons_pkey; Type: CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.tenant_reasons
+    ADD CONSTRAINT tenant_reasons_pkey PRIMARY KEY (id);
 
 -- Name: human_agents human_agents_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
@@ -2307,11 +3023,17 @@ CREATE UNIQUE INDEX users_agent_id_key ON presence_accounts.users USING btree (a
 -- Name: users_email_key; Type: INDEX; Schema: presence_accounts
 CREATE UNIQUE INDEX users_email_key ON presence_accounts.users USING btree (lower(email));
 
+-- Name: agent_state_chosen_until_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX agent_state_chosen_until_idx ON presence_private.agent_state USING btree (chosen_until) WHERE (chosen_until IS NOT NULL);
+
 -- Name: agent_state_offline_holding_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX agent_state_offline_holding_idx ON presence_private.agent_state USING btree (tenant_id) WHERE ((status = 'offline'::text) AND (active_chats > 0));
 
 -- Name: agent_state_online_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX agent_state_online_idx ON presence_private.agent_state USING btree (tenant_id) WHERE (status <> 'offline'::text);
+
+-- Name: chat_holds_tenant_agent_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX chat_holds_tenant_agent_idx ON presence_private.chat_holds USING btree (tenant_id, agent_id, held_from);
 
 -- Name: chats_assigned_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX chats_assigned_idx ON presence_private.chats USING btree (agent_id) WHERE (status = 'assigned'::text);
@@ -2322,11 +3044,20 @@ CREATE INDEX chats_queued_idx ON presence_private.chats USING btree (tenant_id, 
 -- Name: ended_sign_ins_ended_at_idx; Type: INDEX; Schema: presence_private
 CREATE INDEX ended_sign_ins_ended_at_idx ON presence_private.ended_sign_ins USING btree (ended_at);
 
+-- Name: tenant_reasons_live_label_key; Type: INDEX; Schema: presence_private
+CREATE UNIQUE INDEX tenant_reasons_live_label_key ON presence_private.tenant_reasons USING btree (tenant_id, status, lower(label)) WHERE (retired_at IS NULL);
+
+-- Name: tenant_reasons_tenant_idx; Type: INDEX; Schema: presence_private
+CREATE INDEX tenant_reasons_tenant_idx ON presence_private.tenant_reasons USING btree (tenant_id, status, "position");
+
 -- Name: human_agents_tenant_email_key; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX human_agents_tenant_email_key ON public.human_agents USING btree (tenant_id, lower(email));
 
 -- Name: status_events status_events_append_only; Type: TRIGGER; Schema: presence
 CREATE TRIGGER status_events_append_only BEFORE UPDATE OR TRUNCATE ON presence.status_events FOR EACH STATEMENT EXECUTE FUNCTION presence_private.forbid_change();
+
+-- Name: chats chats_record_holds; Type: TRIGGER; Schema: presence_private
+CREATE TRIGGER chats_record_holds AFTER INSERT OR UPDATE OF status, agent_id ON presence_private.chats FOR EACH ROW EXECUTE FUNCTION presence_private.record_chat_holds();
 
 -- Name: tenant_settings tenant_settings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence
 ALTER TABLE ONLY presence.tenant_settings
@@ -2356,6 +3087,10 @@ ALTER TABLE ONLY presence_private.chats
 ALTER TABLE ONLY presence_private.sessions
     ADD CONSTRAINT sessions_tenant_id_agent_id_fkey FOREIGN KEY (tenant_id, agent_id) REFERENCES presence_private.agent_state(tenant_id, agent_id) ON DELETE CASCADE;
 
+-- Name: tenant_reasons tenant_reasons_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence_private
+ALTER TABLE ONLY presence_private.tenant_reasons
+    ADD CONSTRAINT tenant_reasons_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
 -- Name: human_agents human_agents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.human_agents
     ADD CONSTRAINT human_agents_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -2366,6 +3101,18 @@ GRANT USAGE ON SCHEMA presence TO presence_analyst;
 
 -- Name: SCHEMA presence_accounts; Type: ACL; Schema: -
 GRANT USAGE ON SCHEMA presence_accounts TO presence_app;
+
+-- Name: TABLE reasons; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.reasons TO presence_app;
+GRANT SELECT ON TABLE presence.reasons TO presence_analyst;
+
+-- Name: FUNCTION add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.add_reason(p_tenant_id presence.tenant_key, p_status text, p_label text, p_default_duration_s integer) TO presence_app;
+
+-- Name: FUNCTION agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.agent_day(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_date date) TO presence_app;
 
 -- Name: FUNCTION agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.agent_history(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from timestamp with time zone, p_to timestamp with time zone, p_limit integer, p_cursor text) FROM PUBLIC;
@@ -2382,8 +3129,13 @@ GRANT ALL ON FUNCTION presence.close_chat(p_tenant_id presence.tenant_key, p_cha
 -- Name: TABLE tenant_settings; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.tenant_settings TO presence_analyst;
 
--- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer); Type: ACL; Schema: presence
-REVOKE ALL ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer) FROM PUBLIC;
+-- Name: FUNCTION configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.configure_tenant(p_tenant_id presence.tenant_key, p_heartbeat_interval_s integer, p_offline_after_s integer, p_away_after_s integer, p_release_chats_after_s integer, p_time_zone text) FROM PUBLIC;
+
+-- Name: FUNCTION current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) TO presence_app;
+GRANT ALL ON FUNCTION presence.current_status(p_status text, p_until timestamp with time zone, p_last_seen timestamp with time zone, p_offline_after_s integer) TO presence_analyst;
 
 -- Name: FUNCTION effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.effective_status(p_status text, p_last_seen timestamp with time zone, p_offline_after_s integer) FROM PUBLIC;
@@ -2421,9 +3173,13 @@ GRANT ALL ON FUNCTION presence.open_chat(p_tenant_id presence.tenant_key) TO pre
 -- Name: FUNCTION release_chats(p_agent_id presence.agent_key); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) FROM PUBLIC;
 
--- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text); Type: ACL; Schema: presence
-REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) FROM PUBLIC;
-GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text) TO presence_app;
+-- Name: FUNCTION set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
+
+-- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
 
 -- Name: FUNCTION sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sign_ins_ended(p_tenant_ids presence.tenant_key[], p_sign_ins text[]) FROM PUBLIC;
@@ -2446,6 +3202,10 @@ GRANT ALL ON FUNCTION presence.sweep_scheduler() TO presence_analyst;
 -- Name: FUNCTION sweep_stale_agents(p_now timestamp with time zone); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.sweep_stale_agents(p_now timestamp with time zone) FROM PUBLIC;
 
+-- Name: FUNCTION tenant_summaries(p_tenant_ids presence.tenant_key[]); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.tenant_summaries(p_tenant_ids presence.tenant_key[]) TO presence_app;
+
 -- Name: FUNCTION time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.time_in_status_for(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_from_day date, p_to_day date) TO presence_app;
@@ -2459,6 +3219,10 @@ GRANT ALL ON FUNCTION presence.timeout_at(p_last_seen timestamp with time zone, 
 -- Name: FUNCTION timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.timeouts_due(p_tenant_ids presence.tenant_key[], p_after timestamp with time zone[]) TO presence_app;
+
+-- Name: FUNCTION update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION presence.update_reason(p_tenant_id presence.tenant_key, p_reason_id uuid, p_label text, p_position integer, p_default_duration_s integer, p_clear_default_duration boolean, p_retired boolean) TO presence_app;
 
 -- Name: FUNCTION bcrypt(p_secret text, p_cost integer); Type: ACL; Schema: presence_accounts
 REVOKE ALL ON FUNCTION presence_accounts.bcrypt(p_secret text, p_cost integer) FROM PUBLIC;
@@ -2614,6 +3378,12 @@ REVOKE ALL ON FUNCTION presence_crypto.pgp_sym_encrypt_bytea(bytea, text, text) 
 -- Name: FUNCTION apply_transitions(p_changes presence_private.transition[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.apply_transitions(p_changes presence_private.transition[]) FROM PUBLIC;
 
+-- Name: FUNCTION check_reason_duration(p_default_duration_s integer); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.check_reason_duration(p_default_duration_s integer) FROM PUBLIC;
+
+-- Name: FUNCTION check_reason_label(p_label text); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.check_reason_label(p_label text) FROM PUBLIC;
+
 -- Name: FUNCTION check_session_id(p_session_id text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.check_session_id(p_session_id text) FROM PUBLIC;
 
@@ -2622,6 +3392,9 @@ REVOKE ALL ON FUNCTION presence_private.check_sign_in(p_sign_in text) FROM PUBLI
 
 -- Name: FUNCTION check_status(p_status text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.check_status(p_status text) FROM PUBLIC;
+
+-- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) FROM PUBLIC;
 
 -- Name: FUNCTION ensure_agent_state(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) FROM PUBLIC;
@@ -2637,6 +3410,9 @@ REVOKE ALL ON FUNCTION presence_private.history_cursor(p_at timestamp with time 
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) FROM PUBLIC;
+
+-- Name: FUNCTION record_chat_holds(); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.record_chat_holds() FROM PUBLIC;
 
 -- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) FROM PUBLIC;
@@ -2663,6 +3439,12 @@ GRANT SELECT ON TABLE presence.agent_presence TO presence_analyst;
 
 -- Name: TABLE status_events; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.status_events TO presence_analyst;
+
+-- Name: TABLE daily_occupancy; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.daily_occupancy TO presence_analyst;
+
+-- Name: TABLE daily_status_seconds; Type: ACL; Schema: presence
+GRANT SELECT ON TABLE presence.daily_status_seconds TO presence_analyst;
 
 -- Name: TABLE time_in_status; Type: ACL; Schema: presence
 GRANT SELECT ON TABLE presence.time_in_status TO presence_app;

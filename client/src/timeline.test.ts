@@ -14,8 +14,8 @@ describe('the 24-hour timeline', () => {
       statusAtStart: 'offline',
       nextCursor: null,
       events: [
-        { from: 'offline', to: 'available', reason: 'heartbeat', at: '2026-11-23T08:00:00Z' },
-        { from: 'available', to: 'away', reason: 'idle', at: '2026-11-23T10:00:00Z' },
+        { from: 'offline', to: 'available', mechanism: 'heartbeat', reason: null, actor: null, at: '2026-11-23T08:00:00Z' },
+        { from: 'available', to: 'away', mechanism: 'idle', reason: null, actor: null, at: '2026-11-23T10:00:00Z' },
       ],
     };
 
@@ -39,11 +39,11 @@ describe('the 24-hour timeline', () => {
       to: '2026-11-23T12:00:00Z',
       statusAtStart: 'available',
       nextCursor: null,
-      events: [{ from: 'available', to: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' }],
+      events: [{ from: 'available', to: 'dnd', mechanism: 'manual', reason: null, actor: null, at: '2026-11-23T11:00:00Z' }],
     };
     const live: StatusChange[] = [
-      { agentId: 'a', from: 'available', to: 'dnd', chosenStatus: 'dnd', reason: 'manual', at: '2026-11-23T11:00:00Z' },
-      { agentId: 'a', from: 'dnd', to: 'offline', chosenStatus: 'dnd', reason: 'left', at: '2026-11-23T12:10:00Z' },
+      { agentId: 'a', from: 'available', to: 'dnd', chosenStatus: 'dnd', mechanism: 'manual', reason: null, actor: null, until: null, at: '2026-11-23T11:00:00Z' },
+      { agentId: 'a', from: 'dnd', to: 'offline', chosenStatus: 'dnd', mechanism: 'left', reason: null, actor: null, until: null, at: '2026-11-23T12:10:00Z' },
     ];
 
     // Action
@@ -66,7 +66,7 @@ describe('the 24-hour timeline', () => {
       events: [],
     };
     const live: StatusChange[] = [
-      { agentId: 'a', from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout', at: '2026-11-23T11:50:00Z' },
+      { agentId: 'a', from: 'available', to: 'offline', chosenStatus: 'available', mechanism: 'timeout', reason: null, actor: null, until: null, at: '2026-11-23T11:50:00Z' },
     ];
 
     // Action

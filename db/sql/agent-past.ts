@@ -37,7 +37,7 @@ export async function writeAgentPast(db: Database, p: AgentPast): Promise<Date> 
        -- The values presence mirrors into the platform's row; its last_seen below.
        update public.human_agents h set status = $3, active_chats = (select g.active_chats from agent g) where h.id = $2
      ), event as (
-       insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+       insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
        values ($1, $2, 'offline', $3, 'heartbeat', now() - make_interval(secs => $4))
      ), tab as (
        insert into presence_private.sessions (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)

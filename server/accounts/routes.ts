@@ -8,7 +8,7 @@ import { HttpError, unauthenticated } from '../http/http-error.ts';
 import { parseInput, pgText, tabIdSchema } from '../http/input.ts';
 import { originCheck } from '../http/origin.ts';
 import { clearSignInCookie, newSignInToken, signInTokenHash, setSignInCookie, type CookieSettings } from './cookie.ts';
-import type { SignedInUsers } from './signed-in.ts';
+import { canManage, type SignedInUsers } from './signed-in.ts';
 import type { SignInGate } from './sign-in-gate.ts';
 import { logout } from './sql/logout.ts';
 import { signIn } from './sql/sign-in.ts';
@@ -25,7 +25,9 @@ export function toMe(u: SignedInUser): Me {
       heartbeatIntervalMs: u.heartbeatIntervalS * 1000,
       offlineAfterMs: u.offlineAfterS * 1000,
       awayAfterMs: u.awayAfterS * 1000,
+      timeZone: u.timeZone,
     },
+    canManage: canManage(u.role),
   };
 }
 

@@ -5,6 +5,7 @@
 import type { Request } from 'express';
 import type { Database } from '../database/handle.ts';
 import { Batcher } from '../database/batcher.ts';
+import type { Role } from '../http/contract.ts';
 import type { BeatOutcome, IdentifiedBeat, Identity } from '../presence/identity.ts';
 import { signInTokenHash } from './cookie.ts';
 import { signedInHeartbeats, type SignedInBeat } from './sql/signed-in-heartbeats.ts';
@@ -31,10 +32,22 @@ export class SignedInUsers {
     return user;
   }
 
-  /** presenceRouter's identify: the user's tenant and agent; tabs beat under the sign-in. */
+  /**
+   * presenceRouter's identify: the user's tenant and agent; tabs beat under the sign-in; the user acts as themself
+   * and manages the team when their role is client_admin or supervisor.
+   */
   readonly identify = async (req: Request): Promise<Identity | null> => {
     const user = await this.user(req);
-    return user && { tenantId: user.tenantId, agentId: user.agentId, signIn: user.signInId, expiresInS: user.expiresInS };
+    return (
+      user && {
+        tenantId: user.tenantId,
+        agentId: user.agentId,
+        signIn: user.signInId,
+        expiresInS: user.expiresInS,
+        actor: { id: user.userId, name: user.name },
+        canManage: canManage(user.role),
+      }
+    );
   };
 
   /** presenceRouter's beat: the sign-in verified and the beat recorded in one call. */
@@ -43,4 +56,9 @@ export class SignedInUsers {
     if (!tokenHash) return { outcome: 'unauthenticated' };
     return this.beats.run({ tokenHash, tabId, activity });
   };
+}
+
+/** The standalone server's roles that manage the team: set others' statuses, edit the tenant's reasons. */
+export function canManage(role: Role): boolean {
+  return role === 'client_admin' || role === 'supervisor';
 }

@@ -12,9 +12,38 @@ export type AgentStatus = (typeof STATUSES)[number];
 export const ACTIVITIES = ['active', 'idle'] as const;
 export type Activity = (typeof ACTIVITIES)[number];
 
-/** Why a status changed (presence.status_events.reason). */
-export const REASONS = ['heartbeat', 'timeout', 'left', 'logout', 'manual', 'idle', 'active', 'admin'] as const;
-export type Reason = (typeof REASONS)[number];
+/**
+ * What caused a transition (presence.status_events.mechanism): a beat, a timeout, a tab closed, a sign-out, the
+ * agent's own choice (manual), idle or active again, an operator's command (admin, e.g. `npx presence mark-offline`),
+ * a manager's choice (supervisor), or the end of a chosen status's `until` (expiry). Not a tenant's reason.
+ */
+export const MECHANISMS = [
+  'heartbeat',
+  'timeout',
+  'left',
+  'logout',
+  'manual',
+  'idle',
+  'active',
+  'admin',
+  'supervisor',
+  'expiry',
+] as const;
+export type Mechanism = (typeof MECHANISMS)[number];
+
+/** How a page says a mechanism: "Away · Meeting, by a supervisor". */
+export const mechanismLabels: Record<Mechanism, string> = {
+  heartbeat: 'came online',
+  timeout: 'timed out',
+  left: 'tab closed',
+  logout: 'signed out',
+  manual: 'by the agent',
+  idle: 'idle',
+  active: 'active again',
+  admin: 'by an operator',
+  supervisor: 'by a supervisor',
+  expiry: 'ended',
+};
 
 export const statusLabels: Record<AgentStatus, string> = {
   available: 'Available',
@@ -36,6 +65,79 @@ export interface Agent {
   secondsSinceSeen: number | null;
   activeChats: number;
   maxChats: number;
+  /** The tenant reason of the chosen status, if one was named. */
+  reason: ReasonRef | null;
+  /** What caused the last transition. */
+  mechanism: Mechanism | null;
+  /** When the effective status began. */
+  since: string | null;
+  /** When the chosen status ends (then the agent reads available again, or offline if silent). */
+  until: string | null;
+  /** Who chose the current chosen status (the agent too: a page says "set by X" only when X is not the agent). */
+  setBy: Actor | null;
+}
+
+/** A person as the platform knows them (its own user id), with a name when `identify` gave one. */
+export interface Actor {
+  id: string;
+  name: string | null;
+}
+
+/** A tenant reason as events and agents name it. */
+export interface ReasonRef {
+  id: string;
+  label: string;
+}
+
+/** A reason a tenant defined for one status (away: Lunch, Meeting; dnd: Focus; offline: End of shift). */
+export interface TenantReason {
+  id: string;
+  status: AgentStatus;
+  label: string;
+  /** Order among the reasons of its status, lowest first. */
+  position: number;
+  /** Seconds a status with this reason lasts when the request names no `until`; null: until changed. */
+  defaultDurationS: number | null;
+  /** Retired reasons stay in history and cannot be chosen. */
+  retired: boolean;
+}
+
+/** At most this many reasons per tenant, live and retired together. */
+export const MAX_REASONS_PER_TENANT = 50;
+/** A reason's label: 1 to this many characters, unique among the tenant's live reasons of its status. */
+export const MAX_REASON_LABEL_LENGTH = 40;
+/** A chosen status ends at most this far ahead. */
+export const MAX_UNTIL_S = 7 * 24 * 3600;
+
+/** GET reasons: the tenant's reasons, retired included (flagged), by status and position. */
+export interface ReasonsReply {
+  reasons: TenantReason[];
+}
+
+/** POST reasons (managers only): 201 TenantReason. */
+export interface NewReasonRequest {
+  status: AgentStatus;
+  label: string;
+  defaultDurationS?: number | null;
+}
+
+/** PATCH reasons/:id (managers only): TenantReason. */
+export interface ReasonUpdate {
+  label?: string;
+  position?: number;
+  defaultDurationS?: number | null;
+  retired?: boolean;
+}
+
+/** One transition of an agent, as history and the agent's day list it. */
+export interface HistoryEvent {
+  from: AgentStatus;
+  to: AgentStatus;
+  mechanism: Mechanism;
+  reason: ReasonRef | null;
+  /** Who did it, where a person did (the agent, a supervisor); null for timeouts, expiries, operators. */
+  actor: Actor | null;
+  at: string;
 }
 
 /** A stream `status` event: one transition, as presence_private.apply_transitions recorded it in presence.status_events. */
@@ -45,7 +147,11 @@ export interface StatusChange {
   to: AgentStatus;
   /** The agent's chosen status after the transition (the database's, never guessed by a client). */
   chosenStatus: AgentStatus;
-  reason: Reason;
+  mechanism: Mechanism;
+  reason: ReasonRef | null;
+  actor: Actor | null;
+  /** When the chosen status ends, if it does. */
+  until: string | null;
   at: string;
 }
 
@@ -63,15 +169,57 @@ export interface History {
   to: string;
   statusAtStart: AgentStatus;
   /** One page of the transitions in [from, to), in time order. */
-  events: Array<{ from: AgentStatus; to: AgentStatus; reason: Reason; at: string }>;
+  events: HistoryEvent[];
   /** null on the last page; otherwise ask again with the same from and to and `cursor` set to this. */
   nextCursor: string | null;
 }
 
-/** The presence routes. */
-export type PresenceRoute = 'heartbeat' | 'leave' | 'status' | 'agents' | 'stream' | 'history';
+/** GET agents/:id/day?date=YYYY-MM-DD: one agent's day in the tenant's time zone (default today there). */
+export interface AgentDay {
+  agentId: string;
+  /** YYYY-MM-DD. */
+  date: string;
+  /** The tenant's time zone (IANA name). */
+  timeZone: string;
+  /** The day's start and end (exclusive) as instants. */
+  from: string;
+  to: string;
+  statusAtStart: AgentStatus;
+  /** The day's transitions in time order, at most 2,000. */
+  events: HistoryEvent[];
+  /** Seconds in each status and reason over the day (up to now for today). */
+  totals: Array<{ status: AgentStatus; reason: ReasonRef | null; seconds: number }>;
+}
 
-/** One path per route; `history` holds `:id` where the agent's id goes. */
+/** GET summary, and the stream's `summary` event (sent when it changes, at most about once a second). */
+export interface Summary {
+  at: string;
+  /** Agents per effective status. */
+  statuses: Record<AgentStatus, number>;
+  /** Agents per tenant reason of their chosen status (reasons with agents only). */
+  reasons: Array<{ id: string; label: string; status: AgentStatus; count: number }>;
+  /** The sum of max_chats - active_chats among available agents. */
+  freeCapacity: number;
+  queuedChats: number;
+  /** Seconds the oldest queued chat has waited; null when none waits. */
+  oldestQueuedWaitS: number | null;
+}
+
+/** The presence routes. */
+export type PresenceRoute =
+  | 'heartbeat'
+  | 'leave'
+  | 'status'
+  | 'agents'
+  | 'stream'
+  | 'history'
+  | 'agentStatus'
+  | 'summary'
+  | 'reasons'
+  | 'reason'
+  | 'agentDay';
+
+/** One path per route; `history`, `agentStatus`, `agentDay` and `reason` hold `:id` where the id goes. */
 export type PresencePaths = Record<PresenceRoute, string>;
 
 /** The presence routes relative to where the router is mounted. */
@@ -82,6 +230,11 @@ export const ROUTES: Readonly<PresencePaths> = {
   agents: '/agents',
   stream: '/stream',
   history: '/agents/:id/history',
+  agentStatus: '/agents/:id/status',
+  summary: '/summary',
+  reasons: '/reasons',
+  reason: '/reasons/:id',
+  agentDay: '/agents/:id/day',
 };
 
 /** Where the standalone server (npm start) mounts the presence router: the original design's hook posts to the first. */
@@ -95,6 +248,12 @@ export const STANDALONE_ROUTES: Readonly<PresencePaths> = {
   agents: '/agents',
   stream: '/agents/stream',
   history: '/agents/:id/history',
+  // Registered after `status` ('/agents/me/status'), so "me" is never taken for an agent's id.
+  agentStatus: '/agents/:id/status',
+  summary: '/summary',
+  reasons: '/reasons',
+  reason: '/reasons/:id',
+  agentDay: '/agents/:id/day',
 };
 
 /** The standalone server's presence paths as a browser calls them. */
@@ -120,12 +279,20 @@ export interface LeaveRequest {
   sessionId: string;
 }
 
-/** PUT status: the agent's own choice; the answer is the effective status. */
+/**
+ * PUT status (the agent's own choice, mechanism manual) and PUT agents/:id/status (a manager's, mechanism
+ * supervisor). `reason`: a TenantReason id of that status, live. `until`: an ISO time after now and at most
+ * MAX_UNTIL_S ahead; without it the reason's defaultDurationS (if any) sets it.
+ */
 export interface StatusRequest {
   status: AgentStatus;
+  reason?: string;
+  until?: string;
 }
+/** The effective status, and the agent as GET agents would show it now. */
 export interface StatusReply {
   status: AgentStatus;
+  agent: Agent;
 }
 
 /** GET agents. */
@@ -152,7 +319,9 @@ export interface Me {
   user: { id: string; email: string; name: string; role: Role };
   tenant: { id: string; name: string };
   agent: { id: string; status: AgentStatus; chosenStatus: AgentStatus } | null;
-  settings: { heartbeatIntervalMs: number; offlineAfterMs: number; awayAfterMs: number };
+  settings: { heartbeatIntervalMs: number; offlineAfterMs: number; awayAfterMs: number; timeZone: string };
+  /** May manage the team: set others' statuses, edit reasons (standalone: roles client_admin and supervisor). */
+  canManage: boolean;
 }
 
 /** Every `code` an error answer can carry (docs/http-api.md says when each is sent). */
@@ -165,7 +334,9 @@ export const ERROR_CODES = [
   'invalid_credentials',
   'forbidden_origin',
   'not_an_agent',
+  'forbidden',
   'not_found',
+  'conflict',
   'rate_limited',
   'too_many_streams',
   'sign_in_busy',

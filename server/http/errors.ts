@@ -18,6 +18,12 @@ const SQLSTATES: Record<string, { status: number; code: ErrorCode }> = {
   PRRSN: { status: 400, code: 'invalid_input' }, // bad reason
   PRSET: { status: 400, code: 'invalid_input' }, // bad setting
   PRUSR: { status: 400, code: 'invalid_input' }, // bad input or range
+  PRRIN: { status: 400, code: 'invalid_input' }, // a tenant reason's field out of range
+  PRRDU: { status: 409, code: 'conflict' }, // a live reason of that status has the label
+  PRRLM: { status: 409, code: 'conflict' }, // the tenant has as many reasons as allowed
+  PRRNF: { status: 404, code: 'not_found' }, // no such reason in the tenant
+  PRRCH: { status: 400, code: 'invalid_input' }, // a reason that cannot be chosen for that status
+  PRUNT: { status: 400, code: 'invalid_input' }, // an until out of range
 };
 
 /**

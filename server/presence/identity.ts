@@ -1,6 +1,6 @@
 // Who is asking: the platform's `identify(req)` answers, the router trusts it. Ids are the platform's own keys.
 import type { Request } from 'express';
-import type { Activity } from '../http/contract.ts';
+import type { Activity, Actor } from '../http/contract.ts';
 import type { BeatResult } from './sql/heartbeats.ts';
 
 type Key = string | number | bigint;
@@ -16,6 +16,10 @@ export interface Identity {
   signIn?: string | null;
   /** Seconds until that sign-in expires: a live stream opened with it ends then. Optional. */
   expiresInS?: number | null;
+  /** Who is acting, as the platform knows them (its user id and a name): recorded on the transitions they cause. */
+  actor?: { id: Key; name?: string | null } | null;
+  /** May manage the team: set other agents' statuses, edit the tenant's reasons. Default false. */
+  canManage?: boolean;
 }
 
 /** Returns the identity of a request, or null for 401. May be async. */
@@ -26,6 +30,8 @@ export interface Caller {
   agentId: string | null;
   signIn: string | null;
   expiresInS: number | null;
+  actor: Actor | null;
+  canManage: boolean;
 }
 
 export function toCaller(identity: Identity): Caller {
@@ -34,6 +40,11 @@ export function toCaller(identity: Identity): Caller {
     agentId: identity.agentId === null || identity.agentId === undefined ? null : String(identity.agentId),
     signIn: identity.signIn ?? null,
     expiresInS: identity.expiresInS ?? null,
+    actor:
+      identity.actor === null || identity.actor === undefined
+        ? null
+        : { id: String(identity.actor.id), name: identity.actor.name ?? null },
+    canManage: identity.canManage === true,
   };
 }
 

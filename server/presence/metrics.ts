@@ -1,7 +1,7 @@
 // Prometheus metrics of the presence routes, on the registry the host gives (or one of their own). Every label takes
 // its values from a fixed set, so nothing a client or another database role sends can add a series.
 import client from 'prom-client';
-import { REASONS } from '../http/contract.ts';
+import { MECHANISMS } from '../http/contract.ts';
 
 export interface PresenceMetrics {
   heartbeats: client.Counter<'outcome'>;
@@ -14,7 +14,7 @@ export interface PresenceMetrics {
 
 /** Every label value each counter can take, each series made at 0 from the start, so the set never changes. */
 export const HEARTBEAT_OUTCOMES = ['beat', 'not_agent', 'unauthenticated', 'error'] as const;
-export const STATUS_REASONS = [...REASONS, 'other'] as const;
+export const STATUS_REASONS = [...MECHANISMS, 'other'] as const;
 export const STREAM_LIMITS = ['sign_in', 'tenant', 'process'] as const;
 
 export function createPresenceMetrics(registry: client.Registry): PresenceMetrics {

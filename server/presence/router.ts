@@ -6,9 +6,15 @@
 //   POST {base}/heartbeat            one beat of one tab                     -> HeartbeatReply
 //   POST {base}/leave                a tab's goodbye (sendBeacon on pagehide) -> 204
 //   PUT  {base}/status               the agent's own choice                  -> StatusReply
+//   PUT  {base}/agents/:id/status    a manager's choice for an agent         -> StatusReply
 //   GET  {base}/agents               the caller's tenant                     -> AgentsReply
 //   GET  {base}/stream               Server-Sent Events of the caller's tenant
 //   GET  {base}/agents/:id/history   one agent's timeline, a page at a time  -> History
+//   GET  {base}/agents/:id/day       one agent's day in the tenant's zone    -> AgentDay
+//   GET  {base}/summary              the team at a glance                    -> Summary
+//   GET  {base}/reasons              the tenant's reasons                    -> ReasonsReply
+//   POST {base}/reasons              a new reason (managers)                 -> 201 TenantReason
+//   PATCH {base}/reasons/:id         rename, reorder, retire (managers)      -> TenantReason
 // (the paths, the request and answer types: server/http/contract.ts)
 import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
@@ -20,13 +26,22 @@ import { DatabaseAvailability } from '../database/availability.ts';
 import { Database } from '../database/handle.ts';
 import {
   ACTIVITIES,
+  MAX_REASON_LABEL_LENGTH,
+  MAX_UNTIL_S,
   ROUTES,
   STATUSES,
+  type AgentDay,
   type AgentsReply,
   type HeartbeatReply,
   type History,
+  type NewReasonRequest,
   type PresenceRoute,
+  type ReasonUpdate,
+  type ReasonsReply,
   type StatusReply,
+  type StatusRequest,
+  type Summary,
+  type TenantReason,
 } from '../http/contract.ts';
 import { errorHandler } from '../http/errors.ts';
 import { HttpError, unauthenticated } from '../http/http-error.ts';
@@ -37,13 +52,17 @@ import { defaultMaxStreams } from './descriptors.ts';
 import { toCaller, type BeatOutcome, type Caller, type Identify, type IdentifiedBeat } from './identity.ts';
 import { ChangeListener } from './listener.ts';
 import { createPresenceMetrics, type PresenceMetrics } from './metrics.ts';
-import { agentsOfTenant } from './sql/agents.ts';
+import { agentOfTenant, agentsOfTenant } from './sql/agents.ts';
 import { endTab } from './sql/end-tab.ts';
 import { heartbeats, type Beat, type BeatResult } from './sql/heartbeats.ts';
+import { agentDay } from './sql/agent-day.ts';
 import { agentHistory } from './sql/history.ts';
+import { addReason, reasonsOfTenant, updateReason } from './sql/reasons.ts';
+import { tenantSummaries } from './sql/summary.ts';
 import { setStatus } from './sql/set-status.ts';
 import { StreamHub } from './streams.ts';
-import { agentIdSchema, historyCursorSchema, historyLimitSchema } from './validation.ts';
+import { SummaryFeed } from './summaries.ts';
+import { agentIdSchema, daySchema, historyCursorSchema, historyLimitSchema, reasonIdSchema } from './validation.ts';
 
 export interface PresenceRouterOptions {
   /** A pool on the platform's database, logged in as a member of presence_app. One connection is held for LISTEN. */
@@ -90,7 +109,11 @@ const heartbeatBody = z.object({
   activity: z.enum(ACTIVITIES, { error: `activity must be one of ${ACTIVITIES.join(', ')}` }).default('active'),
 });
 const leaveBody = z.object({ sessionId: tabIdSchema });
-const statusBody = z.object({ status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }) });
+const statusBody = z.object({
+  status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }),
+  reason: reasonIdSchema.optional(),
+  until: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
+}) satisfies z.ZodType<StatusRequest>;
 const historyParams = z.object({ id: agentIdSchema });
 const historyQuery = z.object({
   from: pgText().pipe(z.iso.datetime({ offset: true })).optional(),
@@ -98,6 +121,22 @@ const historyQuery = z.object({
   cursor: historyCursorSchema.optional(),
   limit: historyLimitSchema.optional(),
 });
+const dayQuery = z.object({ date: daySchema.optional() });
+const statusSchema = z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` });
+const labelSchema = pgText().trim().min(1).max(MAX_REASON_LABEL_LENGTH);
+const durationSchema = z.number().int().min(60).max(MAX_UNTIL_S);
+const newReasonBody = z.strictObject({
+  status: statusSchema,
+  label: labelSchema,
+  defaultDurationS: durationSchema.nullable().optional(),
+}) satisfies z.ZodType<NewReasonRequest>;
+const reasonUpdateBody = z.strictObject({
+  label: labelSchema.optional(),
+  position: z.number().int().min(0).max(1000).optional(),
+  defaultDurationS: durationSchema.nullable().optional(),
+  retired: z.boolean().optional(),
+}) satisfies z.ZodType<ReasonUpdate>;
+const reasonParams = z.object({ id: reasonIdSchema });
 
 export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   const logger = options.logger ?? pino({ level: 'info' });
@@ -112,6 +151,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     perProcess: limitOption('maxStreams', options.maxStreams, defaultMaxStreams()),
   });
   const beats = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
+  const summaries = new SummaryFeed(db, streams, logger);
 
   const callers = new WeakMap<Request, Caller>();
   /** 401 unless `identify` knows the caller; the caller is then `callerOf(req)`. */
@@ -126,6 +166,18 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     const caller = callerOf(req);
     if (caller.agentId === null) throw new HttpError(403, 'not_an_agent', 'the caller is not an agent and has no status');
     return caller as Caller & { agentId: string };
+  };
+  /** The agent as GET agents shows it now (after a choice of status). */
+  const agentNow = async (tenantId: string, agentId: string) => {
+    const agent = await agentOfTenant(db, tenantId, agentId);
+    if (!agent) throw new HttpError(404, 'not_found', `no agent ${agentId} in this tenant`);
+    return agent;
+  };
+  /** 403 unless the caller may manage the team (`identify` said canManage). */
+  const managerOf = (req: Request): Caller => {
+    const caller = callerOf(req);
+    if (!caller.canManage) throw new HttpError(403, 'forbidden', 'only a manager of the team may do this');
+    return caller;
   };
 
   const router = express.Router() as PresenceRouter;
@@ -193,9 +245,19 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
   });
 
   router.put(paths.status, originCheck, json, identified, async (req, res) => {
-    const { tenantId, agentId } = agentOf(req);
-    const { status } = parseInput(statusBody, req.body);
-    res.json({ status: await setStatus(db, tenantId, agentId, status) } satisfies StatusReply);
+    const { tenantId, agentId, actor } = agentOf(req);
+    const { status, reason, until } = parseInput(statusBody, req.body);
+    const effective = await setStatus(db, tenantId, agentId, { status, reason: reason ?? null, until: until ?? null, actor });
+    res.json({ status: effective, agent: await agentNow(tenantId, agentId) } satisfies StatusReply);
+  });
+
+  // After PUT status: the standalone server's '/agents/me/status' is registered first, so "me" is never an id.
+  router.put(paths.agentStatus, originCheck, json, identified, async (req, res) => {
+    const { tenantId, actor } = managerOf(req);
+    const { id } = parseInput(historyParams, req.params);
+    const { status, reason, until } = parseInput(statusBody, req.body);
+    const effective = await setStatus(db, tenantId, id, { status, reason: reason ?? null, until: until ?? null, actor }, 'manager');
+    res.json({ status: effective, agent: await agentNow(tenantId, id) } satisfies StatusReply);
   });
 
   router.get(paths.agents, identified, async (req, res) => {
@@ -218,6 +280,34 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     res.json({ agentId: id, ...history } satisfies History);
   });
 
+  router.get(paths.agentDay, identified, async (req, res) => {
+    const { id } = parseInput(historyParams, req.params);
+    const { date } = parseInput(dayQuery, req.query);
+    res.json((await agentDay(db, callerOf(req).tenantId, id, date ?? null)) satisfies AgentDay);
+  });
+
+  router.get(paths.summary, identified, async (req, res) => {
+    const { tenantId } = callerOf(req);
+    res.json((await tenantSummaries(db, [tenantId])).get(tenantId)! satisfies Summary);
+  });
+
+  router.get(paths.reasons, identified, async (req, res) => {
+    res.json({ reasons: await reasonsOfTenant(db, callerOf(req).tenantId) } satisfies ReasonsReply);
+  });
+
+  router.post(paths.reasons, originCheck, json, identified, async (req, res) => {
+    const { tenantId } = managerOf(req);
+    const reason = parseInput(newReasonBody, req.body);
+    res.status(201).json((await addReason(db, tenantId, reason)) satisfies TenantReason);
+  });
+
+  router.patch(paths.reason, originCheck, json, identified, async (req, res) => {
+    const { tenantId } = managerOf(req);
+    const { id } = parseInput(reasonParams, req.params);
+    const update = parseInput(reasonUpdateBody, req.body);
+    res.json((await updateReason(db, tenantId, id, update)) satisfies TenantReason);
+  });
+
   router.use(errorHandler(logger, availability));
 
   return Object.assign(router, {
@@ -226,6 +316,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     availability,
     metrics,
     async close() {
+      summaries.close();
       streams.close();
       await listener.close();
     },

@@ -19,6 +19,8 @@
 // out, so a tenant is asked about once per (offline_after_s - heartbeat interval) at most, and tenants due close
 // together share the query. Node decides nothing: a timer that fires early finds nothing and asks again later. A
 // timeout announced so is sent once: the event that records it later (the sweep, or the agent's next beat) is not.
+// The end of a chosen status (its until) is one more such moment: it counts among the deadlines and is announced
+// and not sent again the same way (mechanism expiry).
 //
 // Streams are bounded per sign-in (per agent without one), per tenant and per process: beyond, 429 or 503 with
 // Retry-After, before the stream makes a query of its own. Every stream gets a keep-alive comment (every 15 s by
@@ -29,7 +31,7 @@
 // process.
 import type { Response } from 'express';
 import type { Logger } from 'pino';
-import { REASONS, type Agent, type Reason, type StatusChange } from '../http/contract.ts';
+import { MECHANISMS, type Agent, type Mechanism, type StatusChange } from '../http/contract.ts';
 import { Coalesced } from './coalesce.ts';
 import type { Database } from '../database/handle.ts';
 import { HttpError } from '../http/http-error.ts';
@@ -53,7 +55,7 @@ const SIGN_INS_PAGE = 1_000;
  * tenant's next snapshot shows their outcome.
  */
 const MAX_PENDING = 10_000;
-const KNOWN_REASONS: ReadonlySet<string> = new Set(REASONS);
+const KNOWN_REASONS: ReadonlySet<string> = new Set(MECHANISMS);
 /**
  * A liveness check asks about every tenant whose deadline falls within this many ms, not only those due: asked
  * early, a tenant whose agents beat just gets a later deadline, and checks come at most about once per this long
@@ -426,11 +428,14 @@ export class StreamHub {
     const announced = tenant.announced.get(row.agent);
     if (announced !== undefined) {
       tenant.announced.delete(row.agent);
-      if (row.reason === 'timeout' && row.to === 'offline' && new Date(row.at).toISOString() === announced) return;
+      const recordsAnnounced = (row.mechanism === 'timeout' && row.to === 'offline') || row.mechanism === 'expiry';
+      if (recordsAnnounced && new Date(row.at).toISOString() === announced) return;
     }
     if (row.from === 'offline' && row.to !== 'offline' && tenant.offlineAfterS !== null) {
       this.setDeadline(tenant, Date.parse(row.at) + tenant.offlineAfterS * 1000);
     }
+    // A chosen status that ends: the tenant is asked then, and its streams hear the end at once.
+    if (row.until !== null && row.to !== 'offline') this.setDeadline(tenant, Date.parse(row.until));
     this.publish(row);
   }
 
@@ -443,7 +448,10 @@ export class StreamHub {
       from: row.from,
       to: row.to,
       chosenStatus: row.chosen ?? row.to,
-      reason: row.reason as Reason,
+      mechanism: row.mechanism as Mechanism,
+      reason: row.reason,
+      actor: row.actor,
+      until: row.until === null ? null : new Date(row.until).toISOString(),
       at: new Date(row.at).toISOString(),
     };
     this.writeTenant(row.tenant, frame('status', change));
@@ -476,6 +484,16 @@ export class StreamHub {
       this.checkAll = true;
       if (this.db.availability?.available !== false) this.logger.warn({ err: error }, 'reading ended sign-ins failed');
     }
+  }
+
+  /** The tenants with open streams in this process, with how many each. */
+  openTenants(): Map<string, number> {
+    return new Map([...this.tenants].map(([tenantId, tenant]) => [tenantId, tenant.streams.size]));
+  }
+
+  /** Sends one event to every open stream of a tenant (for another feed of the streams: the summaries). */
+  broadcast(tenantId: string, event: string, data: unknown): void {
+    this.writeTenant(tenantId, frame(event, data));
   }
 
   private writeTenant(tenantId: string, text: string): void {

@@ -465,7 +465,7 @@ describe('presence_accounts.logout and revoke_sessions', () => {
     // Assertions
     expect(rows[0].n).toBe(2);
     expect((await agentRow(db, account.agentId!)).status).toBe('offline');
-    expect((await eventsOf(db, account.agentId!)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+    expect((await eventsOf(db, account.agentId!)).map((e) => e.mechanism)).toEqual(['heartbeat', 'logout']);
     const { rows: left } = await db.query('select * from presence_accounts.session_users($1)', [tokens]);
     expect(left).toEqual([]);
   });

@@ -477,7 +477,7 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
         `select status_at_start, events from presence.agent_history($1, $2, now() - interval '31 days')`,
         [Acme, Ada],
       );
-      expect(history[0].events.map((e: { to: string; reason: string }) => `${e.to}/${e.reason}`)).toEqual([
+      expect(history[0].events.map((e: { to: string; mechanism: string }) => `${e.to}/${e.mechanism}`)).toEqual([
         'offline/timeout', // a ghost of the platform: recorded offline when presence first saw it
         'available/heartbeat',
         'away/manual',
@@ -508,7 +508,7 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
         expect(typeof change.agent).toBe('string');
         expect(known.has(change.tenant) && known.has(change.agent)).toBe(true);
       }
-      expect(changes.filter((c) => c.agent === Ada && c.reason === 'left')).toEqual([
+      expect(changes.filter((c) => c.agent === Ada && c.mechanism === 'left')).toEqual([
         expect.objectContaining({ tenant: Acme, agent: Ada, from: 'available', to: 'offline', chosen: 'available' }),
       ]);
       const { rows: ended } = await app.query('select tenant_id, sign_in from presence.sign_ins_ended($1, $2)', [
@@ -551,10 +551,10 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
     const { rows: beat } = await owner.query('select * from presence.heartbeat($1, $2, $3)', [Acme, fay, 'tab-fay']);
 
     // Assertions
-    const { rows } = await owner.query('select reason, at from presence.status_events where agent_id = $1 order by at, id', [fay]);
+    const { rows } = await owner.query('select mechanism, at from presence.status_events where agent_id = $1 order by at, id', [fay]);
     expect(rows).toEqual([
-      { reason: 'timeout', at: new Date(written.getTime() + 90_000) },
-      { reason: 'heartbeat', at: beat[0].last_seen },
+      { mechanism: 'timeout', at: new Date(written.getTime() + 90_000) },
+      { mechanism: 'heartbeat', at: beat[0].last_seen },
     ]);
   });
 

@@ -21,7 +21,7 @@ describe('presence.heartbeat', () => {
     expect(Math.abs(result.last_seen.getTime() - rows[0]!.now.getTime())).toBeLessThan(5_000);
     expect(await agentRow(db, agent)).toMatchObject({ status: 'available', status_reason: 'heartbeat' });
     expect((await agentRow(db, agent)).last_seen).toEqual(result.last_seen);
-    expect(await eventsOf(db, agent)).toEqual([{ from_status: 'offline', to_status: 'available', reason: 'heartbeat' }]);
+    expect(await eventsOf(db, agent)).toEqual([{ from_status: 'offline', to_status: 'available', mechanism: 'heartbeat' }]);
   });
 
   it('a heartbeat after a timeout restores available', async () => {
@@ -39,7 +39,7 @@ describe('presence.heartbeat', () => {
 
     // Assertions
     expect(result.status).toBe('available');
-    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'timeout', 'heartbeat']);
+    expect((await eventsOf(db, agent)).map((e) => e.mechanism)).toEqual(['heartbeat', 'timeout', 'heartbeat']);
   });
 
   it('a heartbeat returns the tenant heartbeat interval', async () => {
@@ -103,8 +103,8 @@ describe('presence.heartbeat', () => {
     // Assertions
     expect(result.status).toBe('dnd');
     expect((await eventsOf(db, agent)).slice(-2)).toEqual([
-      { from_status: 'dnd', to_status: 'offline', reason: 'timeout' },
-      { from_status: 'offline', to_status: 'dnd', reason: 'heartbeat' },
+      { from_status: 'dnd', to_status: 'offline', mechanism: 'timeout' },
+      { from_status: 'offline', to_status: 'dnd', mechanism: 'heartbeat' },
     ]);
   });
 
@@ -123,8 +123,8 @@ describe('presence.heartbeat', () => {
     // Assertions
     expect([idle.status, stillIdle.status, active.status]).toEqual(['away', 'away', 'available']);
     expect((await eventsOf(db, agent)).slice(1)).toEqual([
-      { from_status: 'available', to_status: 'away', reason: 'idle' },
-      { from_status: 'away', to_status: 'available', reason: 'active' },
+      { from_status: 'available', to_status: 'away', mechanism: 'idle' },
+      { from_status: 'away', to_status: 'available', mechanism: 'active' },
     ]);
     expect((await agentRow(db, agent)).chosen_status).toBe('available');
   });
@@ -236,8 +236,8 @@ describe('presence.heartbeats (the batch)', () => {
     for (const [agent, row] of [[idle, rows[0]!], [fresh, rows[1]!], [beating, rows[2]!]] as const) {
       expect((await agentRow(db, agent)).last_seen).toEqual(row.last_seen);
     }
-    expect((await eventsOf(db, beating)).map((e) => e.reason)).toEqual(['heartbeat']);
-    expect((await eventsOf(db, idle)).map((e) => e.reason)).toEqual(['heartbeat', 'idle']);
+    expect((await eventsOf(db, beating)).map((e) => e.mechanism)).toEqual(['heartbeat']);
+    expect((await eventsOf(db, idle)).map((e) => e.mechanism)).toEqual(['heartbeat', 'idle']);
   });
 
   it('a beat of a known tab moves the last beat of the agent and of that tab, and writes no event', async () => {

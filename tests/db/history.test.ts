@@ -22,13 +22,13 @@ const OFFLINE_AFTER_MS = 90_000; // the default offline_after_s
 interface Event {
   from_status: string;
   to_status: string;
-  reason: string;
+  mechanism: string;
   at: Date;
 }
 
 async function timeline(client: Queryable, agent: string): Promise<Event[]> {
   const { rows } = await client.query<Event>(
-    'select from_status, to_status, reason, at from presence.status_events where agent_id = $1 order by at, id',
+    'select from_status, to_status, mechanism, at from presence.status_events where agent_id = $1 order by at, id',
     [agent],
   );
   return rows;
@@ -49,7 +49,7 @@ describe('a beat that finds its agent silent', () => {
     // Assertions
     expect(result.status).toBe('available');
     const events = await timeline(db, agentId);
-    expect(events.map((e) => `${e.from_status}>${e.to_status}/${e.reason}`)).toEqual([
+    expect(events.map((e) => `${e.from_status}>${e.to_status}/${e.mechanism}`)).toEqual([
       'offline>available/heartbeat',
       'available>offline/timeout',
       'offline>available/heartbeat',
@@ -70,7 +70,7 @@ describe('a beat that finds its agent silent', () => {
     // Assertions
     expect(result.status).toBe('available');
     const events = await timeline(db, agentId);
-    expect(events.slice(1).map((e) => [e.reason, e.at.getTime()])).toEqual([
+    expect(events.slice(1).map((e) => [e.mechanism, e.at.getTime()])).toEqual([
       ['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS],
       ['heartbeat', result.last_seen.getTime()],
     ]);
@@ -109,7 +109,7 @@ describe('a beat that finds its agent silent', () => {
     expect(Number(available.seconds)).toBeLessThan(500);
     expect(offline.hours).toBe('0.1');
     expect(history[0].status_at_start).toBe('offline');
-    expect(history[0].events.map((e: { to: string; reason: string }) => `${e.to}/${e.reason}`)).toEqual([
+    expect(history[0].events.map((e: { to: string; mechanism: string }) => `${e.to}/${e.mechanism}`)).toEqual([
       'available/heartbeat',
       'offline/timeout',
       'available/heartbeat',
@@ -141,7 +141,7 @@ describe('readers before anyone notices', () => {
 
       // Assertions
       expect(recorded).toHaveLength(1);
-      expect(history[0].events.map((e: { to: string; reason: string }) => `${e.to}/${e.reason}`)).toEqual([
+      expect(history[0].events.map((e: { to: string; mechanism: string }) => `${e.to}/${e.mechanism}`)).toEqual([
         'available/heartbeat',
         'offline/timeout',
       ]);
@@ -170,7 +170,7 @@ describe('calls that find their agent silent record the gap first', () => {
     // Assertions: no live tab, so the agent stays offline, timed out when it went silent, not by hand now.
     expect(status).toBe('offline');
     const events = await timeline(db, agentId);
-    expect(events.slice(1).map((e) => [e.reason, e.to_status, e.at.getTime()])).toEqual([
+    expect(events.slice(1).map((e) => [e.mechanism, e.to_status, e.at.getTime()])).toEqual([
       ['timeout', 'offline', lastSeen.getTime() + OFFLINE_AFTER_MS],
     ]);
     const { rows } = await db.query(
@@ -193,7 +193,7 @@ describe('calls that find their agent silent record the gap first', () => {
     // Assertions
     expect(status).toBe('offline');
     const events = await timeline(db, agentId);
-    expect(events.slice(1).map((e) => [e.reason, e.at.getTime()])).toEqual([['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS]]);
+    expect(events.slice(1).map((e) => [e.mechanism, e.at.getTime()])).toEqual([['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS]]);
   });
 
   it('end_sign_in on a silent agent records its timeout at last_seen + offline_after_s, not a logout now', async () => {
@@ -207,14 +207,14 @@ describe('calls that find their agent silent record the gap first', () => {
     // Assertions
     expect(status).toBe('offline');
     const events = await timeline(db, agentId);
-    expect(events.slice(1).map((e) => [e.reason, e.at.getTime()])).toEqual([['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS]]);
+    expect(events.slice(1).map((e) => [e.mechanism, e.at.getTime()])).toEqual([['timeout', lastSeen.getTime() + OFFLINE_AFTER_MS]]);
   });
 });
 
 /** Status events of an agent written as they would have been, `count` of them one second apart, ending now. */
 async function writeEvents(client: Queryable, tenant: string, agent: string, count: number, reason = 'manual'): Promise<void> {
   await client.query(
-    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+    `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
      select $1, $2,
             case when n % 2 = 0 then 'away' else 'available' end,
             case when n % 2 = 0 then 'available' else 'away' end,
@@ -330,7 +330,7 @@ describe('time_in_status for one agent and a few days', () => {
     const agent = await createAgent(db, tenant);
     const other = await createAgent(db, tenant);
     await db.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
        select $1, a, case when n % 2 = 0 then 'away' else 'available' end,
               case when n % 2 = 0 then 'available' else 'away' end, 'manual',
               date_trunc('day', now() at time zone 'UTC') at time zone 'UTC' - interval '3 days' + n * interval '5 hours 7 minutes'
@@ -412,7 +412,7 @@ describe('set_status at a human rate', () => {
     const agent = await createAgent(db, tenant);
     await beat(db, tenant, agent, 'tab');
     await db.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
        select $1, $2, 'available', 'away', 'manual', now() - interval '61 seconds' - make_interval(secs => n)
          from generate_series(1, 20) n`,
       [tenant, agent],
@@ -431,7 +431,7 @@ describe('set_status at a human rate', () => {
     const agent = await createAgent(db, tenant);
     await beat(db, tenant, agent, 'tab');
     await db.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
        select $1, $2, 'available', 'available', 'manual', now() - make_interval(secs => n) from generate_series(1, 19) n`,
       [tenant, agent],
     );
@@ -449,7 +449,7 @@ describe('set_status at a human rate', () => {
     // Assertions
     expect(answers.sort()).toEqual(['PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'PRSCR', 'ok']);
     const { rows } = await db.query(
-      `select count(*)::int as n from presence.status_events where agent_id = $1 and reason = 'manual'`,
+      `select count(*)::int as n from presence.status_events where agent_id = $1 and mechanism = 'manual'`,
       [agent],
     );
     expect(rows[0].n).toBe(20);

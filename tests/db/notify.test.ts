@@ -41,7 +41,7 @@ async function loginWithNoGrants(): Promise<pg.Client> {
 }
 
 interface Page {
-  changes: Array<{ id: number; tenant: string; agent: string; reason: string; to: string }>;
+  changes: Array<{ id: number; tenant: string; agent: string; mechanism: string; to: string }>;
   next_after: string;
   more: boolean;
   pending_ids: string[];
@@ -61,7 +61,7 @@ async function read(after: string, tenants: string[], pending: { ids: string[]; 
 const pendingOf = (page: Page) => ({ ids: page.pending_ids, xids: page.pending_xids });
 
 describe('status changes, read after a ring', () => {
-  it('every transition is read back with tenant, agent (as strings), from, to, chosen, reason and at, and rings presence_status with nothing in it', async () => {
+  it('every transition is read back with tenant, agent (as strings), from, to, chosen, mechanism, reason, actor, until and at, and rings presence_status with nothing in it', async () => {
     // Setup
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
@@ -86,12 +86,15 @@ describe('status changes, read after a ring', () => {
       from: 'offline',
       to: 'available',
       chosen: 'available',
-      reason: 'heartbeat',
+      mechanism: 'heartbeat',
+      reason: null,
+      actor: null,
+      until: null,
       at: expect.any(String),
     });
     expect(new Date(changes[0]!.at).getTime()).toBe(first.last_seen.getTime());
-    expect(changes[1]).toMatchObject({ from: 'available', to: 'dnd', chosen: 'dnd', reason: 'manual' });
-    expect(changes[2]).toMatchObject({ from: 'dnd', to: 'offline', chosen: 'dnd', reason: 'left' });
+    expect(changes[1]).toMatchObject({ from: 'available', to: 'dnd', chosen: 'dnd', mechanism: 'manual' });
+    expect(changes[2]).toMatchObject({ from: 'dnd', to: 'offline', chosen: 'dnd', mechanism: 'left' });
     expect(new Set(rings.received)).toEqual(new Set(['']));
   });
 
@@ -107,11 +110,11 @@ describe('status changes, read after a ring', () => {
 
     // Assertions
     const changes = (await statusChangesSince(db, start, [tenant])).filter((c) => c.agent === agentId);
-    expect(changes.slice(-2).map((c) => [c.from, c.to, c.chosen, c.reason])).toEqual([
+    expect(changes.slice(-2).map((c) => [c.from, c.to, c.chosen, c.mechanism])).toEqual([
       ['dnd', 'offline', 'dnd', 'timeout'],
       ['offline', 'dnd', 'dnd', 'heartbeat'],
     ]);
-    const timeout = changes.find((c) => c.reason === 'timeout')!;
+    const timeout = changes.find((c) => c.mechanism === 'timeout')!;
     expect(new Date(timeout.at).getTime()).toBe(lastSeen.getTime() + 90_000);
   });
 
@@ -297,7 +300,7 @@ describe('presence.status_events', () => {
     await beat(db, tenant, agent, 'tab');
 
     // Action
-    const attempt = db.query(`update presence.status_events set reason = 'admin' where agent_id = $1`, [agent]);
+    const attempt = db.query(`update presence.status_events set mechanism = 'admin' where agent_id = $1`, [agent]);
 
     // Assertions
     await expect(attempt).rejects.toMatchObject({ code: 'PRAPP', message: expect.stringContaining('append-only') });

@@ -50,7 +50,12 @@ async function knowledge(state: string): Promise<Knowledge> {
     state: await q(`select agent_id::text, status::text, chosen_status, mechanism, status_since, last_seen, active_chats
                       from (${state}) s order by agent_id`),
     tabs: await q('select * from presence_private.sessions order by agent_id, session_id'),
-    events: await q('select * from presence.status_events order by id'),
+    // the events' columns of both layouts (what caused a transition was named reason before 1795500000670)
+    events: await q(
+      `select e.id, e.tenant_id, e.agent_id, e.from_status, e.to_status, e.chosen_status, e.at,
+              coalesce(to_jsonb(e) ->> 'mechanism', to_jsonb(e) ->> 'reason') as mechanism
+         from presence.status_events e order by e.id`,
+    ),
     chats: await q('select * from presence_private.chats order by created_at, id'),
     users: await q('select id, tenant_id, agent_id, email from presence_accounts.users order by email'),
     presence: await q(

@@ -26,8 +26,11 @@ const PUBLIC_DEFAULTS = ['connect on database', 'temporary on database', 'usage 
 
 const APP_FUNCTIONS = [
   'presence.agent_history(presence.tenant_key,presence.agent_key,timestamp with time zone,timestamp with time zone,integer,text)',
+  'presence.add_reason(presence.tenant_key,text,text,integer)',
+  'presence.agent_day(presence.tenant_key,presence.agent_key,date)',
   'presence.assign_chat(presence.tenant_key)',
   'presence.close_chat(presence.tenant_key,uuid)',
+  'presence.current_status(text,timestamp with time zone,timestamp with time zone,integer)',
   'presence.effective_status(text,timestamp with time zone,integer)',
   'presence.end_session(presence.tenant_key,presence.agent_key,text,text)',
   'presence.end_sign_in(presence.tenant_key,presence.agent_key,text)',
@@ -35,20 +38,24 @@ const APP_FUNCTIONS = [
   'presence.heartbeats(presence.tenant_key[],presence.agent_key[],text[],text[],text[])',
   'presence.offline_at(timestamp with time zone,integer)',
   'presence.open_chat(presence.tenant_key)',
-  'presence.set_status(presence.tenant_key,presence.agent_key,text)',
+  'presence.set_agent_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)',
+  'presence.set_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)',
   'presence.sign_ins_ended(presence.tenant_key[],text[])',
   'presence.status_changes_after(bigint,presence.tenant_key[],bigint[],bigint[],integer)',
   'presence.sweep_runs()',
   'presence.sweep_scheduler()',
+  'presence.tenant_summaries(presence.tenant_key[])',
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
   'presence.timeouts_due(presence.tenant_key[],timestamp with time zone[])',
+  'presence.update_reason(presence.tenant_key,uuid,text,integer,integer,boolean,boolean)',
   'presence_accounts.heartbeats(bytea[],text[],text[])',
   'presence_accounts.logout(bytea)',
   'presence_accounts.session_users(bytea[])',
   'presence_accounts.sign_in(text,text,text,bytea,integer,text)',
 ];
 const ANALYST_FUNCTIONS = [
+  'presence.current_status(text,timestamp with time zone,timestamp with time zone,integer)',
   'presence.effective_status(text,timestamp with time zone,integer)',
   'presence.offline_at(timestamp with time zone,integer)',
   'presence.sweep_runs()',
@@ -56,7 +63,7 @@ const ANALYST_FUNCTIONS = [
   'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)',
   'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
 ];
-const VIEWS = ['view presence.agent_presence', 'view presence.settings', 'view presence.time_in_status'];
+const VIEWS = ['view presence.agent_presence', 'view presence.reasons', 'view presence.settings', 'view presence.time_in_status'];
 
 const EXPECTED: Record<string, string[]> = {
   presence_app: [
@@ -71,6 +78,8 @@ const EXPECTED: Record<string, string[]> = {
     'usage on schema presence',
     ...ANALYST_FUNCTIONS.map((f) => `execute on function ${f}`),
     ...[
+      'view presence.daily_occupancy',
+      'view presence.daily_status_seconds',
       'table presence.status_events',
       'table presence.tenant_settings',
       'table public.human_agents',
@@ -240,18 +249,24 @@ describe('what each role may do, object by object', () => {
       [SCHEMAS],
     );
 
-    // Assertions: the history's range bounds (a read, stable); the stream hub's cursor, the moment up to which the
-    // previous answer reported timeouts (it only bounds which of now()'s decisions are listed; volatile for its row
-    // locks); and the liveness rule itself: SQL functions of their arguments, not security definer, that the views
-    // call as their reader and that decide nothing on their own.
+    // Assertions: the history's range bounds (a read, stable); the end a person chooses for a status (checked
+    // against the database clock: later than now, at most 7 days ahead); the stream hub's cursor, the moment up to
+    // which the previous answer reported timeouts (it only bounds which of now()'s decisions are listed; volatile for
+    // its row locks); and the liveness rule itself: SQL functions of their arguments, not security definer, that the
+    // views call as their reader and that decide nothing on their own.
     const agentHistory = APP_FUNCTIONS[0]!;
     const timeInStatusFor = 'presence.time_in_status_for(presence.tenant_key,presence.agent_key,date,date)';
     const pure = { definer: false, volatility: 's', language: 'sql' };
     expect(rows).toEqual([
+      { function: 'presence.agent_day(presence.tenant_key,presence.agent_key,date)', name: 'p_date', definer: true, volatility: 's', language: 'plpgsql' },
       { function: agentHistory, name: 'p_from', definer: true, volatility: 's', language: 'plpgsql' },
       { function: agentHistory, name: 'p_to', definer: true, volatility: 's', language: 'plpgsql' },
+      { function: 'presence.current_status(text,timestamp with time zone,timestamp with time zone,integer)', name: 'p_last_seen', ...pure },
+      { function: 'presence.current_status(text,timestamp with time zone,timestamp with time zone,integer)', name: 'p_until', ...pure },
       { function: 'presence.effective_status(text,timestamp with time zone,integer)', name: 'p_last_seen', ...pure },
       { function: 'presence.offline_at(timestamp with time zone,integer)', name: 'p_last_seen', ...pure },
+      { function: 'presence.set_agent_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)', name: 'p_until', definer: true, volatility: 'v', language: 'sql' },
+      { function: 'presence.set_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)', name: 'p_until', definer: true, volatility: 'v', language: 'sql' },
       { function: timeInStatusFor, name: 'p_from_day', definer: true, volatility: 's', language: 'plpgsql' },
       { function: timeInStatusFor, name: 'p_to_day', definer: true, volatility: 's', language: 'plpgsql' },
       { function: 'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)', name: 'p_last_seen', ...pure },
@@ -405,8 +420,11 @@ describe('attacks by a login role that is a member of presence_app only, over TC
     });
     expect(timed.map((r) => r.function)).toEqual([
       APP_FUNCTIONS[0],
+      'presence.current_status(text,timestamp with time zone,timestamp with time zone,integer)',
       'presence.effective_status(text,timestamp with time zone,integer)',
       'presence.offline_at(timestamp with time zone,integer)',
+      'presence.set_agent_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)',
+      'presence.set_status(presence.tenant_key,presence.agent_key,text,uuid,timestamp with time zone,text,text)',
       'presence.timeout_at(timestamp with time zone,integer,timestamp with time zone)',
     ]);
     expect([await footprint(agentA), await footprint(agentB)]).toEqual(before);
@@ -713,7 +731,7 @@ describe('an analyst: a login role that is a member of presence_analyst, over TC
       `select * from presence.assign_chat('${tenant}')`,
       `select presence.release_chats('${agent}')`,
       `update human_agents set status = 'available' where id = '${agent}'`,
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at)
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at)
          values ('${tenant}', '${agent}', 'offline', 'available', 'manual', now())`,
     ]) {
       tried[sql] = await attempt(reader, sql);

@@ -85,7 +85,7 @@ describe('presence.time_in_status', () => {
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
     await db.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at) values
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at) values
          ($1, $2, 'offline', 'available', 'heartbeat', '2000-01-01 10:00Z'),
          ($1, $2, 'available', 'away', 'idle', '2000-01-01 22:00Z'),
          ($1, $2, 'away', 'offline', 'timeout', '2000-01-02 02:00Z')`,
@@ -113,7 +113,7 @@ describe('presence.time_in_status', () => {
     const tenant = await createTenant(db);
     const agent = await createAgent(db, tenant);
     await db.query(
-      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, reason, at) values
+      `insert into presence.status_events (tenant_id, agent_id, from_status, to_status, mechanism, at) values
          ($1, $2, 'offline', 'available', 'heartbeat', '2000-01-01 10:00Z'),
          ($1, $2, 'available', 'offline', 'left', '2000-01-01 22:00Z')`,
       [tenant, agent],
@@ -146,6 +146,7 @@ describe('presence settings', () => {
       offline_after_s: 90,
       away_after_s: 300,
       release_chats_after_s: 60,
+      time_zone: 'UTC',
     });
   });
 

@@ -36,7 +36,7 @@ describe('presence.end_session', () => {
     // Assertions
     expect(status).toBe('offline');
     expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'left', chosen_status: 'available' });
-    expect((await eventsOf(db, agent)).at(-1)).toEqual({ from_status: 'available', to_status: 'offline', reason: 'left' });
+    expect((await eventsOf(db, agent)).at(-1)).toEqual({ from_status: 'available', to_status: 'offline', mechanism: 'left' });
   });
 
   it('two sessions: ending one keeps the agent online, ending both takes it offline', async () => {
@@ -57,7 +57,7 @@ describe('presence.end_session', () => {
     expect(afterFirst).toBe('available');
     expect(stateAfterFirst.status).toBe('available');
     expect(afterSecond).toBe('offline');
-    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+    expect((await eventsOf(db, agent)).map((e) => e.mechanism)).toEqual(['heartbeat', 'logout']);
   });
 
   it('a tab that died silently does not keep the agent online when the last live tab closes', async () => {
@@ -101,7 +101,7 @@ describe('presence.end_session', () => {
 
     // Assertions
     expect(result.status).toBe('available');
-    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'left', 'heartbeat']);
+    expect((await eventsOf(db, agent)).map((e) => e.mechanism)).toEqual(['heartbeat', 'left', 'heartbeat']);
   });
 });
 
@@ -124,7 +124,7 @@ describe('presence.end_sign_in (sign-out)', () => {
     expect(left).toEqual([{ session_id: 'tab-2' }]);
     expect(afterSecond).toBe('offline');
     expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'logout', chosen_status: 'available' });
-    expect((await eventsOf(db, agent)).map((e) => e.reason)).toEqual(['heartbeat', 'logout']);
+    expect((await eventsOf(db, agent)).map((e) => e.mechanism)).toEqual(['heartbeat', 'logout']);
   });
 
   it('records the ended sign-in, for an agent and for a supervisor, and rings presence_sign_in_ended on commit with nothing in it', async () => {
@@ -267,7 +267,7 @@ describe('presence.set_status', () => {
 
     // Assertions
     expect(rows[0].status).toBe('available');
-    expect((await eventsOf(db, agent)).map((e) => `${e.to_status}/${e.reason}`)).toEqual([
+    expect((await eventsOf(db, agent)).map((e) => `${e.to_status}/${e.mechanism}`)).toEqual([
       'available/heartbeat',
       'offline/manual',
       'available/manual',

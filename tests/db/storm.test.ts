@@ -391,7 +391,7 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
               const { rows } = await db.query<{ swept: boolean }>(
                 `select a.status = 'offline' and exists (
                           select 1 from presence.status_events e
-                           where e.agent_id = a.id and e.reason = 'timeout' and e.at >= $2) as swept
+                           where e.agent_id = a.id and e.mechanism = 'timeout' and e.at >= $2) as swept
                    from ${AGENTS} a where a.id = $1`,
                 [agent.id, from],
               );
@@ -463,16 +463,18 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
             where a.id::text = any($1) and a.status <> 'offline' and a.status <> a.chosen_status
               and not (a.chosen_status = 'available' and a.status = 'away')`,
         ),
-        // Each agent's events chain: from_status is the previous to_status (offline before the first), never the same,
-        // in the order they were written (id) and in the order every reader puts them (at, id: agent_history,
-        // time_in_status): no event is dated before the one it follows.
+        // Each agent's events chain: from_status is the previous to_status (offline before the first), never the same
+        // but for a person's choice (a new reason or end of the same status is on the record), in the order they were
+        // written (id) and in the order every reader puts them (at, id: agent_history, time_in_status): no event is
+        // dated before the one it follows.
         brokenChains: await q(
           `select * from (
-             select e.agent_id, e.id, e.from_status, e.to_status, e.reason, e.at,
+             select e.agent_id, e.id, e.from_status, e.to_status, e.mechanism, e.at,
                     coalesce(lag(e.to_status) over (partition by e.agent_id order by e.id), 'offline') as previous,
                     coalesce(lag(e.to_status) over (partition by e.agent_id order by e.at, e.id), 'offline') as previous_in_time
                from presence.status_events e where e.agent_id::text = any($1)) x
-            where x.from_status <> x.previous or x.from_status <> x.previous_in_time or x.from_status = x.to_status`,
+            where x.from_status <> x.previous or x.from_status <> x.previous_in_time
+               or (x.from_status = x.to_status and x.mechanism not in ('manual', 'supervisor'))`,
         ),
         // The platform's row says what presence's state row says.
         mirrorWrong: await q(
@@ -481,19 +483,19 @@ describe('a 30 s storm of every write of the SQL API from 16 app connections, wi
         ),
         // ... and ends at the materialized status, its reason and time.
         lastEventWrong: await q(
-          `select a.id, a.status, a.status_reason, a.status_since, l.to_status, l.reason, l.at
+          `select a.id, a.status, a.status_reason, a.status_since, l.to_status, l.mechanism, l.at
              from ${AGENTS} a
-             left join lateral (select e.to_status, e.reason, e.at from presence.status_events e
+             left join lateral (select e.to_status, e.mechanism, e.at from presence.status_events e
                                  where e.agent_id = a.id order by e.id desc limit 1) l on true
             where a.id::text = any($1)
               and (coalesce(l.to_status, 'offline') <> a.status
-                   or (l.to_status is not null and (l.reason <> a.status_reason or l.at <> a.status_since)))`,
+                   or (l.to_status is not null and (l.mechanism <> a.status_reason or l.at <> a.status_since)))`,
         ),
       };
       const one = async (sql: string): Promise<number> => Number(((await check.query(sql, [agentIds])).rows[0] as { n: string }).n);
       figures = {
         events: await one(`select count(*) as n from presence.status_events where agent_id::text = any($1)`),
-        timeouts: await one(`select count(*) as n from presence.status_events where agent_id::text = any($1) and reason = 'timeout'`),
+        timeouts: await one(`select count(*) as n from presence.status_events where agent_id::text = any($1) and mechanism = 'timeout'`),
         // Live by the rule with no live tab, because the tab that beat last was closed since (see onlineWithoutLiveTab).
         closedNewestTab: await one(
           `select count(*) as n from ${AGENTS} a join presence.settings st on st.tenant_id = a.tenant_id

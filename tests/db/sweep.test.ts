@@ -18,7 +18,7 @@ describe('presence.sweep_stale_agents', () => {
 
     // Assertions
     expect(await agentRow(db, agent)).toMatchObject({ status: 'offline', status_reason: 'timeout', chosen_status: 'available' });
-    expect((await eventsOf(db, agent)).at(-1)).toEqual({ from_status: 'available', to_status: 'offline', reason: 'timeout' });
+    expect((await eventsOf(db, agent)).at(-1)).toEqual({ from_status: 'available', to_status: 'offline', mechanism: 'timeout' });
     const { rowCount } = await db.query('select 1 from presence_private.sessions where agent_id = $1', [agent]);
     expect(rowCount).toBe(0);
   });
@@ -85,7 +85,7 @@ describe('presence.sweep_stale_agents', () => {
       expect(first.rows[0].n).toBe(3);
       expect(second.rows[0].n).toBe(0);
       const { rows } = await client.query(
-        `select agent_id, at from presence.status_events where agent_id = any($1) and reason = 'timeout' order by agent_id`,
+        `select agent_id, at from presence.status_events where agent_id = any($1) and mechanism = 'timeout' order by agent_id`,
         [agents],
       );
       expect(rows).toEqual(
@@ -146,7 +146,7 @@ describe('presence.sweep_stale_agents', () => {
     const swept = rows.filter((r) => r.offline_after_s < 301).length * 10;
     expect(swept).toBe(1210);
     const events = await db.query(
-      `select count(*)::int as n from presence.status_events where tenant_id = any($1) and reason = 'timeout'`,
+      `select count(*)::int as n from presence.status_events where tenant_id = any($1) and mechanism = 'timeout'`,
       [tenants.map((t) => t.id)],
     );
     expect(events.rows[0].n).toBe(1210);

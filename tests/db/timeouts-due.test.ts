@@ -48,7 +48,7 @@ describe('presence.timeouts_due', () => {
     // Assertions
     expect(first).toHaveLength(1);
     expect(first[0]!.timeouts).toEqual([
-      { tenant, agent: ada, from: 'available', to: 'offline', chosen: 'available', reason: 'timeout', at: expect.any(String) },
+      { tenant, agent: ada, from: 'available', to: 'offline', chosen: 'available', mechanism: 'timeout', reason: null, actor: null, until: null, at: expect.any(String) },
     ]);
     // Dated as the sweep would record it: when she went offline.
     expect(new Date(first[0]!.timeouts[0]!.at as string).getTime()).toBe(expected.ada_at.getTime());

@@ -22,6 +22,7 @@ export interface TenantSettings {
   offline_after_s?: number;
   away_after_s?: number;
   release_chats_after_s?: number;
+  time_zone?: string;
 }
 
 export async function createTenant(db: Queryable, settings?: TenantSettings): Promise<string> {
@@ -30,12 +31,13 @@ export async function createTenant(db: Queryable, settings?: TenantSettings): Pr
   ]);
   const id = rows[0]!.id;
   if (settings) {
-    await db.query('select presence.configure_tenant($1, $2, $3, $4, $5)', [
+    await db.query('select presence.configure_tenant($1, $2, $3, $4, $5, $6)', [
       id,
       settings.heartbeat_interval_s ?? null,
       settings.offline_after_s ?? null,
       settings.away_after_s ?? null,
       settings.release_chats_after_s ?? null,
+      settings.time_zone ?? null,
     ]);
   }
   return id;
@@ -100,9 +102,9 @@ export async function agentRow(db: pg.Pool, agentId: string): Promise<AgentRow> 
 export async function eventsOf(
   db: Queryable,
   agentId: string,
-): Promise<Array<{ from_status: string; to_status: string; reason: string }>> {
+): Promise<Array<{ from_status: string; to_status: string; mechanism: string }>> {
   const { rows } = await db.query(
-    'select from_status, to_status, reason from presence.status_events where agent_id = $1 order by id',
+    'select from_status, to_status, mechanism from presence.status_events where agent_id = $1 order by id',
     [agentId],
   );
   return rows;

@@ -31,7 +31,7 @@ export interface TestServer {
   owner: pg.Pool;
   /** SQL statements the app's pool has sent so far. */
   queryCount(): number;
-  /** Those of them sent for requests: all but the stream hub's reads after a ring and its timeout checks. */
+  /** Those of them sent for requests: all but the stream hub's reads after a ring, its timeout checks and the summaries. */
   requestQueryCount(): number;
   /** The statements of requestQueryCount() from the `from`th on (0: the first), with their parameters. */
   requestStatements(from?: number): SentStatement[];
@@ -45,7 +45,7 @@ export interface SentStatement {
   values: unknown[];
 }
 
-const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended|timeouts_due)\(/;
+const STREAM_HUB_READS = /presence\.(status_changes_after|sign_ins_ended|timeouts_due|tenant_summaries)\(/;
 
 /** A line the server logged (pino's JSON), when a test keeps the log. */
 export interface LogLine {

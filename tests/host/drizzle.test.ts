@@ -413,7 +413,7 @@ describe.each(SHAPES)('a Drizzle platform with $name keys, adopted, runs its own
         `select events from presence.agent_history($1, $2, now() - interval '1 day', now() + interval '2 hours')`,
         [Acme, Ada],
       );
-      expect(history[0].events.map((e: { to: string; reason: string }) => `${e.to}/${e.reason}`).slice(-3)).toEqual([
+      expect(history[0].events.map((e: { to: string; mechanism: string }) => `${e.to}/${e.mechanism}`).slice(-3)).toEqual([
         'available/heartbeat',
         'offline/timeout',
         'available/heartbeat',

@@ -22,7 +22,7 @@ import express from 'express';
 import pg from 'pg';
 import { presenceRouter } from 'agent-presence/server';
 
-const users = JSON.parse(process.env.PLATFORM_USERS);           // token -> { tenantId, agentId, sessionId }
+const users = JSON.parse(process.env.PLATFORM_USERS);           // token -> { tenantId, agentId, sessionId, userId, name, role }
 const pool = new pg.Pool({ connectionString: process.env.APP_DATABASE_URL });
 
 function requireAuth(req, res, next) {
@@ -35,7 +35,13 @@ function requireAuth(req, res, next) {
 const app = express();
 app.use('/api/presence', requireAuth, presenceRouter({
   pool,
-  identify: (req) => ({ tenantId: req.user.tenantId, agentId: req.user.agentId, signIn: req.user.sessionId }),
+  identify: (req) => ({
+    tenantId: req.user.tenantId,
+    agentId: req.user.agentId,
+    signIn: req.user.sessionId,
+    actor: { id: req.user.userId, name: req.user.name },
+    canManage: req.user.role === 'manager',
+  }),
 }));
 const server = app.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
 process.on('SIGTERM', () => process.exit(0));
@@ -85,9 +91,9 @@ beforeAll(async () => {
   Object.assign(ids, { ann: '1', bo: '2', gus: '3' });
 
   const users = {
-    [tokens.agent]: { tenantId: 1, agentId: 1, sessionId: 'platform-session-ann' },
-    [tokens.other]: { tenantId: 2, agentId: 3, sessionId: 'platform-session-gus' },
-    [tokens.supervisor]: { tenantId: 1, agentId: null, sessionId: 'platform-session-sue' },
+    [tokens.agent]: { tenantId: 1, agentId: 1, sessionId: 'platform-session-ann', userId: 'u-ann', name: 'Ann', role: 'agent' },
+    [tokens.other]: { tenantId: 2, agentId: 3, sessionId: 'platform-session-gus', userId: 'u-gus', name: 'Gus', role: 'agent' },
+    [tokens.supervisor]: { tenantId: 1, agentId: null, sessionId: 'platform-session-sue', userId: 'u-sue', name: 'Sue', role: 'manager' },
   };
   const child = spawn(process.execPath, [join(work, 'host.mjs')], {
     cwd: work,
@@ -188,7 +194,7 @@ describe('a plain JavaScript host', () => {
     });
 
     // Assertions
-    await waitFor(/"agentId":"1","from":"available","to":"offline","chosenStatus":"available","reason":"left"/);
+    await waitFor(/"agentId":"1","from":"available","to":"offline","chosenStatus":"available","mechanism":"left"/);
     controller.abort();
     expect([leave1.status, leave2.status]).toEqual([204, 204]);
     const { rows } = await owner.query(
@@ -209,5 +215,27 @@ describe('a plain JavaScript host', () => {
     expect(history.status).toBe(404);
     expect(garbage.status).toBe(400);
     expect((await garbage.json()).error).toMatch(/bigint.*not-a-number/);
+  });
+
+  it("a manager sets an agent's status through the platform's mount: 200 with the agent, 403 for an agent, 404 across tenants", async () => {
+    // Setup
+    await fetch(`${host.url}/heartbeat`, as(tokens.agent, { method: 'POST', body: JSON.stringify({ sessionId: 'tab-3' }) }));
+    const until = new Date(Date.now() + 15 * 60_000).toISOString();
+
+    // Action
+    const set = await fetch(`${host.url}/agents/${ids.ann}/status`, as(tokens.supervisor, { method: 'PUT', body: JSON.stringify({ status: 'away', until }) }));
+    const byAgent = await fetch(`${host.url}/agents/${ids.bo}/status`, as(tokens.agent, { method: 'PUT', body: JSON.stringify({ status: 'offline' }) }));
+    const across = await fetch(`${host.url}/agents/${ids.gus}/status`, as(tokens.supervisor, { method: 'PUT', body: JSON.stringify({ status: 'offline' }) }));
+    const beat = await fetch(`${host.url}/heartbeat`, as(tokens.agent, { method: 'POST', body: JSON.stringify({ sessionId: 'tab-3' }) }));
+
+    // Assertions
+    expect(set.status).toBe(200);
+    expect(await set.json()).toMatchObject({
+      status: 'away',
+      agent: { id: ids.ann, status: 'away', chosenStatus: 'away', mechanism: 'supervisor', until, setBy: { id: 'u-sue', name: 'Sue' } },
+    });
+    expect([byAgent.status, (await byAgent.json()).code]).toEqual([403, 'forbidden']);
+    expect([across.status, (await across.json()).code]).toEqual([404, 'not_found']);
+    expect((await beat.json()).status).toBe('away');
   });
 });

@@ -36,6 +36,11 @@ describe('GET /api/agents', () => {
         secondsSinceSeen: expect.any(Number),
         activeChats: 0,
         maxChats: 5,
+        reason: null,
+        mechanism: 'heartbeat',
+        since: expect.any(String),
+        until: null,
+        setBy: null,
       },
       {
         id: bob.agentId,
@@ -47,6 +52,11 @@ describe('GET /api/agents', () => {
         secondsSinceSeen: null,
         activeChats: 0,
         maxChats: 3,
+        reason: null,
+        mechanism: null,
+        since: null,
+        until: null,
+        setBy: null,
       },
     ]);
   });
@@ -97,7 +107,7 @@ describe('PUT /api/agents/me/status', () => {
     const res = await call(server, 'PUT', '/api/agents/me/status', { cookie: ada.cookie, body: { status: 'away' } });
 
     // Assertions
-    expect(res.body).toEqual({ status: 'offline' });
+    expect(res.body).toMatchObject({ status: 'offline', agent: { id: ada.agentId, status: 'offline', chosenStatus: 'away' } });
     expect((await beat(ada.cookie)).body.status).toBe('away');
   });
 
@@ -179,8 +189,8 @@ describe('GET /api/agents/:id/history', () => {
       to: expect.any(String),
       statusAtStart: 'offline',
       events: [
-        { from: 'offline', to: 'available', reason: 'heartbeat', at: expect.any(String) },
-        { from: 'available', to: 'away', reason: 'manual', at: expect.any(String) },
+        { from: 'offline', to: 'available', mechanism: 'heartbeat', reason: null, actor: null, at: expect.any(String) },
+        { from: 'available', to: 'away', mechanism: 'manual', reason: null, actor: { id: ada.userId, name: ada.name }, at: expect.any(String) },
       ],
       nextCursor: null,
     });

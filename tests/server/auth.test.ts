@@ -31,7 +31,8 @@ describe('POST /api/auth/login', () => {
       user: { id: user.userId, email: user.email, name: 'Ada Agent', role: 'support_staff' },
       tenant: { id: user.tenantId, name: expect.any(String) },
       agent: { id: user.agentId, status: 'offline', chosenStatus: 'available' },
-      settings: { heartbeatIntervalMs: 30_000, offlineAfterMs: 90_000, awayAfterMs: 300_000 },
+      settings: { heartbeatIntervalMs: 30_000, offlineAfterMs: 90_000, awayAfterMs: 300_000, timeZone: 'UTC' },
+      canManage: false,
     });
   });
 

@@ -353,7 +353,7 @@ describe('the database unreachable', () => {
     expect(agents.status).toBe(200);
     expect(listening).toBe(true);
     expect(beat.status).toBe(200);
-    expect(change).toMatchObject({ agentId: ada.agentId, to: 'available', reason: 'heartbeat' });
+    expect(change).toMatchObject({ agentId: ada.agentId, to: 'available', mechanism: 'heartbeat' });
   });
 });
 

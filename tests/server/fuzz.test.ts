@@ -12,7 +12,7 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ACTIVITIES, REASONS, STATUSES } from '../../server/http/contract.ts';
+import { ACTIVITIES, MECHANISMS, STATUSES } from '../../server/http/contract.ts';
 import { call, openStream, signIn, signedInUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 
 type Who = TestUser & { cookie: string };
@@ -343,8 +343,11 @@ const me = z.strictObject({
   user: z.strictObject({ id: z.string(), email: z.string(), name: z.string(), role: z.enum(['support_staff', 'client_admin', 'supervisor']) }),
   tenant: z.strictObject({ id: z.string(), name: z.string() }),
   agent: z.strictObject({ id: z.string(), status, chosenStatus: status }).nullable(),
-  settings: z.strictObject({ heartbeatIntervalMs: z.number(), offlineAfterMs: z.number(), awayAfterMs: z.number() }),
+  settings: z.strictObject({ heartbeatIntervalMs: z.number(), offlineAfterMs: z.number(), awayAfterMs: z.number(), timeZone: z.string() }),
+  canManage: z.boolean(),
 });
+const reasonRef = z.strictObject({ id: z.string(), label: z.string() });
+const actor = z.strictObject({ id: z.string(), name: z.string().nullable() });
 const agentShape = z.strictObject({
   id: z.string(),
   name: z.string(),
@@ -355,6 +358,11 @@ const agentShape = z.strictObject({
   secondsSinceSeen: z.number().nullable(),
   activeChats: z.number().int(),
   maxChats: z.number().int(),
+  reason: reasonRef.nullable(),
+  mechanism: z.enum(MECHANISMS).nullable(),
+  since: iso.nullable(),
+  until: iso.nullable(),
+  setBy: actor.nullable(),
 });
 const SUCCESS: Record<string, z.ZodType> = {
   'POST /api/auth/login': me,
@@ -363,14 +371,16 @@ const SUCCESS: Record<string, z.ZodType> = {
     z.strictObject({ status, lastSeen: iso, intervalMs: z.number().positive() }),
     z.strictObject({ status: z.null(), lastSeen: z.null(), intervalMs: z.null() }),
   ]),
-  'PUT /api/agents/me/status': z.strictObject({ status }),
+  'PUT /api/agents/me/status': z.strictObject({ status, agent: agentShape }),
   'GET /api/agents': z.strictObject({ agents: z.array(agentShape) }),
   'GET /api/agents/:id/history': z.strictObject({
     agentId: z.string(),
     from: iso,
     to: iso,
     statusAtStart: status,
-    events: z.array(z.strictObject({ from: status, to: status, reason: z.enum(REASONS), at: iso })),
+    events: z.array(
+      z.strictObject({ from: status, to: status, mechanism: z.enum(MECHANISMS), reason: reasonRef.nullable(), actor: actor.nullable(), at: iso }),
+    ),
     nextCursor: z.string().nullable(),
   }),
   'GET /healthz': z.strictObject({ status: z.literal('ok') }),
@@ -551,7 +561,8 @@ describe('tenant isolation, on purpose', () => {
           [`beat naming B's agent`, () => call(server, 'POST', '/api/auth/heartbeat', { cookie, body: { sessionId: 'tab-1', agentId: id, tenantId: b.agent.tenantId } })],
           [`leave of B's tab`, () => call(server, 'POST', '/api/auth/leave', { cookie, body: { sessionId: 'tab-1', agentId: id } })],
           [`status naming B's agent`, () => call(server, 'PUT', '/api/agents/me/status', { cookie, body: { status: 'offline', agentId: id } })],
-          [`status at B's path`, () => call(server, 'PUT', `/api/agents/${id}/status`, { cookie, body: { status: 'offline' } })],
+          [`status at B's path as ${caller === a.supervisor ? 'a manager' : 'an agent'}`, () => call(server, 'PUT', `/api/agents/${id}/status`, { cookie, body: { status: 'offline' } })],
+          [`day of B's agent`, () => call(server, 'GET', `/api/agents/${id}/day`, { cookie })],
           [`sign-out naming B's tab`, () => call(server, 'POST', '/api/auth/logout', { cookie: 'presence_session=none', body: { sessionId: 'tab-1' } })],
         );
       }
@@ -581,7 +592,10 @@ describe('tenant isolation, on purpose', () => {
       const secrets = [b.agent.email, b.colleague.email, b.agent.name, b.colleague.name];
       expect({ name, leaked: secrets.filter((s) => text.includes(s)) }).toEqual({ name, leaked: [] });
       expect({ name, status: answer.status }).toEqual({ name, status: expect.toBeOneOf([200, 204, 403, 404]) });
-      if (name.startsWith('history') || name === `status at B's path`) expect({ name, status: answer.status }).toEqual({ name, status: 404 });
+      if (name.startsWith('history') || name.startsWith('day') || name === `status at B's path as a manager`) {
+        expect({ name, status: answer.status }).toEqual({ name, status: 404 });
+      }
+      if (name === `status at B's path as an agent`) expect({ name, status: answer.status }).toEqual({ name, status: 403 });
       if (name === 'agents of B by query') {
         expect((answer.body.agents as Array<{ id: string }>).map((x) => x.id).sort()).toEqual([a.agent.agentId, a.colleague.agentId].sort());
       }

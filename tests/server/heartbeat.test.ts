@@ -27,7 +27,7 @@ describe('POST /api/auth/heartbeat', () => {
     const row = await agentRow(server.owner, agent.agentId!);
     expect(row.last_seen!.toISOString()).toBe(res.body.lastSeen);
     expect(await eventsOf(server.owner, agent.agentId!)).toEqual([
-      { from_status: 'offline', to_status: 'available', reason: 'heartbeat' },
+      { from_status: 'offline', to_status: 'available', mechanism: 'heartbeat' },
     ]);
   });
 

@@ -202,7 +202,7 @@ describe('npm start with WEB_CONCURRENCY=2', () => {
     expect(beat.status).toBe(200);
     expect(beat.process).toBe(beatProcess);
     expect(beatProcess).not.toBe(stream.process);
-    expect(change).toMatchObject({ agentId: agent.agentId, from: 'offline', to: 'available', reason: 'heartbeat' });
+    expect(change).toMatchObject({ agentId: agent.agentId, from: 'offline', to: 'available', mechanism: 'heartbeat' });
   });
 
   it('sign-in limits, counted in PostgreSQL, hold across the serving processes', async () => {

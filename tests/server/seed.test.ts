@@ -59,13 +59,13 @@ describe('the demo seed', () => {
 
     // Assertions
     const { rows: events } = await db.query(
-      `select from_status, to_status, reason, extract(epoch from $2::timestamptz - at)::int as seconds_before_last_seen
+      `select from_status, to_status, mechanism, extract(epoch from $2::timestamptz - at)::int as seconds_before_last_seen
          from presence.status_events where agent_id = $1 order by at, id`,
       [jordan.id, jordan.last_seen],
     );
     expect(events).toEqual([
-      { from_status: 'offline', to_status: 'available', reason: 'heartbeat', seconds_before_last_seen: 120 },
-      { from_status: 'available', to_status: 'offline', reason: 'timeout', seconds_before_last_seen: -90 },
+      { from_status: 'offline', to_status: 'available', mechanism: 'heartbeat', seconds_before_last_seen: 120 },
+      { from_status: 'available', to_status: 'offline', mechanism: 'timeout', seconds_before_last_seen: -90 },
     ]);
     const { rows: chats } = await db.query(
       `select (select active_chats from human_agents where id = $1) as active_chats,

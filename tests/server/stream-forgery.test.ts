@@ -39,7 +39,7 @@ const beat = (cookie: string, sessionId = 'tab-1') => call(server, 'POST', '/api
 /** What the attacker sends: forged transitions, a flood of distinct reasons, forged sign-outs and garbage. */
 async function forgeEverything(tenantId: string, agentId: string, signIns: Array<string | null>): Promise<void> {
   const at = new Date().toISOString();
-  const forged = { tenant: tenantId, agent: agentId, from: 'available', to: 'offline', chosen: 'available', reason: 'timeout', at };
+  const forged = { tenant: tenantId, agent: agentId, from: 'available', to: 'offline', chosen: 'available', mechanism: 'timeout', at };
   await attacker.query(`select pg_notify('presence_status', $1)`, [JSON.stringify(forged)]);
   await attacker.query(`select pg_notify('presence_status', $1)`, [JSON.stringify({ ...forged, id: 999999999 })]);
   // 2,000 distinct reasons (the finding's 100,000 made 80,005 series), in batches of separate transactions.
@@ -106,7 +106,7 @@ describe('forged notifications from a login role granted nothing', () => {
     const { rows: truth } = await server.owner.query('select status from human_agents where id = $1', [ada.agentId]);
 
     // Assertions
-    expect(real).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+    expect(real).toMatchObject({ from: 'offline', to: 'available', mechanism: 'heartbeat' });
     expect(watching.events.slice(seen).filter((e) => e.event === 'status').map((e) => e.data.agentId)).toEqual([bob.agentId]);
     expect(truth).toEqual([{ status: 'available' }]);
     expect(watchingOpen()).toBe(true);

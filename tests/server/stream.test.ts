@@ -68,7 +68,10 @@ describe('GET /api/agents/stream', () => {
       from: 'offline',
       to: 'available',
       chosenStatus: 'available',
-      reason: 'heartbeat',
+      mechanism: 'heartbeat',
+      reason: null,
+      actor: null,
+      until: null,
       at: expect.any(String),
     });
     expect(elapsed).toBeLessThan(1_000);
@@ -108,7 +111,7 @@ describe('GET /api/agents/stream', () => {
     stream.close();
 
     // Assertions: announced by the hub (no sweep has recorded it yet), at the moment she went offline
-    expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout' });
+    expect(change).toMatchObject({ from: 'available', to: 'offline', chosenStatus: 'available', mechanism: 'timeout' });
     expect(recorded.status).toBe('available');
     const { rows: moment } = await server.owner.query('select offline_at from presence.agent_presence where agent_id = $1', [
       ada.agentId,
@@ -135,7 +138,7 @@ describe('GET /api/agents/stream', () => {
 
     // Assertions
     const { rows } = await server.owner.query(
-      `select count(*)::int as n from presence.status_events where agent_id = $1 and to_status = 'offline' and reason = 'timeout'`,
+      `select count(*)::int as n from presence.status_events where agent_id = $1 and to_status = 'offline' and mechanism = 'timeout'`,
       [ada.agentId],
     );
     expect(rows[0].n).toBe(1);
@@ -201,7 +204,7 @@ describe('GET /api/agents/stream', () => {
 
     // Assertions
     expect(listener.backendPid).not.toBe(killed);
-    expect(missed).toMatchObject({ from: 'offline', to: 'available', reason: 'heartbeat' });
+    expect(missed).toMatchObject({ from: 'offline', to: 'available', mechanism: 'heartbeat' });
   });
 
   it('sends a tenant whose first stream opened while the events were being read what that read found for it', async () => {
@@ -291,7 +294,7 @@ describe('GET /api/agents/stream', () => {
     expect(logout.status).toBe(204);
     await until(() => !adaOpen, 2_000);
     const offline = await bobStream.next('status', (d) => d.agentId === ada.agentId && d.to === 'offline');
-    expect(offline).toMatchObject({ from: 'available', reason: 'logout' });
+    expect(offline).toMatchObject({ from: 'available', mechanism: 'logout' });
     expect((await call(server, 'GET', '/healthz')).status).toBe(200);
     expect((await call(server, 'POST', '/api/auth/heartbeat', { cookie: bob.cookie, body: { sessionId: 'tab-b' } })).status).toBe(200);
     process.off('uncaughtException', onCrash);

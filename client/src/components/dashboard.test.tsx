@@ -34,7 +34,8 @@ const me: Me = {
   user: { id: 'u1', email: 'admin@example.com', name: 'Ada Admin', role: 'client_admin' },
   tenant: { id: 't1', name: 'Acme support' },
   agent: null,
-  settings: { heartbeatIntervalMs: 10_000, offlineAfterMs: 30_000, awayAfterMs: 300_000 },
+  settings: { heartbeatIntervalMs: 10_000, offlineAfterMs: 30_000, awayAfterMs: 300_000, timeZone: 'UTC' },
+  canManage: true,
 };
 
 const agent: Agent = {
@@ -47,6 +48,11 @@ const agent: Agent = {
   secondsSinceSeen: 12,
   activeChats: 2,
   maxChats: 5,
+  reason: null,
+  mechanism: null,
+  since: null,
+  until: null,
+  setBy: null,
 };
 
 beforeEach(() => {
@@ -79,7 +85,7 @@ describe('the team dashboard', () => {
     const ticked = row.textContent;
     act(() =>
       source.push('status', {
-        agentId: 'a1', from: 'offline', to: 'available', chosenStatus: 'available', reason: 'heartbeat', at: new Date().toISOString(),
+        agentId: 'a1', from: 'offline', to: 'available', chosenStatus: 'available', mechanism: 'heartbeat', reason: null, actor: null, until: null, at: new Date().toISOString(),
       }),
     );
 

@@ -16,8 +16,8 @@ describe('createPresenceApi().history', () => {
       nextCursor,
     });
     const pages = [
-      page([{ from: 'offline', to: 'available', reason: 'heartbeat', at: '2026-11-23T08:00:00.000Z' }], 'c1'),
-      page([{ from: 'available', to: 'away', reason: 'manual', at: '2026-11-23T09:00:00.000Z' }], null),
+      page([{ from: 'offline', to: 'available', mechanism: 'heartbeat', reason: null, actor: null, at: '2026-11-23T08:00:00.000Z' }], 'c1'),
+      page([{ from: 'available', to: 'away', mechanism: 'manual', reason: null, actor: null, at: '2026-11-23T09:00:00.000Z' }], null),
     ];
     const fetch = async (url: string | URL | Request) => {
       urls.push(String(url));

@@ -45,6 +45,11 @@ const bea: Agent = {
   secondsSinceSeen: 10,
   activeChats: 0,
   maxChats: 5,
+  reason: null,
+  mechanism: null,
+  since: null,
+  until: null,
+  setBy: null,
 };
 
 function options(overrides: Partial<AgentStreamOptions> = {}): AgentStreamOptions {
@@ -97,12 +102,12 @@ describe('useAgentStream', () => {
 
     // Action: Do Not Disturb chosen in another tab arrives with a beat; then the agent times out, keeping it.
     const back: StatusChange = {
-      agentId: 'a1', from: 'available', to: 'dnd', chosenStatus: 'dnd', reason: 'heartbeat', at: '2026-11-23T12:00:00.000Z',
+      agentId: 'a1', from: 'available', to: 'dnd', chosenStatus: 'dnd', mechanism: 'heartbeat', reason: null, actor: null, until: null, at: '2026-11-23T12:00:00.000Z',
     };
     act(() => latest().push('status', back));
     const afterBeat = result.current.agents![0]!;
     const timeout: StatusChange = {
-      agentId: 'a1', from: 'dnd', to: 'offline', chosenStatus: 'dnd', reason: 'timeout', at: '2026-11-23T11:58:30.000Z',
+      agentId: 'a1', from: 'dnd', to: 'offline', chosenStatus: 'dnd', mechanism: 'timeout', reason: null, actor: null, until: null, at: '2026-11-23T11:58:30.000Z',
     };
     act(() => latest().push('status', timeout));
 

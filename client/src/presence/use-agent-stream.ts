@@ -90,7 +90,7 @@ export function useAgentStream(options: AgentStreamOptions = {}): AgentStream {
               chosenStatus: change.chosenStatus,
               offlineSince: change.to === 'offline' ? change.at : null,
             };
-            return beatReasons.has(change.reason)
+            return beatReasons.has(change.mechanism)
               ? { ...next, lastSeen: change.at, secondsSinceSeen: 0, receivedAt }
               : next;
           }) ?? null,

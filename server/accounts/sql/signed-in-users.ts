@@ -18,6 +18,8 @@ export interface SignedInUser {
   heartbeatIntervalS: number;
   offlineAfterS: number;
   awayAfterS: number;
+  /** The tenant's time zone (IANA name). */
+  timeZone: string;
   /** Seconds until the sign-in expires, by the database clock. */
   expiresInS: number;
 }
@@ -38,6 +40,7 @@ interface Row {
   offline_after_s: number;
   away_after_s: number;
   expires_in_s: number;
+  time_zone: string;
 }
 
 /** One answer per token hash, in order: the user, or null for an unknown, expired or revoked sign-in. */
@@ -59,6 +62,7 @@ export async function signedInUsers(db: Database, tokenHashes: Buffer[]): Promis
       heartbeatIntervalS: r.heartbeat_interval_s,
       offlineAfterS: r.offline_after_s,
       awayAfterS: r.away_after_s,
+      timeZone: r.time_zone,
       expiresInS: r.expires_in_s,
     };
   }

@@ -1,7 +1,7 @@
 // The agents of one tenant, from the presence.agent_presence view (status derived at read time), with what a live
 // stream needs to follow them without reading them again: the database's now() of the read and the tenant's next
-// liveness deadline (when one of its live agents reads offline unless it beats again).
-import type { Agent, AgentStatus } from '../../http/contract.ts';
+// liveness deadline (when one of its live agents reads offline unless it beats again, or its chosen status ends).
+import type { Agent, AgentStatus, Mechanism } from '../../http/contract.ts';
 import type { Database } from '../../database/handle.ts';
 
 /** A row of presence.agent_presence as pg returns it (ids of integer types come as numbers). */
@@ -16,7 +16,18 @@ export interface AgentPresenceRow {
   seconds_since_seen: number | null;
   active_chats: number;
   max_chats: number;
+  reason_id: string | null;
+  reason_label: string | null;
+  mechanism: Mechanism | null;
+  since: Date | null;
+  until: Date | null;
+  set_by_id: string | null;
+  set_by_name: string | null;
 }
+
+/** The columns of presence.agent_presence that make an Agent. */
+const AGENT_COLUMNS = `p.agent_id, p.name, p.email, p.status, p.chosen_status, p.last_seen, p.seconds_since_seen, p.active_chats,
+       p.max_chats, p.reason_id, p.reason_label, p.mechanism, p.since, p.until, p.set_by_id, p.set_by_name`;
 
 export interface TenantAgents {
   agents: Agent[];
@@ -36,9 +47,10 @@ export async function agentsOfTenant(db: Database, tenantId: string): Promise<Te
   >(
     `select now() as checked_at, to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as after,
             s.offline_after_s,
-            min(p.offline_at) filter (where p.status <> 'offline') over () as next_check_at,
-            p.agent_id, p.name, p.email, p.status, p.chosen_status, p.last_seen,
-            p.seconds_since_seen, p.active_chats, p.max_chats
+            -- the next moment a live agent reads otherwise: offline unless it beats, or its chosen status ends
+            least(min(p.offline_at) filter (where p.status <> 'offline') over (),
+                  min(p.until) filter (where p.status <> 'offline') over ()) as next_check_at,
+            ${AGENT_COLUMNS}
        from presence.settings s
        left join presence.agent_presence p on p.tenant_id = s.tenant_id
       where s.tenant_id = $1
@@ -67,5 +79,21 @@ export function toAgent(r: Omit<AgentPresenceRow, 'tenant_id'>): Agent {
     secondsSinceSeen: r.seconds_since_seen,
     activeChats: r.active_chats,
     maxChats: r.max_chats,
+    reason: r.reason_id === null ? null : { id: r.reason_id, label: r.reason_label ?? '' },
+    mechanism: r.mechanism,
+    since: r.since?.toISOString() ?? null,
+    until: r.until?.toISOString() ?? null,
+    setBy: r.set_by_id === null ? null : { id: r.set_by_id, name: r.set_by_name },
   };
+}
+
+/** One agent of a tenant as GET agents shows it, or null when the tenant has no such agent. */
+export async function agentOfTenant(db: Database, tenantId: string, agentId: string): Promise<Agent | null> {
+  const { rows } = await db.query<AgentPresenceRow>(
+    `select ${AGENT_COLUMNS}
+       from presence.agent_presence p
+      where p.tenant_id = $1 and p.agent_id = $2`,
+    [tenantId, agentId],
+  );
+  return rows[0] ? toAgent(rows[0]) : null;
 }

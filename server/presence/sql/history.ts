@@ -1,5 +1,5 @@
 // presence.agent_history: one page of one agent's status timeline in a time range (default: the last 24 hours).
-import type { AgentStatus, History } from '../../http/contract.ts';
+import type { AgentStatus, History, HistoryEvent } from '../../http/contract.ts';
 import type { Database } from '../../database/handle.ts';
 
 export interface HistoryQuery {
@@ -21,7 +21,7 @@ export async function agentHistory(
     range_from: Date;
     range_to: Date;
     status_at_start: AgentStatus;
-    events: History['events'];
+    events: HistoryEvent[];
     next_cursor: string | null;
   }>(
     'select * from presence.agent_history($1, $2, $3::timestamptz, $4::timestamptz, $5::integer, $6::text)',

@@ -1,6 +1,6 @@
 // presence.status_changes_after: the status events after the last one this process read, for the tenants it has
-// streams of (a page at a time), with per-reason counts of every tenant's events and the ids still in flight.
-import type { AgentStatus } from '../../http/contract.ts';
+// streams of (a page at a time), with per-mechanism counts of every tenant's events and the ids still in flight.
+import type { Actor, AgentStatus, ReasonRef } from '../../http/contract.ts';
 import type { Database } from '../../database/handle.ts';
 
 export interface StatusChangeRow {
@@ -11,7 +11,10 @@ export interface StatusChangeRow {
   to: AgentStatus;
   /** Null for events recorded before the chosen status was kept with them. */
   chosen: AgentStatus | null;
-  reason: string;
+  mechanism: string;
+  reason: ReasonRef | null;
+  actor: Actor | null;
+  until: string | null;
   at: string;
 }
 
@@ -20,7 +23,7 @@ export interface StatusChangesPage {
   nextAfter: string;
   more: boolean;
   pending: { ids: string[]; xids: string[] };
-  /** Events of every tenant in the page, by reason as the database wrote it. */
+  /** Events of every tenant in the page, by mechanism as the database wrote it. */
   reasonCounts: Array<[reason: string, count: number]>;
 }
 
