@@ -1,7 +1,7 @@
 // One agent, opened from the console's list: where it stands now, a timeline that zooms (1 h, 8 h, 24 h), today's
 // totals per status and reason and today's transitions (time, from → to, reason, what caused it, who), all as the
 // server reckons the tenant's day in its time zone; and, for a manager, the form to set the agent's status.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { presence } from '../api.ts';
 import { mechanismLabels, statusLabels, type AgentDay, type LiveAgent, type StatusChange, type TenantReason } from '../presence/index.ts';
 import { clockTime, formatFor, setByOther } from '../console.ts';
@@ -32,6 +32,10 @@ export function AgentPanel({ agent, changes, now, skewMs, timeZone, canManage, r
   const [zoom, setZoom] = useState<number>(hourMs);
   const [day, setDay] = useState<AgentDay | null>(null);
   const [failed, setFailed] = useState(false);
+  const section = useRef<HTMLElement>(null);
+
+  // On a phone the panel comes after the list: bring it into view when another agent is opened.
+  useEffect(() => section.current?.scrollIntoView?.({ block: 'nearest' }), [agent.id]);
 
   // Fetched on opening and again after each transition the stream brings, so the day's list is the server's.
   useEffect(() => {
@@ -52,7 +56,7 @@ export function AgentPanel({ agent, changes, now, skewMs, timeZone, canManage, r
   const by = setByOther(agent);
   const headingId = `panel-${agent.id}`;
   return (
-    <section className="panel" aria-labelledby={headingId} data-testid="agent-panel">
+    <section ref={section} className="panel" aria-labelledby={headingId} data-testid="agent-panel">
       <div className="panel-head">
         <h2 id={headingId}>{agent.name}</h2>
         <button type="button" className="secondary small" onClick={onClose}>
