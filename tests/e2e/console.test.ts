@@ -70,7 +70,7 @@ describe.skipIf(!haveChromium && !ci)('the supervisor\u2019s console in Chromium
     expect(Date.now() - setAt).toBeLessThan(2_000);
     expect(await agentPage.textContent('[data-testid=my-state]')).toMatch(/until \d\d:\d\d$/);
     await consolePage.waitForSelector(rowOf(agent.email, 'away'), { timeout: 2_000 });
-    expect(await consolePage.textContent(`${rowOf(agent.email)} [data-testid=agent-state]`)).toMatch(/^Meetingfor \d+ suntil \d\d:\d\d$/);
+    expect(await consolePage.textContent(`${rowOf(agent.email)} [data-testid=agent-state]`)).toMatch(/^Meetingfor \d+ suntil \d\d:\d\dset by Morgan Supervisor$/);
     // Its beats (one a second) never undo it.
     await agentPage.waitForTimeout(2_000);
     expect(await agentPage.getAttribute(rowOf(agent.email), 'data-status')).toBe('away');
