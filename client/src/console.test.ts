@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { arrange, axisMarks, clockTime, dateIn, formatFor, instantOf, reasonsOf, setByOther, untilOf } from './console.ts';
+import { arrange, axisMarks, clockTime, dateIn, endTime, formatFor, instantOf, reasonsOf, setByOther, untilOf } from './console.ts';
 import type { TenantReason } from './presence/index.ts';
 
 const agent = (name: string, status: 'available' | 'away' | 'dnd' | 'offline', since: string | null, email = `${name.toLowerCase()}@example.com`) => ({
@@ -58,6 +58,14 @@ describe('times in the tenant\u2019s time zone', () => {
     expect(clockTime(at, 'Asia/Kolkata')).toBe('04:00');
     expect(dateIn(at, 'Asia/Kolkata')).toBe('2026-12-04');
     expect(dateIn(at, 'America/New_York')).toBe('2026-12-03');
+  });
+
+  it('says when a status ends: the time today, the weekday and time another day', () => {
+    const now = Date.parse('2026-12-03T22:30:00Z');
+    expect(endTime('2026-12-03T22:45:00Z', now, 'UTC')).toBe('22:45');
+    expect(endTime('2026-12-03T23:15:00Z', now, 'UTC')).toBe('23:15');
+    expect(endTime('2026-12-04T08:00:00Z', now, 'UTC')).toBe('Fri 08:00');
+    expect(endTime('2026-12-03T23:15:00Z', now, 'Europe/Berlin')).toBe('Fri 00:15');
   });
 
   it('reads a wall-clock time of the tenant\u2019s zone as the instant it names, across a clock change', () => {

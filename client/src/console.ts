@@ -159,3 +159,10 @@ export function setByOther(agent: Pick<LiveAgent, 'id' | 'name' | 'setBy'>, self
   if (by.id === selfId || by.id === agent.id || (by.name !== null && by.name === agent.name)) return null;
   return by.name ?? by.id;
 }
+
+/** When a status ends, on the tenant's clock: "14:30" today, "Fri 09:00" another day. */
+export function endTime(until: string, now: number, timeZone: string): string {
+  const at = Date.parse(until);
+  if (dateIn(at, timeZone) === dateIn(now, timeZone)) return clockTime(at, timeZone);
+  return `${format(timeZone, { weekday: 'short' }).format(at)} ${clockTime(at, timeZone)}`;
+}

@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { presence } from '../api.ts';
 import { mechanismLabels, statusLabels, type AgentDay, type LiveAgent, type StatusChange, type TenantReason } from '../presence/index.ts';
-import { clockTime, formatFor, setByOther } from '../console.ts';
+import { clockTime, endTime, formatFor, setByOther } from '../console.ts';
 import { SetStatusForm } from './set-status-form.tsx';
 import { StatusBadge } from './status-badge.tsx';
 import { Timeline } from './timeline.tsx';
@@ -67,7 +67,7 @@ export function AgentPanel({ agent, changes, now, skewMs, timeZone, canManage, r
         <StatusBadge status={agent.status} />
         {agent.reason && <span> · {agent.reason.label}</span>}
         {agent.since && <span>, for {formatFor((now + skewMs - Date.parse(agent.since)) / 1000)}</span>}
-        {agent.until && <span>, until {clockTime(agent.until, timeZone)}</span>}
+        {agent.until && <span>, until {endTime(agent.until, now + skewMs, timeZone)}</span>}
         {by && <span>, set by {by}</span>}
       </p>
 

@@ -1,5 +1,5 @@
 import type { LiveAgent, StatusChange } from '../presence/index.ts';
-import { clockTime, formatFor, setByOther } from '../console.ts';
+import { endTime, formatFor, setByOther } from '../console.ts';
 import { formatSince } from '../timeline.ts';
 import { StatusBadge } from './status-badge.tsx';
 import { Timeline } from './timeline.tsx';
@@ -67,7 +67,7 @@ export function AgentRow({ agent, isMe, changes, now, minute, skewMs, timeZone, 
         <span className="agent-state" data-testid="agent-state">
           {agent.reason && <span className="agent-reason">{agent.reason.label}</span>}
           {forHow && <span>for {forHow}</span>}
-          {agent.until && <span>until {clockTime(agent.until, timeZone)}</span>}
+          {agent.until && <span>until {endTime(agent.until, now + skewMs, timeZone)}</span>}
           {by && <span className="agent-set-by">set by {by}</span>}
         </span>
         {onTakeOffline && agent.chosenStatus !== 'offline' && (

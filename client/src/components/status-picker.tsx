@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'react';
 import { presence } from '../api.ts';
 import { HttpError, STATUSES, statusLabels, type AgentStatus, type LiveAgent, type TenantReason } from '../presence/index.ts';
-import { clockTime, reasonsOf, setByOther } from '../console.ts';
+import { endTime, reasonsOf, setByOther } from '../console.ts';
 
 export interface StatusPickerProps {
   chosen: AgentStatus;
@@ -58,7 +58,7 @@ export function StatusPicker({ chosen, mine, selfId, reasons = [], timeZone = 'U
             {mine.reason && ` · ${mine.reason.label}`}
           </strong>
           {by && <>, set by {by}</>}
-          {mine.until && <span className="my-until"> until {clockTime(mine.until, timeZone)}</span>}
+          {mine.until && <span className="my-until"> until {endTime(mine.until, Date.now(), timeZone)}</span>}
         </p>
       )}
       <label htmlFor="my-status">My status</label>
