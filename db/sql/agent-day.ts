@@ -1,8 +1,8 @@
 // An agent's earlier hours, written as the functions would have written them then (they take the database clock,
 // so a past cannot be made by calling them): one status event per transition, each `agoS` seconds before now, each
 // leaving from where the one before arrived (the first from offline), with what caused it, the tenant reason of
-// the chosen status and who did it. The agent's row ends where the last event does (its status, its chosen status,
-// since when), so readers see the history and the present agree. The demo's day; owner only, in the seed's
+// the chosen status and who did it. The agent's state ends where the last event does (its status, its chosen status,
+// what caused it and since when), so readers see the history and the present agree. The demo's day; owner only, in the seed's
 // transaction.
 import type { Database } from '../../server/database/handle.ts';
 import type { AgentStatus, Mechanism } from '../../server/http/contract.ts';
@@ -35,10 +35,15 @@ export async function writeAgentDay(db: Database, tenantId: string, agentId: str
          from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::float8[])
               as e(from_status, to_status, chosen_status, mechanism, reason_id, actor_id, actor_name, ago_s)
         order by e.ago_s desc
+     ), state as (
+       insert into presence_private.agent_state as s (agent_id, tenant_id, status, chosen_status, status_mechanism, status_since)
+       values ($2, $1, $11, $12, $13, now() - make_interval(secs => $14))
+       on conflict (agent_id) do update
+         set status = excluded.status, chosen_status = excluded.chosen_status,
+             status_mechanism = excluded.status_mechanism, status_since = excluded.status_since
      )
-     update public.human_agents
-        set status = $11, chosen_status = $12, status_reason = $13, status_since = now() - make_interval(secs => $14)
-      where id = $2 and tenant_id = $1`,
+     -- The value presence mirrors into the platform's row.
+     update public.human_agents h set status = $11 where h.id = $2 and h.tenant_id = $1`,
     [
       tenantId,
       agentId,
