@@ -29,7 +29,7 @@ export async function writeAgentDay(db: Database, tenantId: string, agentId: str
   await db.query(
     `with events as (
        insert into presence.status_events
-         (tenant_id, agent_id, from_status, to_status, chosen_status, reason, reason_id, actor_id, actor_name, at)
+         (tenant_id, agent_id, from_status, to_status, chosen_status, mechanism, reason_id, actor_id, actor_name, at)
        select $1, $2, e.from_status, e.to_status, e.chosen_status, e.mechanism, e.reason_id, e.actor_id, e.actor_name,
               now() - make_interval(secs => e.ago_s)
          from unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::float8[])

@@ -139,7 +139,8 @@ describe.skipIf(!haveChromium && !ci)('the supervisor\u2019s console in Chromium
 
 /** Owner-only: the agent's chosen status ends a second ago (the stored `until` moved into the past). */
 async function endChosenStatusNow(app: BrowserApp, agentId: string): Promise<void> {
-  await app.server.owner.query(`update presence_private.chosen_statuses set until = now() - interval '1 second' where agent_id = $1`, [
-    agentId,
-  ]);
+  await app.server.owner.query(
+    `update presence_private.agent_state set chosen_until = now() - interval '1 second' where agent_id = $1`,
+    [agentId],
+  );
 }
