@@ -1,5 +1,5 @@
 import type { LiveAgent, StatusChange } from '../presence/index.ts';
-import { endTime, formatFor, setByOther } from '../console.ts';
+import { clockTime, endTime, formatFor, setByOther } from '../console.ts';
 import { formatSince } from '../timeline.ts';
 import { StatusBadge } from './status-badge.tsx';
 import { Timeline } from './timeline.tsx';
