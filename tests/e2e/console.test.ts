@@ -45,8 +45,8 @@ describe.skipIf(!haveChromium && !ci)('the supervisor\u2019s console in Chromium
 
   /** The agent's row's panel, opened from the list. */
   async function openPanel(page: Page, agent: TestUser): Promise<void> {
-    await page.click(`${rowOf(agent.email)} button:has-text("${agent.name}")`);
-    await page.waitForSelector('[data-testid=agent-panel] [data-testid=day-totals]');
+    await page.click(`${rowOf(agent.email)} button:has-text("${agent.name}")`, { timeout: 5_000 });
+    await page.waitForSelector('[data-testid=agent-panel] [data-testid=day-totals]', { timeout: 5_000 });
   }
 
   it('a supervisor sets an agent Away · Meeting for 15 minutes; the agent sees it within 2 s and reads available once it ends', async () => {

@@ -76,7 +76,7 @@ export async function signInPage(app: BrowserApp, context: BrowserContext, user:
   await page.fill('input[name=email]', user.email);
   await page.fill('input[name=password]', user.password);
   await page.click('button[type=submit]');
-  await page.waitForSelector('[data-testid=agent-row]');
+  await page.waitForSelector('[data-testid=agent-row]', { timeout: 10_000 });
   return page;
 }
 

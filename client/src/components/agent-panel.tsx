@@ -35,7 +35,10 @@ export function AgentPanel({ agent, changes, now, skewMs, timeZone, canManage, r
   const section = useRef<HTMLElement>(null);
 
   // On a phone the panel comes after the list: bring it into view when another agent is opened.
-  useEffect(() => section.current?.scrollIntoView?.({ block: 'nearest' }), [agent.id]);
+  // (Braces: Chromium's scrollIntoView returns a promise, which React would take for a cleanup.)
+  useEffect(() => {
+    void section.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [agent.id]);
 
   // Fetched on opening and again after each transition the stream brings, so the day's list is the server's.
   useEffect(() => {
