@@ -36,11 +36,14 @@ export async function writeAgentDay(db: Database, tenantId: string, agentId: str
               as e(from_status, to_status, chosen_status, mechanism, reason_id, actor_id, actor_name, ago_s)
         order by e.ago_s desc
      ), state as (
-       insert into presence_private.agent_state as s (agent_id, tenant_id, status, chosen_status, status_mechanism, status_since)
-       values ($2, $1, $11, $12, $13, now() - make_interval(secs => $14))
+       -- Its last beat: when it last left (a day ends offline).
+       insert into presence_private.agent_state as s
+         (agent_id, tenant_id, status, chosen_status, status_mechanism, status_since, last_seen)
+       values ($2, $1, $11, $12, $13, now() - make_interval(secs => $14), now() - make_interval(secs => $14))
        on conflict (agent_id) do update
          set status = excluded.status, chosen_status = excluded.chosen_status,
-             status_mechanism = excluded.status_mechanism, status_since = excluded.status_since
+             status_mechanism = excluded.status_mechanism, status_since = excluded.status_since,
+             last_seen = excluded.last_seen
      )
      -- The value presence mirrors into the platform's row.
      update public.human_agents h set status = $11 where h.id = $2 and h.tenant_id = $1`,

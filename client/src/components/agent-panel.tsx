@@ -68,10 +68,16 @@ export function AgentPanel({ agent, changes, now, skewMs, timeZone, canManage, r
       </div>
       <p className="panel-now">
         <StatusBadge status={agent.status} />
-        {agent.reason && <span> · {agent.reason.label}</span>}
-        {agent.since && <span>, for {formatFor((now + skewMs - Date.parse(agent.since)) / 1000)}</span>}
-        {agent.until && <span>, until {endTime(agent.until, now + skewMs, timeZone)}</span>}
-        {by && <span>, set by {by}</span>}
+        <span>
+          {[
+            agent.reason && `· ${agent.reason.label}`,
+            agent.since && `for ${formatFor((now + skewMs - Date.parse(agent.since)) / 1000)}`,
+            agent.until && `until ${endTime(agent.until, now + skewMs, timeZone)}`,
+            by && `set by ${by}`,
+          ]
+            .filter(Boolean)
+            .join(', ')}
+        </span>
       </p>
 
       <div className="zoom" role="group" aria-label="Timeline span">

@@ -18,7 +18,7 @@ export interface AgentRowProps {
   /** Opens the agent's panel; none: the row is not a button. */
   onOpen?: (agentId: string) => void;
   selected?: boolean;
-  /** A manager's one-click offline, for an agent that is not offline by choice. */
+  /** A manager's one-click offline, for an agent who does not read offline (a ghost, say). */
   onTakeOffline?: (agentId: string) => void;
 }
 
@@ -70,7 +70,7 @@ export function AgentRow({ agent, isMe, changes, now, minute, skewMs, timeZone, 
           {agent.until && <span>until {endTime(agent.until, now + skewMs, timeZone)}</span>}
           {by && <span className="agent-set-by">set by {by}</span>}
         </span>
-        {onTakeOffline && agent.chosenStatus !== 'offline' && (
+        {onTakeOffline && agent.status !== 'offline' && (
           <button type="button" className="secondary small" onClick={() => onTakeOffline(agent.id)}>
             Take offline
           </button>
