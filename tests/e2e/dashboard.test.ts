@@ -1,31 +1,17 @@
-// End to end in real Chromium (Debian's /usr/bin/chromium driven by playwright-core, never a downloaded browser)
-// against the real server and database: an agent in one browser context, an admin watching the dashboard in
-// another. The client is built from the current source into a temporary folder, so a stale client/dist never
-// decides the outcome. Screenshots land in test-results/e2e/.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// End to end in real Chromium (tests/helpers/browser.ts) against the real server and database: an agent in one
+// browser context, an admin watching the dashboard in another. Screenshots land in test-results/e2e/.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
-import { build } from 'vite';
+import type { BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, projectRoot } from '../../server/config.ts';
+import { CHROMIUM, haveChromium, startBrowserApp, type BrowserApp } from '../helpers/browser.ts';
 import type { TenantSettings } from '../helpers/db.ts';
-import { call, createUser, signedInUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
+import { call, createUser, signedInUser, type TestServer, type TestUser } from '../helpers/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const LAUNCH_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = join(projectRoot, 'test-results', 'e2e');
 
 const { ci } = loadConfig();
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && !ci) {
   console.warn(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install chromium); in CI they fail instead`);
 }
@@ -36,35 +22,18 @@ const quickBeats: TenantSettings = { heartbeat_interval_s: 1, offline_after_s: 1
 const shortThreshold: TenantSettings = { heartbeat_interval_s: 1, offline_after_s: 3 };
 
 describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
+  let app: BrowserApp;
   let server: TestServer;
-  let browser: Browser;
-  let clientDir: string;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI needs Chromium at ${CHROMIUM} for the browser tests (apt-get install chromium)`);
-    clientDir = mkdtempSync(join(tmpdir(), 'presence-client-'));
-    await build({
-      configFile: join(projectRoot, 'client', 'vite.config.ts'),
-      build: { outDir: clientDir, emptyOutDir: true },
-      logLevel: 'warn',
-    });
     mkdirSync(SCREENSHOTS, { recursive: true });
-    [server, browser] = await Promise.all([
-      startTestServer({ clientDir }),
-      chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS }),
-    ]);
+    app = await startBrowserApp();
+    server = app.server;
   }, 120_000);
 
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-  });
+  afterEach(() => app.closeContexts());
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (clientDir) rmSync(clientDir, { recursive: true, force: true });
-  });
+  afterAll(() => app?.close());
 
   /** A tenant of the test's own with an agent and an admin in it. */
   async function team(settings: TenantSettings): Promise<{ agent: TestUser; admin: TestUser }> {
@@ -74,9 +43,7 @@ describe.skipIf(!haveChromium && !ci)('the dashboard in Chromium', () => {
   }
 
   async function newContext(): Promise<BrowserContext> {
-    const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-    contexts.push(context);
-    return context;
+    return app.context({ viewport: { width: 1000, height: 700 } });
   }
 
   async function signIn(context: BrowserContext, user: TestUser): Promise<Page> {

@@ -64,6 +64,11 @@ describe('the demo seed', () => {
       [jordan.id, jordan.last_seen],
     );
     expect(events).toEqual([
+      // Jordan's morning, from the seed's day: in at 8 h 40 min ago, lunch, out at 4 h 10 min ago.
+      { from_status: 'offline', to_status: 'available', mechanism: 'heartbeat', seconds_before_last_seen: 24_000 },
+      { from_status: 'available', to_status: 'away', mechanism: 'manual', seconds_before_last_seen: 16_800 },
+      { from_status: 'away', to_status: 'available', mechanism: 'expiry', seconds_before_last_seen: 15_000 },
+      { from_status: 'available', to_status: 'offline', mechanism: 'logout', seconds_before_last_seen: 7_800 },
       { from_status: 'offline', to_status: 'available', mechanism: 'heartbeat', seconds_before_last_seen: 120 },
       { from_status: 'available', to_status: 'offline', mechanism: 'timeout', seconds_before_last_seen: -90 },
     ]);
@@ -77,8 +82,50 @@ describe('the demo seed', () => {
       `select sum(seconds)::int as available from presence.time_in_status where agent_id = $1 and status = 'available'`,
       [jordan.id],
     );
-    expect(seconds[0].available).toBe(210);
+    // Two hours before lunch, two after it, and 210 s on the vanished browser.
+    expect(seconds[0].available).toBe(4 * 3600 + 210);
     const { rows: hours } = await db.query(HOURS_QUERY);
     expect(hours.map((h) => h.name)).toContain('Jordan Lee');
+  });
+
+  it('gives the demo team its reasons and a working day on the record: reasons, lunches that ended, Morgan\'s overrides', async () => {
+    // Setup
+    const { rows: tenants } = await db.query('select id from tenants where name = $1', [DEMO_TENANT]);
+    const tenantId = tenants[0].id as string;
+
+    // Action
+    const { rows: reasons } = await db.query(
+      'select status, label, default_duration_s from presence.reasons where tenant_id = $1 order by status, position',
+      [tenantId],
+    );
+    const { rows: events } = await db.query(
+      `select a.email, e.from_status, e.to_status, e.mechanism, r.label, e.actor_name,
+              lag(e.to_status) over (partition by e.agent_id order by e.at, e.id) as before
+         from presence.status_events e join human_agents a on a.id = e.agent_id
+         left join presence.reasons r on r.id = e.reason_id
+        where e.tenant_id = $1 order by e.agent_id, e.at, e.id`,
+      [tenantId],
+    );
+
+    // Assertions
+    expect(reasons).toEqual([
+      { status: 'away', label: 'Lunch', default_duration_s: 1800 },
+      { status: 'away', label: 'Meeting', default_duration_s: null },
+      { status: 'away', label: 'Training', default_duration_s: null },
+      { status: 'dnd', label: 'Focus', default_duration_s: 3600 },
+      { status: 'offline', label: 'End of shift', default_duration_s: null },
+    ]);
+    // Every event leaves from where the one before it arrived (the first from offline).
+    for (const e of events) expect(e.from_status).toBe(e.before ?? 'offline');
+    const overrides = events.filter((e) => e.mechanism === 'supervisor');
+    expect(overrides).toHaveLength(2);
+    expect(overrides).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ email: 'priya.patel@example.com', to_status: 'away', label: 'Training', actor_name: 'Morgan Supervisor' }),
+        expect.objectContaining({ email: 'chen.wu@example.com', from_status: 'dnd', to_status: 'available', actor_name: 'Morgan Supervisor' }),
+      ]),
+    );
+    expect(events.filter((e) => e.mechanism === 'expiry').length).toBeGreaterThanOrEqual(5);
+    expect(new Set(events.map((e) => e.email)).size).toBe(5);
   });
 });

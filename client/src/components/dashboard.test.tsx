@@ -98,8 +98,9 @@ describe('the team dashboard', () => {
     expect(within(row).getByText('Available')).toBeTruthy();
     expect(row.textContent).toContain('online now');
     expect(row.textContent).not.toContain('last seen');
-    // No polling: nothing but the timeline's history was fetched.
-    for (const [url] of vi.mocked(fetch).mock.calls) expect(String(url)).toMatch(/^\/api\/agents\/a1\/history\?/);
+    // No polling: the timeline's history, the summary and the reasons were fetched once each, and nothing since.
+    const urls = vi.mocked(fetch).mock.calls.map(([url]) => String(url).replace(/\?.*/, ''));
+    expect(urls.sort()).toEqual(['/api/agents/a1/history', '/api/reasons', '/api/summary']);
   });
 
   it('shows a live agent who times out as offline since the moment the transition names', () => {
@@ -113,14 +114,16 @@ describe('the team dashboard', () => {
     // Action
     const at = '2026-11-23T11:58:30.000Z';
     act(() =>
-      source.push('status', { agentId: 'a1', from: 'available', to: 'offline', chosenStatus: 'available', reason: 'timeout', at }),
+      source.push('status', {
+        agentId: 'a1', from: 'available', to: 'offline', chosenStatus: 'available', mechanism: 'timeout', reason: null, actor: null, until: null, at,
+      }),
     );
 
     // Assertions: never the snapshot's stale figure for a live agent
     expect(live).toContain('online now');
     expect(live).not.toContain('400');
-    const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(new Date(at));
-    expect(row.textContent).toContain(`offline since ${time}`);
+    // On the tenant's clock (UTC here).
+    expect(row.textContent).toContain('offline since 11:58');
   });
 
   it('tells a signed-in agent, in a live region, when its beats do not reach the server', async () => {

@@ -4,6 +4,7 @@
 // The routes, the paths and the shapes are the server's own (server/http/contract.ts).
 import {
   ROUTES,
+  type AgentDay,
   type AgentsReply,
   type ApiError,
   type ErrorCode,
@@ -11,13 +12,17 @@ import {
   type HeartbeatRequest,
   type History,
   type LeaveRequest,
+  type NewReasonRequest,
   type PresencePaths,
   type PresenceRoute,
+  type ReasonsReply,
+  type ReasonUpdate,
   type StatusReply,
   type StatusRequest,
   type AgentStatus,
+  type Summary,
+  type TenantReason,
 } from '../../../server/http/contract.ts';
-
 
 export interface PresenceClientOptions {
   /** Where the platform mounted the presence router, e.g. '/api/presence'. Default '': the routes at the root. */
@@ -86,11 +91,27 @@ export async function requestJson<T>(
   return (await res.json()) as T;
 }
 
+/** A route's path with its `:id` filled in. */
+function withId(path: string, id: string): string {
+  return path.replace(':id', encodeURIComponent(id));
+}
+
 export interface PresenceApi {
   readonly paths: Readonly<PresencePaths>;
   heartbeat(body: Required<HeartbeatRequest>, signal?: AbortSignal): Promise<HeartbeatReply>;
-  setStatus(status: AgentStatus): Promise<StatusReply>;
+  /** The signed-in agent's own status, with a tenant reason's id and an end (ISO time) if wanted. */
+  setStatus(status: AgentStatus, options?: Omit<StatusRequest, 'status'>): Promise<StatusReply>;
+  /** Another agent's status, set by a manager (403 forbidden for anyone else). */
+  setAgentStatus(agentId: string, request: StatusRequest): Promise<StatusReply>;
   agents(): Promise<AgentsReply>;
+  /** The team in figures: agents per status and reason, free capacity, the queue. */
+  summary(): Promise<Summary>;
+  /** The tenant's reasons, retired ones included (flagged). */
+  reasons(): Promise<ReasonsReply>;
+  addReason(reason: NewReasonRequest): Promise<TenantReason>;
+  updateReason(reasonId: string, update: ReasonUpdate): Promise<TenantReason>;
+  /** One agent's day (YYYY-MM-DD) in the tenant's time zone; today there when no date is given. */
+  agentDay(agentId: string, date?: string): Promise<AgentDay>;
   /** The whole of [from, to) (at most 31 days), every page of it. */
   history(agentId: string, from: Date, to: Date): Promise<History>;
   /** Ends this tab's presence as the page goes away; a beacon outlives the page where a fetch would be cancelled. */
@@ -104,13 +125,26 @@ export function createPresenceApi(options: PresenceClientOptions = {}): Presence
     paths,
     heartbeat: (body, signal) =>
       requestJson<HeartbeatReply>('POST', paths.heartbeat, { body, signal, fetch: fetchFn }),
-    setStatus: (status) =>
-      requestJson<StatusReply>('PUT', paths.status, { body: { status } satisfies StatusRequest, fetch: fetchFn }),
+    setStatus: (status, options = {}) =>
+      requestJson<StatusReply>('PUT', paths.status, { body: { status, ...options } satisfies StatusRequest, fetch: fetchFn }),
+    setAgentStatus: (agentId, request) =>
+      requestJson<StatusReply>('PUT', withId(paths.agentStatus, agentId), { body: request, fetch: fetchFn }),
     agents: () => requestJson<AgentsReply>('GET', paths.agents, { fetch: fetchFn }),
+    summary: () => requestJson<Summary>('GET', paths.summary, { fetch: fetchFn }),
+    reasons: () => requestJson<ReasonsReply>('GET', paths.reasons, { fetch: fetchFn }),
+    addReason: (reason) => requestJson<TenantReason>('POST', paths.reasons, { body: reason, fetch: fetchFn }),
+    updateReason: (reasonId, update) =>
+      requestJson<TenantReason>('PATCH', withId(paths.reason, reasonId), { body: update, fetch: fetchFn }),
+    agentDay: (agentId, date) =>
+      requestJson<AgentDay>(
+        'GET',
+        `${withId(paths.agentDay, agentId)}${date === undefined ? '' : `?date=${encodeURIComponent(date)}`}`,
+        { fetch: fetchFn },
+      ),
     // The server answers a page at a time; this follows nextCursor to the end of the range (a day of one agent is a
     // page or two: changes by hand are held to 20 a minute).
     history: async (agentId, from, to) => {
-      const path = paths.history.replace(':id', encodeURIComponent(agentId));
+      const path = withId(paths.history, agentId);
       const range = `from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`;
       const first = await requestJson<History>('GET', `${path}?${range}`, { fetch: fetchFn });
       const events = [...first.events];

@@ -4,11 +4,14 @@
 // platform signs its users in.
 //
 //   useHeartbeat({ basePath: '/api/presence', enabled: user.isAgent, onUnauthorized: signOut });
-//   const { agents, reconnecting } = useAgentStream({ basePath: '/api/presence' });
+//   const stream = useAgentStream({ basePath: '/api/presence' });
+//   const { summary } = useSummary(stream, { basePath: '/api/presence', enabled: user.canManage });
 export { useHeartbeat, backoffDelay, defaultIntervalMs, defaultAwayAfterMs } from './use-heartbeat.ts';
 export type { HeartbeatOptions, HeartbeatState } from './use-heartbeat.ts';
-export { useAgentStream } from './use-agent-stream.ts';
-export type { AgentStream, AgentStreamOptions, LiveAgent } from './use-agent-stream.ts';
+export { useAgentStream, applyChange } from './use-agent-stream.ts';
+export type { AgentStream, AgentStreamOptions, LiveAgent, LiveSummary } from './use-agent-stream.ts';
+export { useSummary } from './use-summary.ts';
+export type { SummaryOptions, SummaryState } from './use-summary.ts';
 export { createPresenceApi, resolvePaths, routerRoutes, HttpError } from './api.ts';
 export type { PresenceApi, PresenceClientOptions } from './api.ts';
 export { createBeatTimer, createPageTimer } from './beat-timer.ts';

@@ -121,6 +121,50 @@ describe('useAgentStream', () => {
     expect(result.current.changes.get('a1')).toEqual([back, timeout]);
   });
 
+  it('takes the reason, the end and who set it from a supervisor\u2019s transition, and keeps them through the agent\u2019s beats', () => {
+    // Setup
+    const { result } = renderHook(() => useAgentStream(options()));
+    act(() => latest().push('snapshot', { agents: [bea] }));
+    const morgan = { id: 'u-morgan', name: 'Morgan Supervisor' };
+    const meeting = { id: 'r-meeting', label: 'Meeting' };
+
+    // Action: Morgan sets Away · Meeting until 12:15; the agent's tab closes and it comes back with a beat.
+    act(() =>
+      latest().push('status', {
+        agentId: 'a1', from: 'available', to: 'away', chosenStatus: 'away', mechanism: 'supervisor',
+        reason: meeting, actor: morgan, until: '2026-11-23T12:15:00.000Z', at: '2026-11-23T12:00:00.000Z',
+      } satisfies StatusChange),
+    );
+    const set = result.current.agents![0]!;
+    act(() =>
+      latest().push('status', {
+        agentId: 'a1', from: 'away', to: 'offline', chosenStatus: 'away', mechanism: 'left',
+        reason: null, actor: null, until: null, at: '2026-11-23T12:01:00.000Z',
+      } satisfies StatusChange),
+    );
+
+    // Assertions
+    expect(set).toMatchObject({ status: 'away', reason: meeting, setBy: morgan, until: '2026-11-23T12:15:00.000Z', mechanism: 'supervisor', since: '2026-11-23T12:00:00.000Z' });
+    expect(result.current.agents![0]).toMatchObject({ status: 'offline', reason: meeting, setBy: morgan, until: '2026-11-23T12:15:00.000Z', mechanism: 'left', since: '2026-11-23T12:01:00.000Z' });
+  });
+
+  it('keeps the newest summary the stream sends, with when it arrived', () => {
+    // Setup
+    const { result } = renderHook(() => useAgentStream(options()));
+    const summary = {
+      at: '2026-11-23T12:00:00.000Z', statuses: { available: 1, away: 0, dnd: 0, offline: 0 }, reasons: [],
+      freeCapacity: 5, queuedChats: 0, oldestQueuedWaitS: null,
+    };
+    const before = result.current.summary;
+
+    // Action
+    act(() => latest().push('summary', summary));
+
+    // Assertions
+    expect(before).toBeNull();
+    expect(result.current.summary).toEqual({ ...summary, receivedAt: Date.parse('2026-11-23T12:00:00Z') });
+  });
+
   it('says it is reconnecting while the stream is down and stops saying so once it is back', () => {
     // Setup
     const { result } = renderHook(() => useAgentStream(options()));
