@@ -51,13 +51,13 @@ async function main(): Promise<void> {
     const config = loadConfig({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'silent', DATABASE_URL: cluster.url });
     const appUrl = await ensureAppLogin(cluster.url);
     const pool = createAppPool(appUrl);
-    // The reads a ring can cause: presence.status_changes_after and presence.sign_ins_ended.
+    // The reads a ring can cause: presence.status_changes_after, presence.sign_ins_ended and presence.tenant_summaries.
     let reads = 0;
     pool.on('connect', (client) => {
       const query = client.query.bind(client) as (...args: unknown[]) => unknown;
       (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
         const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string })?.text ?? '');
-        if (/status_changes_after|sign_ins_ended/.test(text)) reads += 1;
+        if (/status_changes_after|sign_ins_ended|tenant_summaries/.test(text)) reads += 1;
         return query(...args);
       };
     });

@@ -378,7 +378,7 @@ async function statements(url: string, action: 'reset' | 'read'): Promise<Statem
     }
     const { rows } = await c.query<Record<keyof StatementCounts, string>>(
       `select coalesce(sum(s.calls), 0) as calls,
-              coalesce(sum(s.calls) filter (where s.query ~ 'presence\\.(agent_presence|status_changes_after|sign_ins_ended|timeouts_due)'), 0) as stream_calls,
+              coalesce(sum(s.calls) filter (where s.query ~ 'presence\\.(agent_presence|status_changes_after|sign_ins_ended|timeouts_due|tenant_summaries)'), 0) as stream_calls,
               coalesce(sum(s.calls) filter (where s.query ~ 'presence(_accounts)?\\.heartbeats\\('), 0) as heartbeats_calls,
               coalesce(sum(s.rows) filter (where s.query ~ 'presence(_accounts)?\\.heartbeats\\('), 0) as heartbeats_rows,
               coalesce(sum(s.calls) filter (where s.query like '%presence_accounts.session_users(%'), 0) as session_users_calls,

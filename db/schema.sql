@@ -2344,6 +2344,20 @@ $$;
 -- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) IS 'Returns the assigned chats of the given agents to the queue and sets their active_chats to 0 (presence''s count and the platform''s); the caller holds the agents'' row locks and has decided they are offline past their grace. Shared by presence.release_chats (the job) and presence.sweep_stale_agents. Returns how many chats it released.';
 
+-- Name: ring_chats(); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.ring_chats() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  perform pg_notify('presence_chats', '');
+  return null;
+end
+$$;
+
+-- Name: FUNCTION ring_chats(); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.ring_chats() IS 'Statement trigger of presence_private.chats: rings channel presence_chats (empty payload) so that the stream hub reads the summaries again.';
+
 -- Name: sweep_candidates(timestamp with time zone); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time zone) RETURNS SETOF tid
     LANGUAGE plpgsql STABLE
@@ -3059,6 +3073,9 @@ CREATE TRIGGER status_events_append_only BEFORE UPDATE OR TRUNCATE ON presence.s
 -- Name: chats chats_record_holds; Type: TRIGGER; Schema: presence_private
 CREATE TRIGGER chats_record_holds AFTER INSERT OR UPDATE OF status, agent_id ON presence_private.chats FOR EACH ROW EXECUTE FUNCTION presence_private.record_chat_holds();
 
+-- Name: chats chats_ring; Type: TRIGGER; Schema: presence_private
+CREATE TRIGGER chats_ring AFTER INSERT OR DELETE OR UPDATE ON presence_private.chats FOR EACH STATEMENT EXECUTE FUNCTION presence_private.ring_chats();
+
 -- Name: tenant_settings tenant_settings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: presence
 ALTER TABLE ONLY presence.tenant_settings
     ADD CONSTRAINT tenant_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
@@ -3416,6 +3433,9 @@ REVOKE ALL ON FUNCTION presence_private.record_chat_holds() FROM PUBLIC;
 
 -- Name: FUNCTION release_held_chats(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_key[]) FROM PUBLIC;
+
+-- Name: FUNCTION ring_chats(); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.ring_chats() FROM PUBLIC;
 
 -- Name: FUNCTION sweep_candidates(p_cutoff timestamp with time zone); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.sweep_candidates(p_cutoff timestamp with time zone) FROM PUBLIC;

@@ -3,8 +3,9 @@
 // channels with any payload. Payloads are never read; a ring only tells the stream hub to read the tables
 // (presence.status_changes_after, presence.sign_ins_ended), which only presence's functions write. Channel
 // presence_status rings on every committed transition (presence_private.apply_transitions), presence_sign_in_ended
-// on every sign-out (presence.end_sign_in). If the connection drops it is re-established; subscribers hear
-// `listening` after every (re)connect, and read from where they left off, so nothing sent meanwhile is lost.
+// on every sign-out (presence.end_sign_in), presence_chats on every change of presence's chats (a statement trigger on
+// presence_private.chats). If the connection drops it is re-established; subscribers hear `listening` after every
+// (re)connect, and read from where they left off, so nothing sent meanwhile is lost.
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -13,12 +14,15 @@ import { listenOn, unlistenAll } from './sql/listen.ts';
 
 export const STATUS_CHANNEL = 'presence_status';
 export const SIGN_IN_ENDED_CHANNEL = 'presence_sign_in_ended';
+export const CHATS_CHANNEL = 'presence_chats';
 
 interface ListenerEvents {
   /** presence_status rang: some transition may have committed. */
   status: [];
   /** presence_sign_in_ended rang: some sign-in may have ended. */
   signInEnded: [];
+  /** presence_chats rang: some chat may have been opened, assigned, closed or released. */
+  chats: [];
   /** The connection is listening (first time or again): anything may have happened while it was not. */
   listening: [];
 }
@@ -68,7 +72,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
     client.on('error', onLost);
     client.on('end', () => onLost(new Error('connection ended')));
     try {
-      this.pid = await listenOn(new Database(client), [STATUS_CHANNEL, SIGN_IN_ENDED_CHANNEL]);
+      this.pid = await listenOn(new Database(client), [STATUS_CHANNEL, SIGN_IN_ENDED_CHANNEL, CHATS_CHANNEL]);
     } catch (error) {
       client.release(error as Error);
       throw error;
@@ -86,6 +90,7 @@ export class ChangeListener extends EventEmitter<ListenerEvents> {
   private onNotification(message: pg.Notification): void {
     if (message.channel === STATUS_CHANNEL) this.emit('status');
     else if (message.channel === SIGN_IN_ENDED_CHANNEL) this.emit('signInEnded');
+    else if (message.channel === CHATS_CHANNEL) this.emit('chats');
   }
 
   private onLost(client: pg.PoolClient, error: Error): void {

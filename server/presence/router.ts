@@ -151,7 +151,7 @@ export function presenceRouter(options: PresenceRouterOptions): PresenceRouter {
     perProcess: limitOption('maxStreams', options.maxStreams, defaultMaxStreams()),
   });
   const beats = new Batcher<Beat, BeatResult>((batch) => heartbeats(db, batch));
-  const summaries = new SummaryFeed(db, streams, logger);
+  const summaries = new SummaryFeed(db, streams, listener, logger);
 
   const callers = new WeakMap<Request, Caller>();
   /** 401 unless `identify` knows the caller; the caller is then `callerOf(req)`. */

@@ -138,6 +138,7 @@ export class StreamHub {
   private timerAt: number | null = null;
   /** Date.now() minus the database's now(), as measured at the last answer that carried it. */
   private offsetMs = 0;
+  private readonly tenantChanged: Array<(tenantId: string) => void> = [];
 
   constructor(
     private readonly db: Database,
@@ -199,6 +200,7 @@ export class StreamHub {
     res.write(frame('snapshot', { agents }));
     for (const text of stream.backlog ?? []) res.write(text);
     stream.backlog = null;
+    this.changed(tenantId);
     if (caller.expiresInS !== null) {
       // The stream ends with its sign-in; the browser's reconnect then gets a 401.
       stream.expiry = setTimeout(() => this.end(tenantId, stream), Math.min(Math.max(caller.expiresInS * 1000, 0), 2 ** 31 - 1));
@@ -455,6 +457,7 @@ export class StreamHub {
       at: new Date(row.at).toISOString(),
     };
     this.writeTenant(row.tenant, frame('status', change));
+    this.changed(row.tenant);
   }
 
   /** Asks the database which sign-ins of the open streams have ended, and ends exactly their streams. */
@@ -484,6 +487,18 @@ export class StreamHub {
       this.checkAll = true;
       if (this.db.availability?.available !== false) this.logger.warn({ err: error }, 'reading ended sign-ins failed');
     }
+  }
+
+  /**
+   * Calls `listener` with a tenant's id whenever its streams are sent a transition or a stream of it opens: what
+   * another feed of the streams (the summaries) needs to know to read only when something changed.
+   */
+  onTenantChange(listener: (tenantId: string) => void): void {
+    this.tenantChanged.push(listener);
+  }
+
+  private changed(tenantId: string): void {
+    for (const listener of this.tenantChanged) listener(tenantId);
   }
 
   /** The tenants with open streams in this process, with how many each. */

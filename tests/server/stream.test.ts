@@ -398,7 +398,7 @@ describe('GET /api/agents/stream, in a database of its own (no other test rings 
     }
     await Promise.all(streams.map((st) => st.next('status', (d) => d.agentId === agents[4]!.agentId)));
     const rings = await listenTo('presence_status', scratch.url);
-    const hub = /presence\.(status_changes_after|sign_ins_ended|timeouts_due)\(|presence\.agent_presence/;
+    const hub = /presence\.(status_changes_after|sign_ins_ended|timeouts_due|tenant_summaries)\(|presence\.agent_presence/;
     // The window opens a beat interval after those events: a read of the events they rang may still be finishing.
     await new Promise((r) => setTimeout(r, 1_000));
     const before = quiet.queriesMatching(hub);

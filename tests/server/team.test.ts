@@ -96,6 +96,29 @@ describe('the stream\'s summary events', () => {
     expect(first).toMatchObject({ statuses: { available: 0, away: 0, dnd: 0, offline: 1 }, freeCapacity: 0, queuedChats: 0 });
     expect(changed).toMatchObject({ statuses: { available: 1, offline: 0 }, freeCapacity: 4 });
   });
+
+  it('a chat opened, assigned or closed reaches the console\'s summary, though no status changed', async () => {
+    // Setup
+    const boss = await signedInUser(server, { role: 'supervisor' });
+    const ada = await signedInUser(server, { tenantId: boss.tenantId, maxChats: 2 });
+    await call(server, 'POST', '/api/auth/heartbeat', { cookie: ada.cookie, body: { sessionId: 'tab' } });
+    const stream = await openStream(server, boss.cookie);
+    await stream.next('summary', (s) => s.statuses.available === 1, 3_000);
+
+    // Action
+    await server.owner.query('select presence.open_chat($1)', [boss.tenantId]);
+    const queued = await stream.next('summary', (s) => s.queuedChats === 1, 3_000);
+    const { rows } = await server.owner.query<{ chat_id: string }>('select chat_id::text from presence.assign_chat($1)', [boss.tenantId]);
+    const assigned = await stream.next('summary', (s) => s.queuedChats === 0 && s.freeCapacity === 1, 3_000);
+    await server.owner.query('select presence.close_chat($1, $2)', [boss.tenantId, rows[0]!.chat_id]);
+    const closed = await stream.next('summary', (s) => s.freeCapacity === 2, 3_000);
+    stream.close();
+
+    // Assertions
+    expect(queued).toMatchObject({ queuedChats: 1, freeCapacity: 2, oldestQueuedWaitS: expect.any(Number) });
+    expect(assigned).toMatchObject({ queuedChats: 0, freeCapacity: 1, oldestQueuedWaitS: null });
+    expect(closed).toMatchObject({ queuedChats: 0, freeCapacity: 2, statuses: { available: 1 } });
+  });
 });
 
 describe('GET /api/agents/:id/day', () => {
