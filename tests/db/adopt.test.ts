@@ -545,6 +545,48 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
     ]);
   });
 
+  it.runIf(shape.lacking.includes('max_chats'))(
+    'keeps the capacity a platform lacks: set_capacity sets it, assign_chat stops at it, the sweep releases, nothing reaches the platform\'s table',
+    async () => {
+      // Setup: Eve of Globex beats under presence with room for one chat only.
+      const { Globex, Eve } = ids;
+      const platformBefore = await snapshot(owner);
+      const bad = await owner.query('select presence.set_capacity($1, $2, 1001)', [Globex, Eve]).then(
+        () => null,
+        (e: { code?: string; message: string }) => e,
+      );
+      await owner.query('select presence.set_capacity($1, $2, 1)', [Globex, Eve]);
+      await owner.query('select * from presence.heartbeat($1, $2, $3)', [Globex, Eve, 'tab-eve-cap']);
+      const first = (await owner.query('select presence.open_chat($1) as id', [Globex])).rows[0].id;
+      const second = (await owner.query('select presence.open_chat($1) as id', [Globex])).rows[0].id;
+
+      // Action
+      const assigned = await owner.query('select chat_id, agent_id::text from presence.assign_chat($1)', [Globex]);
+      const full = await owner.query('select chat_id from presence.assign_chat($1)', [Globex]);
+      const seen = (await owner.query('select last_seen from presence_private.agent_state where agent_id = $1', [Eve])).rows[0]
+        .last_seen as Date;
+      // The sweep with its clock well past the grace: Eve went silent holding a chat.
+      await owner.query('select presence.sweep_stale_agents($1::timestamptz)', [new Date(seen.getTime() + 3_600_000)]);
+
+      // Assertions
+      expect(bad).toMatchObject({ code: 'PRUSR', message: 'max_chats must be between 0 and 1000, got 1001' });
+      expect(assigned.rows).toEqual([{ chat_id: first, agent_id: Eve }]);
+      expect(full.rows).toEqual([]);
+      expect(
+        (await owner.query(
+          `select c.max_chats, s.active_chats, s.status from presence_private.agent_capacity c
+             join presence_private.agent_state s on s.agent_id = c.agent_id where c.agent_id = $1`,
+          [Eve],
+        )).rows,
+      ).toEqual([{ max_chats: 1, active_chats: 0, status: 'offline' }]);
+      expect((await owner.query('select status from presence_private.chats where id = any ($1) order by created_at', [[first, second]])).rows)
+        .toEqual([{ status: 'queued' }, { status: 'queued' }]);
+      const platformAfter = await snapshot(owner);
+      expect(platformAfter.columns).toEqual(platformBefore.columns);
+      expect(platformAfter.constraints).toEqual(platformBefore.constraints);
+    },
+  );
+
   it.runIf(shape.name === 'seed')(
     "writes a timestamp last_seen as UTC wall time whatever the TimeZone of the session and of the database",
     async () => {
