@@ -10,29 +10,67 @@
 -- had all four). A database adopted by an earlier release cannot tell: presence keeps the columns it finds, with a
 -- NOTICE. A status column presence added stays (every status transition writes it; see db/README.md).
 --
--- Everything that wrote or read those platform columns is made here for this install from what the platform has:
--- presence_private.mirror_active_chats (writes the platform's active_chats, or nothing), the view
--- presence_private.agent_capacity (the platform's max_chats, or presence's), presence_private.ensure_agent_state,
--- presence.heartbeat and presence.heartbeats (the platform's last_seen written in the same statement as before, or
--- not at all: a platform that has the column pays nothing more per beat), presence.set_capacity and
--- presence_accounts.create_account, and presence.agent_presence. release_held_chats, assign_chat and close_chat call
--- the mirror and the view. A function that names one of these platform columns must be made the same way.
+-- Everything that names one of those platform columns is defined through presence_private.define_for_platform,
+-- which keeps or drops the text between /*<column>*/ and /*</column>*/ (the part after /*|*/ is the text for a
+-- platform without it) by what the platform has: a platform that has the column gets the very statement it had
+-- before (the beat path costs nothing more), one without it gets none. presence_private.mirror_active_chats and the
+-- view presence_private.agent_capacity are the platform's active_chats and max_chats for the functions that do not
+-- need to be defined that way (release_held_chats, assign_chat, close_chat).
+
+create function presence_private.define_for_platform(p_sql text)
+returns void
+language plpgsql volatile
+set search_path = ''
+as $$
+declare
+  v_sql text := p_sql;
+  v_column text;
+  v_has boolean;
+  v_open text;
+  v_close text;
+  v_at integer;
+  v_end integer;
+  v_inner text;
+  v_sep integer;
+begin
+  foreach v_column in array array['last_seen', 'active_chats', 'max_chats'] loop
+    v_has := exists (select 1 from pg_catalog.pg_attribute a
+                      where a.attrelid = 'public.human_agents'::regclass and a.attname = v_column
+                        and a.attnum > 0 and not a.attisdropped);
+    v_open := '/*<' || v_column || '>*/';
+    v_close := '/*</' || v_column || '>*/';
+    loop
+      v_at := strpos(v_sql, v_open);
+      exit when v_at = 0;
+      v_end := strpos(substr(v_sql, v_at), v_close);
+      if v_end = 0 then
+        raise exception 'define_for_platform: % without %', v_open, v_close;
+      end if;
+      v_inner := substr(v_sql, v_at + length(v_open), v_end - 1 - length(v_open));
+      v_sep := strpos(v_inner, '/*|*/');
+      v_sql := left(v_sql, v_at - 1)
+        || case when v_has then case when v_sep > 0 then left(v_inner, v_sep - 1) else v_inner end
+                else case when v_sep > 0 then substr(v_inner, v_sep + 5) else '' end end
+        || substr(v_sql, v_at + v_end - 1 + length(v_close));
+    end loop;
+  end loop;
+  execute v_sql;
+end
+$$;
+comment on function presence_private.define_for_platform(text) is 'For migrations: runs a definition that names columns of public.human_agents a platform may lack, keeping the text between /*<column>*/ and /*</column>*/ (last_seen, active_chats, max_chats) where the platform has the column and, where it has not, the text after /*|*/ inside them (or nothing). Owner only.';
+revoke all on function presence_private.define_for_platform(text) from public;
 
 alter table presence_private.agent_state
   add column max_chats integer constraint agent_state_max_chats_check check (max_chats between 0 and 1000);
 comment on column presence_private.agent_state.max_chats is 'Capacity (the most chats the agent takes at once) where the platform''s human_agents has no max_chats column; null where it has one. Set by presence.set_capacity.';
 
--- Reads the platform's max_chats and active_chats: made again below from what the platform has.
+-- Reads the platform's max_chats and active_chats: defined again below from what the platform has.
 drop view presence.agent_presence;
 
-do $do$
+do $$
 declare
-  v_agents constant regclass := 'public.human_agents'::regclass;
   v_lacking constant text[] := nullif(current_setting('presence.adopted_lacking', true), '')::text[];
   v_standalone constant boolean := coalesce(obj_description('public.human_agents'::regclass, 'pg_class') like 'Human support agents.%', false);
-  v_has_last_seen boolean;
-  v_has_active_chats boolean;
-  v_has_max_chats boolean;
 begin
   if v_lacking is null and not v_standalone then
     raise notice '%', 'presence cannot tell which of public.human_agents'' columns status, last_seen, active_chats and '
@@ -55,29 +93,30 @@ begin
     raise notice '%', 'public.human_agents.status was added by presence when it adopted this database and stays: '
       || 'presence writes each agent''s effective status there. See db/README.md.';
   end if;
+end
+$$;
 
-  select bool_or(a.attname = 'last_seen'), bool_or(a.attname = 'active_chats'), bool_or(a.attname = 'max_chats')
-    into v_has_last_seen, v_has_active_chats, v_has_max_chats
-    from pg_attribute a where a.attrelid = v_agents and a.attnum > 0 and not a.attisdropped;
+select presence_private.define_for_platform($def$
+create function presence_private.mirror_active_chats(p_agent_ids presence.agent_key[])
+returns void
+language sql volatile
+set search_path = ''
+as $$
+  /*<active_chats>*/update public.human_agents h set active_chats = s.active_chats
+    from presence_private.agent_state s
+   where s.agent_id = h.id and h.id = any (p_agent_ids) and h.active_chats is distinct from s.active_chats/*|*/select/*</active_chats>*/
+$$
+$def$);
+comment on function presence_private.mirror_active_chats(presence.agent_key[]) is 'Copies presence''s active_chats of the given agents into public.human_agents.active_chats, or does nothing where the platform has no such column. Owner only; the caller holds the agents'' rows.';
+revoke all on function presence_private.mirror_active_chats(presence.agent_key[]) from public;
 
-  -- The platform's active_chats, mirrored from presence's count of the given agents (whose rows the caller holds).
-  execute 'create function presence_private.mirror_active_chats(p_agent_ids presence.agent_key[]) returns void '
-    || 'language sql volatile set search_path = '''' as $$ '
-    || case when v_has_active_chats
-            then 'update public.human_agents h set active_chats = s.active_chats from presence_private.agent_state s '
-              || 'where s.agent_id = h.id and h.id = any (p_agent_ids) and h.active_chats is distinct from s.active_chats'
-            else 'select' end
-    || ' $$';
-  comment on function presence_private.mirror_active_chats(presence.agent_key[]) is 'Copies presence''s active_chats of the given agents into public.human_agents.active_chats, or does nothing where the platform has no such column (made by 1795500000430 from what the platform has). Owner only; the caller holds the agents'' rows.';
-  revoke all on function presence_private.mirror_active_chats(presence.agent_key[]) from public;
+select presence_private.define_for_platform($def$
+create view presence_private.agent_capacity as
+/*<max_chats>*/select a.id as agent_id, a.max_chats::integer as max_chats from public.human_agents a/*|*/select s.agent_id, s.max_chats from presence_private.agent_state s/*</max_chats>*/
+$def$);
+comment on view presence_private.agent_capacity is 'Each agent''s capacity (the most chats it takes at once): the platform''s human_agents.max_chats, or presence_private.agent_state.max_chats where the platform has no such column. Read this, never the platform''s column.';
 
-  execute 'create view presence_private.agent_capacity as '
-    || case when v_has_max_chats
-            then 'select a.id as agent_id, a.max_chats::integer as max_chats from public.human_agents a'
-            else 'select s.agent_id, s.max_chats from presence_private.agent_state s' end;
-  comment on view presence_private.agent_capacity is 'Each agent''s capacity (the most chats it takes at once): the platform''s human_agents.max_chats, or presence_private.agent_state.max_chats where the platform has no such column (made by 1795500000430 from what the platform has). Read this, never the platform''s column.';
-
-  execute replace(replace($body$
+select presence_private.define_for_platform($def$
 create or replace function presence_private.ensure_agent_state(p_agent_ids presence.agent_key[])
 returns void
 language sql volatile
@@ -91,18 +130,18 @@ as $$
   insert into presence_private.agent_state (agent_id, tenant_id, status, chosen_status, last_seen, active_chats)
   select a.id, a.tenant_id, a.status::text,
          case when a.status::text in ('away', 'dnd') then a.status::text else 'available' end,
-         /*last_seen*/, /*active_chats*/
+         /*<last_seen>*/a.last_seen::timestamptz/*|*/null::timestamptz/*</last_seen>*/,
+         /*<active_chats>*/a.active_chats/*|*/0/*</active_chats>*/
     from public.human_agents a
    where a.id = any (p_agent_ids)
      and not exists (select 1 from presence_private.agent_state s where s.agent_id = a.id)
    order by a.id
   on conflict do nothing
 $$
-$body$, '/*last_seen*/', case when v_has_last_seen then 'a.last_seen::timestamptz' else 'null::timestamptz' end),
-        '/*active_chats*/', case when v_has_active_chats then 'a.active_chats' else '0' end);
+$def$);
 
-  -- The beats: the platform's last_seen written in the statement that wrote it before, or nowhere.
-  execute replace($body$
+-- The beats: the platform's last_seen written in the statement that wrote it before, or nowhere.
+select presence_private.define_for_platform($def$
 create or replace function presence.heartbeat(
   p_tenant_id presence.tenant_key,
   p_agent_id presence.agent_key,
@@ -131,7 +170,9 @@ begin
   -- Lock order: the agent, then its tab.
   select * into v_agent from presence_private.lock_agent(p_tenant_id, p_agent_id);
   update presence_private.agent_state a set last_seen = v_now where a.agent_id = p_agent_id;
-/*platform last_seen*/
+  /*<last_seen>*/-- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time).
+  update public.human_agents a set last_seen = v_now where a.id = p_agent_id;
+  /*</last_seen>*/
   insert into presence_private.sessions as s (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)
   values (p_agent_id, p_session_id, p_tenant_id, p_activity, p_sign_in, v_now, v_now)
   on conflict (agent_id, session_id) do update
@@ -171,12 +212,9 @@ begin
   return query select v_target, v_now, v_agent.heartbeat_interval_s;
 end
 $$;
-$body$, '/*platform last_seen*/', case when v_has_last_seen then
-'  -- The platform''s column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time).
-  update public.human_agents a set last_seen = v_now where a.id = p_agent_id;
-' else '' end);
+$def$);
 
-  execute replace($body$
+select presence_private.define_for_platform($def$
 create or replace function presence.heartbeats(
   p_tenant_ids presence.tenant_key[],
   p_agent_ids presence.agent_key[],
@@ -241,7 +279,15 @@ begin
        and h.status = h.chosen_status
        and presence.offline_at(h.last_seen, st.offline_after_s) > now()
     returning h.agent_id as id, h.tenant_id, h.status, st.heartbeat_interval_s
-  ), /*platform last_seen*/tabs as (
+  ), /*<last_seen>*/platform as (
+    -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
+    -- already locked through its state row above.
+    update public.human_agents a
+       set last_seen = now()
+      from agents g
+     where a.id = g.id
+    returning 1
+  ), /*</last_seen>*/tabs as (
     update presence_private.sessions s
        set last_seen = now(), activity = 'active'
       from beats b
@@ -297,32 +343,29 @@ begin
    order by r.ord;
 end
 $$;
-$body$, '/*platform last_seen*/', case when v_has_last_seen then
-'platform as (
-    -- The platform''s column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
-    -- already locked through its state row above.
-    update public.human_agents a
-       set last_seen = now()
-      from agents g
-     where a.id = g.id
-    returning 1
-  ), ' else '' end);
+$def$);
 
-  execute 'create function presence.set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, '
-    || 'p_max_chats integer) returns void language plpgsql volatile security definer set search_path = '''' as $$ '
-    || 'begin '
-    || '  if p_max_chats is null or p_max_chats not between 0 and 1000 then '
-    || '    raise exception ''max_chats must be between 0 and 1000, got %'', coalesce(p_max_chats::text, ''null'') using errcode = ''PRUSR''; '
-    || '  end if; '
-    || '  perform presence_private.lock_agent(p_tenant_id, p_agent_id); '
-    || case when v_has_max_chats
-            then '  update public.human_agents a set max_chats = p_max_chats where a.id = p_agent_id and a.max_chats is distinct from p_max_chats; '
-            else '  update presence_private.agent_state s set max_chats = p_max_chats where s.agent_id = p_agent_id; ' end
-    || 'end $$';
-  comment on function presence.set_capacity(presence.tenant_key, presence.agent_key, integer) is 'Sets an agent''s capacity (0 to 1000 chats at once): the platform''s human_agents.max_chats where it has that column, else presence''s own (presence_private.agent_state.max_chats). Raises PRUSR for a capacity out of range and PRAGT for an unknown tenant/agent pair. Owner only (the platform''s own administration calls it).';
-  revoke all on function presence.set_capacity(presence.tenant_key, presence.agent_key, integer) from public;
+select presence_private.define_for_platform($def$
+create function presence.set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer)
+returns void
+language plpgsql volatile security definer
+set search_path = ''
+as $$
+begin
+  if p_max_chats is null or p_max_chats not between 0 and 1000 then
+    raise exception 'max_chats must be between 0 and 1000, got %', coalesce(p_max_chats::text, 'null') using errcode = 'PRUSR';
+  end if;
+  -- Lock order: the agent first (raises PRAGT for an unknown tenant/agent pair).
+  perform presence_private.lock_agent(p_tenant_id, p_agent_id);
+  /*<max_chats>*/update public.human_agents a set max_chats = p_max_chats
+   where a.id = p_agent_id and a.max_chats is distinct from p_max_chats;/*|*/update presence_private.agent_state s set max_chats = p_max_chats where s.agent_id = p_agent_id;/*</max_chats>*/
+end
+$$
+$def$);
+comment on function presence.set_capacity(presence.tenant_key, presence.agent_key, integer) is 'Sets an agent''s capacity (0 to 1000 chats at once): the platform''s human_agents.max_chats where it has that column, else presence''s own (presence_private.agent_state.max_chats). Raises PRUSR for a capacity out of range and PRAGT for an unknown tenant/agent pair. Owner only (the platform''s own administration calls it).';
+revoke all on function presence.set_capacity(presence.tenant_key, presence.agent_key, integer) from public;
 
-  execute replace(replace($body$
+select presence_private.define_for_platform($def$
 create or replace function presence_accounts.create_account(
   p_tenant_id presence.tenant_key,
   p_email text,
@@ -369,8 +412,8 @@ begin
   end if;
 
   if p_role <> 'supervisor' then
-    insert into public.human_agents (tenant_id, name, email/*max_chats column*/)
-    values (p_tenant_id, btrim(p_name), p_email/*max_chats value*/)
+    insert into public.human_agents (tenant_id, name, email/*<max_chats>*/, max_chats/*</max_chats>*/)
+    values (p_tenant_id, btrim(p_name), p_email/*<max_chats>*/, p_max_chats/*</max_chats>*/)
     returning id into v_agent_id;
     perform presence_private.ensure_agent_state(array[v_agent_id]);
     perform presence.set_capacity(p_tenant_id, v_agent_id, p_max_chats);
@@ -382,12 +425,11 @@ begin
   return query select v_user_id, v_agent_id;
 end
 $$;
-$body$, '/*max_chats column*/', case when v_has_max_chats then ', max_chats' else '' end),
-        '/*max_chats value*/', case when v_has_max_chats then ', p_max_chats' else '' end);
+$def$);
 
-  -- Same columns as before; agents the platform made after presence last met them have no state row yet and read
-  -- offline, with the chosen status their row will get.
-  execute replace($body$
+-- Same columns as before; agents the platform made after presence last met them have no state row yet and read
+-- offline, with the chosen status their row will get.
+select presence_private.define_for_platform($def$
 create view presence.agent_presence as
 select a.tenant_id,
        a.id as agent_id,
@@ -398,17 +440,13 @@ select a.tenant_id,
          as chosen_status,
        st.last_seen,
        floor(extract(epoch from now() - st.last_seen))::integer as seconds_since_seen,
-       /*active_chats*/::integer as active_chats,
-       c.max_chats,
+       coalesce(st.active_chats, /*<active_chats>*/a.active_chats/*|*/0/*</active_chats>*/)::integer as active_chats,
+       /*<max_chats>*/a.max_chats/*|*/coalesce(st.max_chats, 5)/*</max_chats>*/ as max_chats,
        presence.offline_at(st.last_seen, s.offline_after_s) as offline_at
   from public.human_agents a
   join presence.settings s on s.tenant_id = a.tenant_id
   left join presence_private.agent_state st on st.agent_id = a.id
-  left join presence_private.agent_capacity c on c.agent_id = a.id
-$body$, '/*active_chats*/', case when v_has_active_chats then 'coalesce(st.active_chats, a.active_chats)' else 'coalesce(st.active_chats, 0)' end);
-end
-$do$;
-
+$def$);
 comment on view presence.agent_presence is 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run; chosen_status is what the agent picked by hand; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
 grant select on presence.agent_presence to presence_app, presence_analyst;
 

@@ -565,8 +565,8 @@ describe.each(SHAPES)('adopting a platform with $name keys', (shape) => {
       const full = await owner.query('select chat_id from presence.assign_chat($1)', [Globex]);
       const seen = (await owner.query('select last_seen from presence_private.agent_state where agent_id = $1', [Eve])).rows[0]
         .last_seen as Date;
-      // The sweep with its clock well past the grace: Eve went silent holding a chat.
-      await owner.query('select presence.sweep_stale_agents($1::timestamptz)', [new Date(seen.getTime() + 3_600_000)]);
+      // The sweep with its clock well past the grace (and past the sweep the test above ran an hour ahead): Eve went silent holding a chat.
+      await owner.query('select presence.sweep_stale_agents($1::timestamptz)', [new Date(seen.getTime() + 7_200_000)]);
 
       // Assertions
       expect(bad).toMatchObject({ code: 'PRUSR', message: 'max_chats must be between 0 and 1000, got 1001' });
