@@ -8,7 +8,7 @@ import { projectRoot, SetupError } from './database.ts';
 import { advisoryLockHolder, tryAdvisoryLock } from './sql/migrations-lock.ts';
 import { dropSchemas, schemasPresent } from './sql/schemas.ts';
 import { sweepScheduler } from './sql/sweep-scheduler.ts';
-import { adoptedLastSeen, dropSettingsShim, installSettingsShim, needsSettingsShim, SETTINGS_SHIM_SCHEMA } from './sql/adoption.ts';
+import { adoptedLacking, adoptedLastSeen, dropSettingsShim, installSettingsShim, needsSettingsShim, SETTINGS_SHIM_SCHEMA } from './sql/adoption.ts';
 
 const silentWorkerLogger = new Logger(() => () => {});
 
@@ -77,6 +77,10 @@ async function migrateLocked(
         // and 1795500000420 gives back (presence.adopted_last_seen, a setting of this session only).
         const lastSeen = await adoptedLastSeen(session);
         if (lastSeen) await session.query(`select set_config('presence.adopted_last_seen', $1, false)`, [lastSeen]);
+        // Which of status, last_seen, active_chats and max_chats it lacked (1795500000000 adds them, 1795500000430
+        // takes them off again and keeps them in presence's own state): presence.adopted_lacking, an array.
+        const lacking = await adoptedLacking(session);
+        if (lacking) await session.query(`select set_config('presence.adopted_lacking', $1, false)`, [lacking]);
         // A role that may not read cron.database_name (managed PostgreSQL's owner): the landed 1795500000003 asks
         // for it, so this session finds a current_setting of ours first (db/sql/adoption.ts).
         const shim = await needsSettingsShim(session);

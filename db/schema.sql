@@ -310,11 +310,12 @@ begin
   -- Lock order: the agent, then the chat. SKIP LOCKED on both: concurrent callers take different agents and
   -- chats and never wait on each other. The row lock re-checks the predicate against the newest row version, so
   -- an agent another caller just filled up, or one a sweep just took offline, is not picked.
-  -- The capacity is the platform's (human_agents.max_chats); the count and the status are presence's.
+  -- The capacity is the platform's human_agents.max_chats, or presence's where the platform has none
+  -- (presence_private.agent_capacity); the count and the status are presence's.
   select a.agent_id into v_agent
     from presence_private.agent_state a
     join presence.settings s on s.tenant_id = a.tenant_id
-    join public.human_agents h on h.id = a.agent_id
+    join presence_private.agent_capacity h on h.agent_id = a.agent_id
    where a.tenant_id = p_tenant_id
      and a.status <> 'offline'
      and presence.effective_status(a.status, a.last_seen, s.offline_after_s) = 'available'
@@ -337,11 +338,8 @@ begin
   end if;
 
   update presence_private.chats c set status = 'assigned', agent_id = v_agent, assigned_at = now() where c.id = v_chat;
-  with counted as (
-    update presence_private.agent_state a set active_chats = a.active_chats + 1 where a.agent_id = v_agent
-    returning a.active_chats
-  )
-  update public.human_agents h set active_chats = c.active_chats from counted c where h.id = v_agent;
+  update presence_private.agent_state a set active_chats = a.active_chats + 1 where a.agent_id = v_agent;
+  perform presence_private.mirror_active_chats(array[v_agent]);
   return query select v_chat, v_agent;
 end
 $$;
@@ -392,11 +390,8 @@ begin
 
   update presence_private.chats c set status = 'closed', agent_id = null where c.id = p_chat_id;
   if v_agent is not null then
-    with counted as (
-      update presence_private.agent_state a set active_chats = greatest(a.active_chats - 1, 0) where a.agent_id = v_agent
-      returning a.active_chats
-    )
-    update public.human_agents h set active_chats = c.active_chats from counted c where h.id = v_agent;
+    update presence_private.agent_state a set active_chats = greatest(a.active_chats - 1, 0) where a.agent_id = v_agent;
+    perform presence_private.mirror_active_chats(array[v_agent]);
   end if;
 end
 $$;
@@ -625,7 +620,7 @@ begin
   update presence_private.agent_state a set last_seen = v_now where a.agent_id = p_agent_id;
   -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time).
   update public.human_agents a set last_seen = v_now where a.id = p_agent_id;
-
+  
   insert into presence_private.sessions as s (agent_id, session_id, tenant_id, activity, sign_in, started_at, last_seen)
   values (p_agent_id, p_session_id, p_tenant_id, p_activity, p_sign_in, v_now, v_now)
   on conflict (agent_id, session_id) do update
@@ -882,6 +877,25 @@ $$;
 
 -- Name: FUNCTION set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence
 COMMENT ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) IS 'A manager''s choice of an agent''s status (mechanism supervisor), with the same reason, end and errors as presence.set_status; the actor is the manager. The agent''s beats never undo it; the agent may choose again. The caller checks that the actor manages the team; PRAGT for an agent of another tenant. Returns the effective status.';
+
+-- Name: set_capacity(presence.tenant_key, presence.agent_key, integer); Type: FUNCTION; Schema: presence
+CREATE FUNCTION presence.set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if p_max_chats is null or p_max_chats not between 0 and 1000 then
+    raise exception 'max_chats must be between 0 and 1000, got %', coalesce(p_max_chats::text, 'null') using errcode = 'PRUSR';
+  end if;
+  -- Lock order: the agent first (raises PRAGT for an unknown tenant/agent pair).
+  perform presence_private.lock_agent(p_tenant_id, p_agent_id);
+  update public.human_agents a set max_chats = p_max_chats
+   where a.id = p_agent_id and a.max_chats is distinct from p_max_chats;
+end
+$$;
+
+-- Name: FUNCTION set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer); Type: COMMENT; Schema: presence
+COMMENT ON FUNCTION presence.set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer) IS 'Sets an agent''s capacity (0 to 1000 chats at once): the platform''s human_agents.max_chats where it has that column, else presence''s own (presence_private.agent_state.max_chats). Raises PRUSR for a capacity out of range and PRAGT for an unknown tenant/agent pair. Owner only (the platform''s own administration calls it).';
 
 -- Name: set_status(presence.tenant_key, presence.agent_key, text, uuid, timestamp with time zone, text, text); Type: FUNCTION; Schema: presence
 CREATE FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid DEFAULT NULL::uuid, p_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_actor_id text DEFAULT NULL::text, p_actor_name text DEFAULT NULL::text) RETURNS text
@@ -1519,6 +1533,7 @@ begin
     values (p_tenant_id, btrim(p_name), p_email, p_max_chats)
     returning id into v_agent_id;
     perform presence_private.ensure_agent_state(array[v_agent_id]);
+    perform presence.set_capacity(p_tenant_id, v_agent_id, p_max_chats);
   end if;
   insert into presence_accounts.users (tenant_id, email, name, role, agent_id, password_hash)
   values (p_tenant_id, p_email, btrim(p_name), p_role, v_agent_id,
@@ -2144,6 +2159,50 @@ $$;
 -- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) IS 'A status chosen for an agent, by the agent (mechanism manual) or a manager (supervisor), with a tenant reason, an end and who chose it: checks them (PRSTA, PRRCH, PRUNT, PRUSR), locks the agent (PRAGT for another tenant''s), holds choices to 20 a minute (PRSCR), records the choice and the transition. Returns the effective status. Shared by presence.set_status and presence.set_agent_status.';
 
+-- Name: define_for_platform(text); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.define_for_platform(p_sql text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  v_sql text := p_sql;
+  v_column text;
+  v_has boolean;
+  v_open text;
+  v_close text;
+  v_at integer;
+  v_end integer;
+  v_inner text;
+  v_sep integer;
+begin
+  foreach v_column in array array['last_seen', 'active_chats', 'max_chats'] loop
+    v_has := exists (select 1 from pg_catalog.pg_attribute a
+                      where a.attrelid = 'public.human_agents'::regclass and a.attname = v_column
+                        and a.attnum > 0 and not a.attisdropped);
+    v_open := '/*<' || v_column || '>*/';
+    v_close := '/*</' || v_column || '>*/';
+    loop
+      v_at := strpos(v_sql, v_open);
+      exit when v_at = 0;
+      v_end := strpos(substr(v_sql, v_at), v_close);
+      if v_end = 0 then
+        raise exception 'define_for_platform: % without %', v_open, v_close;
+      end if;
+      v_inner := substr(v_sql, v_at + length(v_open), v_end - 1 - length(v_open));
+      v_sep := strpos(v_inner, '/*|*/');
+      v_sql := left(v_sql, v_at - 1)
+        || case when v_has then case when v_sep > 0 then left(v_inner, v_sep - 1) else v_inner end
+                else case when v_sep > 0 then substr(v_inner, v_sep + 5) else '' end end
+        || substr(v_sql, v_at + v_end - 1 + length(v_close));
+    end loop;
+  end loop;
+  execute v_sql;
+end
+$$;
+
+-- Name: FUNCTION define_for_platform(p_sql text); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.define_for_platform(p_sql text) IS 'For migrations: runs a definition that names columns of public.human_agents a platform may lack, keeping the text between /*<column>*/ and /*</column>*/ (last_seen, active_chats, max_chats) where the platform has the column and, where it has not, the text after /*|*/ inside them (or nothing). Owner only.';
+
 -- Name: ensure_agent_state(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) RETURNS void
     LANGUAGE sql
@@ -2152,12 +2211,13 @@ CREATE FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_k
     AS $$
   -- A platform's agent presence has not met yet gets its state row from its human_agents row: the platform's
   -- status, a Do Not Disturb or Away it had set taken as chosen by hand, its last_seen (a timestamp read as UTC
-  -- wall time: this function runs in UTC) and its chats. In key order, so that two callers wait for each other
-  -- instead of deadlocking.
+  -- wall time: this function runs in UTC) and its chats, where the platform has those columns. In key order, so
+  -- that two callers wait for each other instead of deadlocking.
   insert into presence_private.agent_state (agent_id, tenant_id, status, chosen_status, last_seen, active_chats)
   select a.id, a.tenant_id, a.status::text,
          case when a.status::text in ('away', 'dnd') then a.status::text else 'available' end,
-         a.last_seen::timestamptz, a.active_chats
+         a.last_seen::timestamptz,
+         a.active_chats
     from public.human_agents a
    where a.id = any (p_agent_ids)
      and not exists (select 1 from presence_private.agent_state s where s.agent_id = a.id)
@@ -2290,6 +2350,19 @@ $$;
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: COMMENT; Schema: presence_private
 COMMENT ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) IS 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. A chosen status whose end (until) has passed is first ended (mechanism expiry, at that moment, if the agent was live then), and an agent that went silent and is not offline yet is then taken offline (mechanism timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
 
+-- Name: mirror_active_chats(presence.agent_key[]); Type: FUNCTION; Schema: presence_private
+CREATE FUNCTION presence_private.mirror_active_chats(p_agent_ids presence.agent_key[]) RETURNS void
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  update public.human_agents h set active_chats = s.active_chats
+    from presence_private.agent_state s
+   where s.agent_id = h.id and h.id = any (p_agent_ids) and h.active_chats is distinct from s.active_chats
+$$;
+
+-- Name: FUNCTION mirror_active_chats(p_agent_ids presence.agent_key[]); Type: COMMENT; Schema: presence_private
+COMMENT ON FUNCTION presence_private.mirror_active_chats(p_agent_ids presence.agent_key[]) IS 'Copies presence''s active_chats of the given agents into public.human_agents.active_chats, or does nothing where the platform has no such column. Owner only; the caller holds the agents'' rows.';
+
 -- Name: record_chat_holds(); Type: FUNCTION; Schema: presence_private
 CREATE FUNCTION presence_private.record_chat_holds() RETURNS trigger
     LANGUAGE plpgsql
@@ -2323,6 +2396,7 @@ CREATE FUNCTION presence_private.release_held_chats(p_agent_ids presence.agent_k
     AS $$
 declare
   v_count integer;
+  v_emptied presence.agent_key[];
 begin
   -- Callers hold the row locks of these agents (first in the lock order); their chats come second.
   with released as (
@@ -2336,7 +2410,10 @@ begin
      where a.agent_id = any (p_agent_ids) and a.active_chats <> 0
     returning a.agent_id
   )
-  update public.human_agents h set active_chats = 0 from emptied e where h.id = e.agent_id;
+  select array_agg(e.agent_id) into v_emptied from emptied e;
+  if v_emptied is not null then
+    perform presence_private.mirror_active_chats(v_emptied);
+  end if;
   return v_count;
 end
 $$;
@@ -2424,12 +2501,14 @@ CREATE TABLE presence_private.agent_state (
     status_since timestamp with time zone,
     last_seen timestamp with time zone,
     active_chats integer DEFAULT 0 NOT NULL,
+    max_chats integer,
     chosen_reason_id uuid,
     chosen_until timestamp with time zone,
     set_by_id text,
     set_by_name text,
     CONSTRAINT agent_state_active_chats_check CHECK ((active_chats >= 0)),
     CONSTRAINT agent_state_chosen_status_check CHECK ((chosen_status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
+    CONSTRAINT agent_state_max_chats_check CHECK (((max_chats >= 0) AND (max_chats <= 1000))),
     CONSTRAINT agent_state_status_check CHECK ((status = ANY (ARRAY['available'::text, 'away'::text, 'dnd'::text, 'offline'::text]))),
     CONSTRAINT agent_state_status_mechanism_check CHECK ((status_mechanism = ANY (ARRAY['heartbeat'::text, 'timeout'::text, 'left'::text, 'logout'::text, 'manual'::text, 'idle'::text, 'active'::text, 'admin'::text, 'supervisor'::text, 'expiry'::text])))
 )
@@ -2455,6 +2534,9 @@ COMMENT ON COLUMN presence_private.agent_state.last_seen IS 'Newest beat of any 
 
 -- Name: COLUMN agent_state.active_chats; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.active_chats IS 'Chats assigned to the agent now; mirrored into public.human_agents.active_chats.';
+
+-- Name: COLUMN agent_state.max_chats; Type: COMMENT; Schema: presence_private
+COMMENT ON COLUMN presence_private.agent_state.max_chats IS 'Capacity (the most chats the agent takes at once) where the platform''s human_agents has no max_chats column; null where it has one. Set by presence.set_capacity.';
 
 -- Name: COLUMN agent_state.chosen_reason_id; Type: COMMENT; Schema: presence_private
 COMMENT ON COLUMN presence_private.agent_state.chosen_reason_id IS 'The tenant reason (presence.reasons) the chosen status was chosen with; null: none.';
@@ -2852,6 +2934,15 @@ COMMENT ON TABLE presence_accounts.users IS 'People who sign in to the standalon
 -- Name: COLUMN users.legacy_argon2; Type: COMMENT; Schema: presence_accounts
 COMMENT ON COLUMN presence_accounts.users.legacy_argon2 IS 'For an account whose password was hashed with argon2id by an earlier version: the argon2 parameters and salt; password_hash is then bcrypt of the argon2 digest, and the next sign-in replaces both.';
 
+-- Name: agent_capacity; Type: VIEW; Schema: presence_private
+CREATE VIEW presence_private.agent_capacity AS
+ SELECT a.id AS agent_id,
+    a.max_chats
+   FROM public.human_agents a;
+
+-- Name: VIEW agent_capacity; Type: COMMENT; Schema: presence_private
+COMMENT ON VIEW presence_private.agent_capacity IS 'Each agent''s capacity (the most chats it takes at once): the platform''s human_agents.max_chats, or presence_private.agent_state.max_chats where the platform has no such column. Read this, never the platform''s column.';
+
 -- Name: chats; Type: TABLE; Schema: presence_private
 CREATE TABLE presence_private.chats (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -3194,6 +3285,9 @@ REVOKE ALL ON FUNCTION presence.release_chats(p_agent_id presence.agent_key) FRO
 REVOKE ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.set_agent_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
 
+-- Name: FUNCTION set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer); Type: ACL; Schema: presence
+REVOKE ALL ON FUNCTION presence.set_capacity(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_max_chats integer) FROM PUBLIC;
+
 -- Name: FUNCTION set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence
 REVOKE ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION presence.set_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_actor_id text, p_actor_name text) TO presence_app;
@@ -3413,6 +3507,9 @@ REVOKE ALL ON FUNCTION presence_private.check_status(p_status text) FROM PUBLIC;
 -- Name: FUNCTION choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.choose_status(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, p_status text, p_reason_id uuid, p_until timestamp with time zone, p_mechanism text, p_actor_id text, p_actor_name text) FROM PUBLIC;
 
+-- Name: FUNCTION define_for_platform(p_sql text); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.define_for_platform(p_sql text) FROM PUBLIC;
+
 -- Name: FUNCTION ensure_agent_state(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.ensure_agent_state(p_agent_ids presence.agent_key[]) FROM PUBLIC;
 
@@ -3427,6 +3524,9 @@ REVOKE ALL ON FUNCTION presence_private.history_cursor(p_at timestamp with time 
 
 -- Name: FUNCTION lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.lock_agent(p_tenant_id presence.tenant_key, p_agent_id presence.agent_key, OUT status text, OUT chosen_status text, OUT last_seen timestamp with time zone, OUT heartbeat_interval_s integer, OUT offline_after_s integer) FROM PUBLIC;
+
+-- Name: FUNCTION mirror_active_chats(p_agent_ids presence.agent_key[]); Type: ACL; Schema: presence_private
+REVOKE ALL ON FUNCTION presence_private.mirror_active_chats(p_agent_ids presence.agent_key[]) FROM PUBLIC;
 
 -- Name: FUNCTION record_chat_holds(); Type: ACL; Schema: presence_private
 REVOKE ALL ON FUNCTION presence_private.record_chat_holds() FROM PUBLIC;

@@ -526,6 +526,8 @@ $$;
 
 -- Every agent now: the same columns (status, chosen_status derived with the chosen status's end), then the reason,
 -- the last transition's mechanism and moment, the end and who chose.
+-- Through define_for_platform (1795500000430): the platform's active_chats and max_chats, or presence's.
+select presence_private.define_for_platform($def$
 create or replace view presence.agent_presence as
 select a.tenant_id,
        a.id as agent_id,
@@ -538,8 +540,8 @@ select a.tenant_id,
          as chosen_status,
        st.last_seen,
        floor(extract(epoch from now() - st.last_seen))::integer as seconds_since_seen,
-       coalesce(st.active_chats, a.active_chats)::integer as active_chats,
-       a.max_chats,
+       coalesce(st.active_chats, /*<active_chats>*/a.active_chats/*|*/0/*</active_chats>*/)::integer as active_chats,
+       /*<max_chats>*/a.max_chats/*|*/coalesce(st.max_chats, 5)/*</max_chats>*/ as max_chats,
        presence.offline_at(st.last_seen, s.offline_after_s) as offline_at,
        case when st.chosen_until <= now() then null else st.chosen_reason_id end as reason_id,
        case when st.chosen_until <= now() then null else r.label end as reason_label,
@@ -551,7 +553,8 @@ select a.tenant_id,
   from public.human_agents a
   join presence.settings s on s.tenant_id = a.tenant_id
   left join presence_private.agent_state st on st.agent_id = a.id
-  left join presence_private.tenant_reasons r on r.id = st.chosen_reason_id;
+  left join presence_private.tenant_reasons r on r.id = st.chosen_reason_id
+$def$);
 comment on view presence.agent_presence is 'Presence of every agent now. status is derived at read time from last_seen and the tenant''s offline_after_s, so a silent agent reads offline before any sweep has run, and from the chosen status''s end (until), so an agent whose chosen status ended reads available before anything recorded it; chosen_status is what the agent (or a supervisor) chose, with its tenant reason (reason_id, reason_label), end (until) and who chose it (set_by_id, set_by_name); mechanism and since are the last recorded transition''s; offline_at is when the agent reads offline unless it beats again. Filter by tenant_id.';
 
 -- The sign-in's user: its agent's status derived the same way, and the tenant's time zone.

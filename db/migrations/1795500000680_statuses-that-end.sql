@@ -217,6 +217,8 @@ $$;
 
 comment on function presence_private.lock_agent(presence.tenant_key, presence.agent_key) is 'Locks an agent''s state row (first in the lock order; made from public.human_agents the first time) and returns its status, chosen status, last beat and its tenant''s timing. A chosen status whose end (until) has passed is first ended (mechanism expiry, at that moment, if the agent was live then), and an agent that went silent and is not offline yet is then taken offline (mechanism timeout) at the moment readers began to see it offline. Raises PRAGT for an unknown tenant/agent pair.';
 
+-- Through define_for_platform (1795500000430): the platform's last_seen only where the platform has one.
+select presence_private.define_for_platform($def$
 create or replace function presence.heartbeats(
   p_tenant_ids presence.tenant_key[],
   p_agent_ids presence.agent_key[],
@@ -283,7 +285,7 @@ begin
        -- a chosen status that has ended is recorded by presence.heartbeat (lock_agent)
        and (h.chosen_until is null or h.chosen_until > now())
     returning h.agent_id as id, h.tenant_id, h.status, st.heartbeat_interval_s
-  ), platform as (
+  ), /*<last_seen>*/platform as (
     -- The platform's column, in its own type (TimeZone is UTC here: a timestamp gets UTC wall time). Every row is
     -- already locked through its state row above.
     update public.human_agents a
@@ -291,7 +293,7 @@ begin
       from agents g
      where a.id = g.id
     returning 1
-  ), tabs as (
+  ), /*</last_seen>*/tabs as (
     update presence_private.sessions s
        set last_seen = now(), activity = 'active'
       from beats b
@@ -346,7 +348,8 @@ begin
     left join slow sl on sl.ord = r.ord
    order by r.ord;
 end
-$$;
+$$
+$def$);
 
 create or replace function presence.sweep_stale_agents(p_now timestamptz default now())
 returns integer

@@ -1,5 +1,6 @@
 // What the migrations need to know before the first of them runs: the type the platform gave human_agents.last_seen
-// (1795500000000 changes it, 1795500000420 gives it back), and whether this role may read cron.database_name.
+// (1795500000000 changes it, 1795500000420 gives it back), which columns presence needs it lacked (1795500000000
+// adds them, 1795500000430 takes them off again and keeps their values in presence's state), and whether this role may read cron.database_name.
 import type { Database } from '../../server/database/handle.ts';
 
 /**
@@ -14,6 +15,28 @@ export async function adoptedLastSeen(db: Database): Promise<string | null> {
                                    and not a.attisdropped), 'none') end as type`,
   );
   return rows[0]!.type;
+}
+
+/** The columns of the platform's public.human_agents that presence reads or writes (status, last_seen, active_chats, max_chats). */
+export const PLATFORM_COLUMNS = ['status', 'last_seen', 'active_chats', 'max_chats'] as const;
+
+/**
+ * Which of PLATFORM_COLUMNS the platform's public.human_agents lacks, as a PostgreSQL array literal ('{}' when it has
+ * them all), while presence is not installed yet; null once it is (1795500000000 added what was missing, and an
+ * earlier release did not record it) or when there is no platform's table to adopt. 1795500000430 keeps what was
+ * missing in presence's own state and takes the columns 1795500000000 added off the platform's table again.
+ */
+export async function adoptedLacking(db: Database): Promise<string | null> {
+  const { rows } = await db.query<{ lacking: string | null }>(
+    `select case when to_regnamespace('presence') is null and to_regclass('public.human_agents') is not null
+                 then (select coalesce(array_agg(c.name order by c.ord), '{}')::text
+                         from unnest($1::text[]) with ordinality as c(name, ord)
+                        where not exists (select 1 from pg_attribute a
+                                           where a.attrelid = to_regclass('public.human_agents')
+                                             and a.attname = c.name and not a.attisdropped)) end as lacking`,
+    [PLATFORM_COLUMNS],
+  );
+  return rows[0]!.lacking;
 }
 
 /**

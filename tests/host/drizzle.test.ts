@@ -435,9 +435,16 @@ describe.each(SHAPES)('a Drizzle platform with $name keys, adopted, runs its own
     );
 
     // Assertions
-    const { checks } = JSON.parse(res.stdout) as { checks: Array<{ name: string; ok: boolean; missing: string[] }> };
+    const { checks } = JSON.parse(res.stdout) as {
+      checks: Array<{ name: string; ok: boolean; detail: string; missing: string[] }>;
+    };
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(res.code).toBe(0);
+    // It says which of the columns presence needs it keeps itself, where the platform has none (the bigint shape).
+    expect(checks.find((c) => c.name === 'platform columns')?.detail).toBe(
+      'tenants.id, human_agents id, tenant_id, status, name, email' +
+        (shape.name === 'bigint' ? '; presence keeps last_seen, active_chats, max_chats itself' : ', last_seen, active_chats, max_chats'),
+    );
   });
 
   if (shape.lastSeen) {
