@@ -161,8 +161,14 @@ describe('a plain JavaScript host', () => {
       ['2', 'offline'],
     ]);
     expect(theirs.agents.map((a: { id: string }) => a.id)).toEqual(['3']);
-    const { rows } = await owner.query('select status, last_seen is not null as seen from human_agents where id = 1');
-    expect(rows[0]).toEqual({ status: 'available', seen: true });
+    // This platform has no last_seen: presence keeps the beat in its own state and adds no column to the platform's.
+    const { rows } = await owner.query(
+      `select h.status, s.last_seen is not null as seen,
+              exists (select 1 from information_schema.columns c
+                       where c.table_name = 'human_agents' and c.column_name = 'last_seen') as platform_has_last_seen
+         from human_agents h join presence_private.agent_state s on s.agent_id = h.id where h.id = 1`,
+    );
+    expect(rows[0]).toEqual({ status: 'available', seen: true, platform_has_last_seen: false });
   });
 
   it("streams the tenant's transitions to a watcher, and the tab's goodbye turns the agent offline", async () => {
