@@ -297,7 +297,9 @@ async function searchVariant(
 
     const rate = Math.max(1, Math.round(heldRate * 0.3));
     const agents = Math.min(Math.round(rate * INTERVAL_S), ctx.maxAgents);
-    await refreshAgents(ctx.owner, 1, agents, new Date());
+    // Nothing changing means nobody times out either: every agent the search left online is seen now, so none of
+    // those the steady load does not beat goes offline within the window (each would be a real change, sent).
+    await refreshAgents(ctx.owner, 1, ctx.maxAgents, new Date());
     const running = runLoad(rate, agents, STEADY_S, { ...MIX, status: 0, leave: 0 });
     await sleep(search.warmupS * 1000);
     await statements(ctx.ownerUrl, 'reset');
