@@ -17,6 +17,7 @@ import { AgentRow } from './agent-row.tsx';
 import { ReasonsPage } from './reasons-page.tsx';
 import { StatusPicker } from './status-picker.tsx';
 import { SummaryBar } from './summary-bar.tsx';
+import { StatusOptions } from './status-options.tsx';
 
 const noChanges: never[] = [];
 const roleLabels: Record<Me['user']['role'], string> = { support_staff: 'agent', client_admin: 'admin', supervisor: 'supervisor' };
@@ -167,11 +168,7 @@ export function Dashboard({ me, onSignedOut }: { me: Me; onSignedOut: (notice?: 
                       onChange={(e) => setView({ ...view, status: e.target.value === '' ? null : (e.target.value as AgentStatus) })}
                     >
                       <option value="">All</option>
-                      {STATUSES.map((s) => (
-                        <option key={s} value={s}>
-                          {statusLabels[s]}
-                        </option>
-                      ))}
+                      <StatusOptions />
                     </select>
                   </div>
                   <div className="field">

@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { presence } from '../api.ts';
 import { HttpError, STATUSES, statusLabels, type AgentStatus, type ReasonUpdate, type TenantReason } from '../presence/index.ts';
 import { formatFor } from '../console.ts';
+import { StatusOptions } from './status-options.tsx';
 
 export interface ReasonsPageProps {
   reasons: readonly TenantReason[];
@@ -145,11 +146,7 @@ function AddReason({ onAdd }: { onAdd: (status: AgentStatus, label: string, minu
       <div className="field">
         <label htmlFor="new-reason-status">Status</label>
         <select id="new-reason-status" value={status} onChange={(e) => setStatus(e.target.value as AgentStatus)}>
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {statusLabels[s]}
-            </option>
-          ))}
+          <StatusOptions />
         </select>
       </div>
       <div className="field">

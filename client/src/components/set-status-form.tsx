@@ -3,8 +3,9 @@
 // all again and says which field was wrong; its message is shown as it is.
 import { useState, type FormEvent } from 'react';
 import { presence } from '../api.ts';
-import { HttpError, STATUSES, statusLabels, type AgentStatus, type TenantReason } from '../presence/index.ts';
+import { HttpError, statusLabels, type AgentStatus, type TenantReason } from '../presence/index.ts';
 import { endLabel, reasonsOf, untilOf, type EndChoice } from '../console.ts';
+import { StatusOptions } from './status-options.tsx';
 
 export interface SetStatusFormProps {
   agentId: string;
@@ -65,11 +66,7 @@ export function SetStatusForm({ agentId, agentName, reasons, timeZone, serverNow
             setReasonId('');
           }}
         >
-          {STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {statusLabels[s]}
-            </option>
-          ))}
+          <StatusOptions />
         </select>
       </div>
       <div className="field">
