@@ -1,6 +1,6 @@
 // The HTTP benchmark: for each variant (bench/variants.ts), the largest open-loop rate the server holds with p99 <=
 // 50 ms, no error, no non-2xx answer and the rate achieved, searched step by step (a geometric climb, then
-// bisection). At rate R there are N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
+// bisection; then checked around the answer in further rounds, the median counting). At rate R there are N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
 // of every size (bench/tenants.ts) with their supervisors' live streams open (bench/streams.ts), each agent with its
 // own sign-in and tab (bench/load.ts). The heartbeat's largest rate held, in agents, is the capacity of this machine.
 //
@@ -23,6 +23,8 @@ import { REDIS_KEY_PREFIX, type Variant } from './variants.ts';
 /** The tenants' heartbeat interval (the default): each agent beats once per this many seconds. */
 export const INTERVAL_S = 30;
 export const P99_TARGET_MS = 50;
+/** A step measures at least this many answers (p99 from the 8 slowest): a slow variant's steps run longer. */
+const MIN_REQUESTS = 800;
 /** A step holds only if the load generator got at least this share of the rate asked through. */
 const ACHIEVED_SHARE = 0.95;
 
@@ -101,10 +103,10 @@ export interface VariantResult {
   /** Median over rounds of the largest rate held, req/s. */
   rate_held: number;
   rates_held: number[];
-  /** The step that held at that rate (of the last round). */
+  /** The step that held at that rate (the median round's). */
   at_capacity: Step | null;
   steps: Step[];
-  /** The heartbeat only: its cost when nothing changes (of the last round). */
+  /** The heartbeat only: its cost when nothing changes (after its rounds, at the rate held). */
   steady: Steady | null;
 }
 
@@ -154,20 +156,8 @@ export async function measureHttp(options: HttpOptions): Promise<HttpResult> {
     variants: {},
   };
   try {
-    for (let round = 0; round < options.rounds; round++) {
-      for (const variant of options.variants) {
-        const found = await searchVariant(variant, { ...options, appUrl, secret, redisUrl: redis.url, owner, ensureSeeded });
-        const previous = result.variants[variant];
-        const rates = [...(previous?.rates_held ?? []), found.rate];
-        result.variants[variant] = {
-          rate_held: Math.round(median(rates)),
-          rates_held: rates,
-          at_capacity: found.step,
-          steps: [...(previous?.steps ?? []), ...found.steps],
-          steady: found.steady ?? previous?.steady ?? null,
-        };
-        log(`http ${variant} round ${round + 1}: ${found.rate} req/s held`);
-      }
+    for (const variant of options.variants) {
+      result.variants[variant] = await searchVariant(variant, { ...options, appUrl, secret, redisUrl: redis.url, owner, ensureSeeded });
     }
     return result;
   } finally {
@@ -185,10 +175,7 @@ interface SearchContext extends HttpOptions {
   ensureSeeded: (agents: number) => Promise<void>;
 }
 
-async function searchVariant(
-  variant: Variant,
-  ctx: SearchContext,
-): Promise<{ rate: number; step: Step | null; steps: Step[]; steady: Steady | null }> {
+async function searchVariant(variant: Variant, ctx: SearchContext): Promise<VariantResult> {
   const { search, log } = ctx;
   const { child: server, ready } = await Child.start<{ port: number; pids: number[] }>(`server ${variant}`, 'server.ts', [
     variant,
@@ -224,7 +211,8 @@ async function searchVariant(
       await refreshAgents(ctx.owner, 1, agents, new Date());
     }
     if (streams) await streams.request({ type: 'open', supervisors: ctx.layout.supervisorsUpTo(agents) });
-    const running = runLoad(rate, agents, search.durationS, MIX);
+    // A p99 from fewer than MIN_REQUESTS answers is a handful of requests: a slow variant's step runs longer.
+    const running = runLoad(rate, agents, Math.max(search.durationS, Math.ceil(MIN_REQUESTS / rate)), MIX);
     // The counters cover the measured window.
     await sleep(search.warmupS * 1000);
     await statements(ctx.ownerUrl, 'reset');
@@ -317,36 +305,67 @@ async function searchVariant(
     return steady;
   };
 
-  try {
+  /**
+   * One search: climb by `factor` from `start` until a step fails (or come down until one holds), then bisect. A step
+   * that failed because the server could not answer the rate asked (under 95 % of it got through) answered what it
+   * could: the next step down starts below that, not one factor below the rate asked.
+   */
+  const searchFrom = async (start: number, factor: number, bisections: number, climbs = Infinity): Promise<Step | null> => {
     let best: Step | null = null;
     let failedAt: number | null = null;
-    let rate = search.start[variant];
-    // Climb until a step fails (or, if the first fails, come down until one holds).
-    for (;;) {
+    let rate = start;
+    for (let climbed = 0; ; ) {
       const step = await runStep(rate);
       if (step.held) {
         best = step;
-        if (failedAt !== null || rate >= search.maxRate) break;
-        rate = Math.min(search.maxRate, Math.round(rate * search.factor));
+        if (failedAt !== null || rate >= search.maxRate || climbed++ >= climbs) break;
+        rate = Math.min(search.maxRate, Math.round(rate * factor));
       } else {
         failedAt = rate;
         if (best) break;
-        rate = Math.round(rate / search.factor);
+        rate = Math.round(Math.min(rate, step.load.achieved_rate) / factor);
         if (rate < 20) break;
       }
     }
-    for (let i = 0; i < search.bisections && best && failedAt !== null; i++) {
+    for (let i = 0; i < bisections && best && failedAt !== null; i++) {
       const mid = Math.round(Math.sqrt(best.rate * failedAt));
       if (mid <= best.rate * 1.02 || mid >= failedAt * 0.98) break;
       const step = await runStep(mid);
       if (step.held) best = step;
       else failedAt = mid;
     }
+    return best;
+  };
+
+  try {
+    // Round 1 searches from the start rate. Each later round checks the median held so far, a step of the factor's
+    // square root on either side, without bisecting: two steps (the median, then one above it if it held, or below
+    // it until one holds). The rate held is the median of the rounds: one search lands a step apart from the next on
+    // a shared machine whose speed drifts by tens of per cent from one minute to the next.
+    const rates: number[] = [];
+    const held: Step[] = [];
+    for (let round = 0; round < ctx.rounds; round++) {
+      const best =
+        round === 0
+          ? await searchFrom(search.start[variant], search.factor, search.bisections)
+          : await searchFrom(Math.max(20, Math.round(median(rates))), Math.sqrt(search.factor), 0, 1);
+      rates.push(best?.rate ?? 0);
+      if (best) held.push(best);
+      log(`http ${variant} round ${round + 1}: ${best?.rate ?? 0} req/s held`);
+    }
+    const rate = Math.round(median(rates));
     // Measured even when no step held (a machine busy with other work): it counts statements, not speed.
     const lowest = steps.reduce<number | null>((min, s) => (min === null || s.rate < min ? s.rate : min), null);
-    const steadyAt = best?.rate ?? lowest;
+    const steadyAt = rate > 0 ? rate : lowest;
     const steady = variant === 'heartbeat' && steadyAt !== null ? await measureSteady(steadyAt) : null;
-    return { rate: best?.rate ?? 0, step: best, steps, steady };
+    return {
+      rate_held: rate,
+      rates_held: rates,
+      // With an odd number of rounds the median is one round's rate: that round's step.
+      at_capacity: held.findLast((s) => s.rate === rate) ?? held.at(-1) ?? null,
+      steps,
+      steady,
+    };
   } finally {
     await load.stop();
     await streams?.stop();
