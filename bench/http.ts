@@ -14,6 +14,7 @@ import { Child } from './child.ts';
 import { withClient } from './cluster.ts';
 import { CpuMeter } from './cpu.ts';
 import type { LoadResult, Mix } from './load.ts';
+import { probeMachine, type Probe } from './probe.ts';
 import { openRedis, clearRedisKeys } from './redis.ts';
 import { agentToken, refreshAgents, seedAgents, tabId } from './seed.ts';
 import type { TenantLayout } from './tenants.ts';
@@ -83,6 +84,8 @@ export interface Step {
   lookups_per_session_users_call: number | null;
   /** What the supervisors' streams received during the step. */
   streams: { open: number; status_events: number; snapshots: number } | null;
+  /** How fast the machine was just before the step (bench/probe.ts). */
+  probe: Probe;
 }
 
 /**
@@ -108,6 +111,8 @@ export interface VariantResult {
   steps: Step[];
   /** The heartbeat only: its cost when nothing changes (after its rounds, at the rate held). */
   steady: Steady | null;
+  /** Median of the steps' probes: how fast the machine was while this variant was measured. */
+  probe: Probe;
 }
 
 export interface HttpResult {
@@ -211,6 +216,7 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
       await refreshAgents(ctx.owner, 1, agents, new Date());
     }
     if (streams) await streams.request({ type: 'open', supervisors: ctx.layout.supervisorsUpTo(agents) });
+    const probe = probeMachine();
     // A p99 from fewer than MIN_REQUESTS answers is a handful of requests: a slow variant's step runs longer.
     const running = runLoad(rate, agents, Math.max(search.durationS, Math.ceil(MIN_REQUESTS / rate)), MIX);
     // The counters cover the measured window.
@@ -256,6 +262,7 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
               snapshots: streamsAfter.snapshots - streamsBefore.snapshots,
             }
           : null,
+      probe,
     };
     steps.push(step);
     log(
@@ -264,7 +271,8 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
         `${loadResult.non2xx} non-2xx${Object.keys(loadResult.failed).length ? ` ${JSON.stringify(loadResult.failed)}` : ''}; ` +
         `CPU µs/request ${JSON.stringify(step.cpu_us_per_request)} (kernel ${JSON.stringify(step.cpu_system_us_per_request)}), machine ${Math.round(step.machine_busy * 100)} % busy; ` +
         `${step.round_trips_per_request ?? '-'} statements/request, ${step.beats_per_heartbeats_call ?? '-'} beats/call` +
-        (step.streams ? `; streams ${step.streams.open} open, ${step.streams.status_events} status events` : ''),
+        (step.streams ? `; streams ${step.streams.open} open, ${step.streams.status_events} status events` : '') +
+        `; machine before it: SHA-256 of 16 MiB ${probe.cpu_ms} ms, 8 KiB fsync ${probe.fsync_ms} ms`,
     );
     return step;
   };
@@ -365,6 +373,10 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
       at_capacity: held.findLast((s) => s.rate === rate) ?? held.at(-1) ?? null,
       steps,
       steady,
+      probe: {
+        cpu_ms: round(median(steps.map((s) => s.probe.cpu_ms)), 2),
+        fsync_ms: round(median(steps.map((s) => s.probe.fsync_ms)), 2),
+      },
     };
   } finally {
     await load.stop();

@@ -208,15 +208,15 @@ const LABELS: Record<Variant, string> = {
 
 export function markdownTables(r: Report): string {
   const lines = [
-    `| variant (${r.http.processes} serving processes, ${r.http.connections} connections, open loop, mixed turns) | largest rate held, req/s: median (the rounds) | agents at 30 s | p50 ms | p99 ms | CPU µs/request: Node / PostgreSQL / load generator / other | statements / request |`,
-    '|---|---:|---:|---:|---:|---|---:|',
+    `| variant (${r.http.processes} serving processes, ${r.http.connections} connections, open loop, mixed turns) | largest rate held, req/s: median (the rounds) | agents at 30 s | p50 ms | p99 ms | CPU µs/request: Node / PostgreSQL / load generator / other | statements / request | machine meanwhile: SHA-256 of 16 MiB / 8 KiB fsync, ms |`,
+    '|---|---:|---:|---:|---:|---|---:|---|',
   ];
   for (const [v, result] of Object.entries(r.http.variants) as Array<[Variant, NonNullable<HttpResult['variants'][Variant]>]>) {
     const s = result.at_capacity;
     const c = s?.cpu_us_per_request;
     lines.push(
       `| ${LABELS[v]} | ${result.rate_held} (${result.rates_held.join(', ')}) | ${Math.round(result.rate_held * INTERVAL_S).toLocaleString('en')} | ${s?.load.p50_ms ?? '-'} | ${s?.load.p99_ms ?? '-'} | ` +
-        `${c ? `${c.node} / ${c.postgres} / ${c.load} / ${c.other}` : '-'} | ${s?.round_trips_per_request ?? '-'} |`,
+        `${c ? `${c.node} / ${c.postgres} / ${c.load} / ${c.other}` : '-'} | ${s?.round_trips_per_request ?? '-'} | ${result.probe.cpu_ms} / ${result.probe.fsync_ms} |`,
     );
   }
   const ratio = (x: number | null) => (x === null ? 'n/a' : String(x));
