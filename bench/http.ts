@@ -86,6 +86,19 @@ export interface Step {
   streams: { open: number; status_events: number; snapshots: number } | null;
   /** How fast the machine was just before the step (bench/probe.ts). */
   probe: Probe;
+  /**
+   * PostgreSQL's background work during the measured window: WAL bytes and full-page images per request (the first
+   * change of a page after a checkpoint writes the whole page), checkpoints, and autovacuum or autoanalyze runs
+   * finished in the database measured. Server-wide under DATABASE_URL.
+   */
+  background: {
+    wal_bytes_per_request: number;
+    wal_fpi_per_request: number;
+    checkpoints: number;
+    autovacuums: number;
+    /** Autovacuum workers running when the window opened and when it closed, the larger. */
+    autovacuum_workers: number;
+  };
 }
 
 /**
@@ -223,9 +236,11 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
     await sleep(search.warmupS * 1000);
     await statements(ctx.ownerUrl, 'reset');
     const streamsBefore = await streams?.request<StreamCounts>({ type: 'count' });
+    const backgroundBefore = await background(ctx.ownerUrl);
     const before = meter.sample();
     const { result: loadResult } = await running;
     const after = meter.sample();
+    const backgroundAfter = await background(ctx.ownerUrl);
     const streamsAfter = await streams?.request<StreamCounts>({ type: 'count' });
     const stmts = await statements(ctx.ownerUrl, 'read');
 
@@ -263,6 +278,13 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
             }
           : null,
       probe,
+      background: {
+        wal_bytes_per_request: perRequest(backgroundAfter.wal_bytes - backgroundBefore.wal_bytes),
+        wal_fpi_per_request: round((backgroundAfter.wal_fpi - backgroundBefore.wal_fpi) / requests, 3),
+        checkpoints: backgroundAfter.checkpoints - backgroundBefore.checkpoints,
+        autovacuums: backgroundAfter.autovacuums - backgroundBefore.autovacuums,
+        autovacuum_workers: Math.max(backgroundBefore.autovacuum_workers, backgroundAfter.autovacuum_workers),
+      },
     };
     steps.push(step);
     log(
@@ -272,7 +294,10 @@ async function searchVariant(variant: Variant, ctx: SearchContext): Promise<Vari
         `CPU µs/request ${JSON.stringify(step.cpu_us_per_request)} (kernel ${JSON.stringify(step.cpu_system_us_per_request)}), machine ${Math.round(step.machine_busy * 100)} % busy; ` +
         `${step.round_trips_per_request ?? '-'} statements/request, ${step.beats_per_heartbeats_call ?? '-'} beats/call` +
         (step.streams ? `; streams ${step.streams.open} open, ${step.streams.status_events} status events` : '') +
-        `; machine before it: SHA-256 of 16 MiB ${probe.cpu_ms} ms, 8 KiB fsync ${probe.fsync_ms} ms`,
+        `; machine before it: SHA-256 of 16 MiB ${probe.cpu_ms} ms, 8 KiB fsync ${probe.fsync_ms} ms` +
+        `; WAL ${step.background.wal_bytes_per_request} B and ${step.background.wal_fpi_per_request} full pages a request, ` +
+        `${step.background.checkpoints} checkpoints, ${step.background.autovacuums} autovacuum runs ` +
+        `(${step.background.autovacuum_workers} workers at most)`,
     );
     return step;
   };
@@ -428,6 +453,36 @@ async function statements(url: string, action: 'reset' | 'read'): Promise<Statem
       heartbeats_rows: Number(r.heartbeats_rows),
       session_users_calls: Number(r.session_users_calls),
       session_users_rows: Number(r.session_users_rows),
+    };
+  });
+}
+
+/** The server's background work, as counters to subtract: WAL written, full-page images, checkpoints, autovacuum runs. */
+interface Background {
+  wal_bytes: number;
+  wal_fpi: number;
+  checkpoints: number;
+  autovacuums: number;
+  /** Autovacuum workers running at that moment. */
+  autovacuum_workers: number;
+}
+
+async function background(url: string): Promise<Background> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<Record<keyof Background, string>>(
+      `select (select wal_bytes from pg_stat_wal) as wal_bytes,
+              (select wal_fpi from pg_stat_wal) as wal_fpi,
+              (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter) as checkpoints,
+              (select coalesce(sum(autovacuum_count + autoanalyze_count), 0) from pg_stat_all_tables) as autovacuums,
+              (select count(*) from pg_stat_activity where backend_type = 'autovacuum worker') as autovacuum_workers`,
+    );
+    const r = rows[0]!;
+    return {
+      wal_bytes: Number(r.wal_bytes),
+      wal_fpi: Number(r.wal_fpi),
+      checkpoints: Number(r.checkpoints),
+      autovacuums: Number(r.autovacuums),
+      autovacuum_workers: Number(r.autovacuum_workers),
     };
   });
 }
