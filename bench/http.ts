@@ -1,6 +1,7 @@
 // The HTTP benchmark: for each variant (bench/variants.ts), the largest open-loop rate the server holds with p99 <=
 // 50 ms, no error, no non-2xx answer and the rate achieved, searched step by step (a geometric climb, then
-// bisection; then checked around the answer in further rounds, the median counting). At rate R there are N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
+// bisection; then checked around the answer in further rounds, the median counting). At rate R there are
+// N = R * 30 simulated agents (the tenants' default heartbeat interval), in tenants
 // of every size (bench/tenants.ts) with their supervisors' live streams open (bench/streams.ts), each agent with its
 // own sign-in and tab (bench/load.ts). The heartbeat's largest rate held, in agents, is the capacity of this machine.
 //
